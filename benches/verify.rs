@@ -1,0 +1,89 @@
+//! Standard Webhooks verification beside its anchor and its peer, one group per body size.
+//!
+//! - `raw_hmac`: HMAC-SHA256 with hmac + sha2 over the same signed content (id, timestamp, body),
+//!   keying included: the least any verifier must do.
+//! - `hookwire_verify_at`: `Verifier::verify_at` with an explicit `now` (no clock read).
+//! - `hookwire_verify`: `Verifier::verify`, which reads the system clock.
+//! - `peer_standardwebhooks`: the `standardwebhooks` crate's `Webhook::verify`.
+//!
+//! After `cargo bench --bench verify`, read the ratios to `raw_hmac` from one run.
+
+use std::hint::black_box;
+use std::time::SystemTime;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use hmac::{Hmac, KeyInit, Mac};
+use hookwire::webhook::{Secret, Signer, Verifier};
+use sha2::Sha256;
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+const SIZES: [(usize, &str); 4] = [
+    (256, "256B"),
+    (4 * 1024, "4KiB"),
+    (64 * 1024, "64KiB"),
+    (1024 * 1024, "1MiB"),
+];
+
+fn verify(c: &mut Criterion) {
+    let secret = Secret::parse(SECRET).expect("the bench secret parses");
+    let key = secret.expose_bytes().to_vec();
+    let verifier = Verifier::new(&secret);
+    let peer = standardwebhooks::Webhook::new(SECRET).expect("the peer accepts the secret");
+
+    for (size, label) in SIZES {
+        // A JSON-looking body, so that the peer (which signs text only) takes it too.
+        let body: Vec<u8> = std::iter::repeat_n(b'a', size).collect();
+        let now = SystemTime::now();
+        let headers = Signer::new(&secret)
+            .sign(ID, now, &body)
+            .expect("the bench message signs")
+            .to_header_map();
+        let timestamp = headers["webhook-timestamp"]
+            .to_str()
+            .expect("ASCII timestamp")
+            .to_owned();
+
+        let mut group = c.benchmark_group(format!("verify/{label}"));
+        group.throughput(Throughput::Bytes(size as u64));
+
+        group.bench_function(BenchmarkId::from_parameter("raw_hmac"), |b| {
+            b.iter(|| {
+                let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(black_box(&key))
+                    .expect("any key length");
+                mac.update(black_box(ID.as_bytes()));
+                mac.update(b".");
+                mac.update(black_box(timestamp.as_bytes()));
+                mac.update(b".");
+                mac.update(black_box(&body));
+                black_box(mac.finalize().into_bytes())
+            })
+        });
+        group.bench_function(BenchmarkId::from_parameter("hookwire_verify_at"), |b| {
+            b.iter(|| {
+                verifier
+                    .verify_at(black_box(&headers), black_box(&body), now)
+                    .expect("verifies")
+                    .timestamp()
+            })
+        });
+        group.bench_function(BenchmarkId::from_parameter("hookwire_verify"), |b| {
+            b.iter(|| {
+                verifier
+                    .verify(black_box(&headers), black_box(&body))
+                    .expect("verifies")
+                    .timestamp()
+            })
+        });
+        group.bench_function(BenchmarkId::from_parameter("peer_standardwebhooks"), |b| {
+            b.iter(|| {
+                peer.verify(black_box(&body), black_box(&headers))
+                    .expect("the peer verifies")
+            })
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, verify);
+criterion_main!(benches);

@@ -1,0 +1,73 @@
+//! Webhooks and typed API clients for Rust, in one transport-agnostic vocabulary.
+//!
+//! Applications talk in two ways. An **API** is *pull*: a client asks, a server answers. A
+//! **webhook** is *push*: the server calls the client when something happens. hookwire covers
+//! both sides of both, over plain [`http`] types and byte slices, so that it works with whatever
+//! HTTP client or server you already run.
+//!
+//! What is here today:
+//!
+//! - [`webhook`]: signing and verifying webhooks under the
+//!   [Standard Webhooks](https://www.standardwebhooks.com/) specification (v1, HMAC-SHA256), the
+//!   scheme of Svix and a growing list of providers. Secret rotation, a timestamp tolerance,
+//!   constant-time comparison, and no heap allocation while verifying.
+//!
+//! # Verifying a webhook
+//!
+//! ```
+//! use std::time::{Duration, SystemTime};
+//! use hookwire::webhook::{Secret, Signer, Verifier};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let secret = Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
+//!
+//! // The sender signs the body and sends three headers with it.
+//! let body = br#"{"type":"transfer.settled","data":{"amount":"125.00"}}"#;
+//! let headers = Signer::new(&secret).sign_now("msg_2a1b", body)?.to_header_map();
+//!
+//! // The receiver verifies the raw body against those headers.
+//! let verifier = Verifier::new(&secret).tolerance(Duration::from_secs(300));
+//! let verified = verifier.verify(&headers, body)?;
+//! assert_eq!(verified.id(), "msg_2a1b");
+//!
+//! // A tampered body is rejected, with the reason.
+//! let error = verifier.verify(&headers, b"{}").unwrap_err();
+//! assert!(error.to_string().contains("no signature"));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What hookwire is not
+//!
+//! - It is not an HTTP client or server. It builds and checks [`http`] requests and responses;
+//!   moving bytes is the job of the client or server you choose, through optional adapters.
+//! - It does not pick an async runtime for you: the core runs on none.
+//! - It does not parse your event payloads into your types by itself: it verifies the exact bytes
+//!   that arrived, and you decode them afterwards (verifying re-serialised JSON would fail).
+//!
+//! # Feature flags
+//!
+//! No feature is on by default; the default build has no async runtime and no HTTP stack.
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `reqwest` | an adapter for the reqwest HTTP client (reserved; no items yet) |
+//! | `hyper` | adapters for hyper clients and servers (reserved; no items yet) |
+//! | `axum` | an axum extractor for verified webhooks (reserved; no items yet) |
+//! | `test-util` | test helpers for users' own tests (reserved; no items yet) |
+//!
+//! The [`http`] and [`bytes`] crates are re-exported, so that your code can name the exact
+//! versions hookwire uses.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub use bytes;
+pub use http;
+
+pub mod webhook;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
