@@ -35,10 +35,25 @@ fn verify(c: &mut Criterion) {
         // A JSON-looking body, so that the peer (which signs text only) takes it too.
         let body: Vec<u8> = std::iter::repeat_n(b'a', size).collect();
         let now = SystemTime::now();
-        let headers = Signer::new(&secret)
+        // The headers of a typical webhook request, proxy headers included, not just the three.
+        let mut headers = hookwire::http::HeaderMap::new();
+        for (name, value) in [
+            ("host", "hooks.example.com"),
+            ("user-agent", "Svix-Webhooks/1.21.0"),
+            ("content-type", "application/json"),
+            ("content-length", "256"),
+            ("accept", "*/*"),
+            ("accept-encoding", "gzip"),
+            ("x-forwarded-for", "203.0.113.7"),
+            ("x-forwarded-proto", "https"),
+            ("x-request-id", "2f1c9a0e-5b7d-4c1e-9f3a-8d6b2e4a1c70"),
+        ] {
+            headers.insert(name, value.parse().expect("valid header"));
+        }
+        Signer::new(&secret)
             .sign(ID, now, &body)
             .expect("the bench message signs")
-            .to_header_map();
+            .insert_into(&mut headers);
         let timestamp = headers["webhook-timestamp"]
             .to_str()
             .expect("ASCII timestamp")

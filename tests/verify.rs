@@ -216,7 +216,8 @@ fn signature_entry_without_a_comma_is_malformed() {
     for sig in [
         "v1",
         "g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
-        &format!("{SIG} v1"),
+        "v1,AAAA v1",
+        "v2,AAAA garbage",
     ] {
         assert_eq!(
             check("1614265330", sig),
@@ -224,6 +225,11 @@ fn signature_entry_without_a_comma_is_malformed() {
             "{sig:?}"
         );
     }
+}
+
+#[test]
+fn a_matching_signature_wins_over_malformed_neighbours() {
+    assert!(check("1614265330", &format!("garbage {SIG} v1")).is_ok());
 }
 
 #[test]
@@ -419,4 +425,25 @@ fn verifier_is_send_sync_and_clone() {
     assert_traits::<Signer>();
     assert_traits::<Secret>();
     assert_traits::<VerifyError>();
+}
+
+#[test]
+fn webhook_names_win_over_svix_names_and_the_first_repeated_value_wins() {
+    let mut map = headers();
+    map.insert("svix-signature", HeaderValue::from_static("v1,AAAA"));
+    map.insert("svix-id", HeaderValue::from_static("msg_other"));
+    assert_eq!(verifier().verify_at(&map, BODY, at(TS)).unwrap().id(), ID);
+
+    let mut map = headers();
+    map.append("webhook-id", HeaderValue::from_static("msg_second"));
+    assert_eq!(verifier().verify_at(&map, BODY, at(TS)).unwrap().id(), ID);
+}
+
+#[test]
+fn names_are_mixed_per_header_between_the_two_spellings() {
+    let mut map = HeaderMap::new();
+    map.insert("webhook-id", HeaderValue::from_static(ID));
+    map.insert("svix-timestamp", HeaderValue::from_static("1614265330"));
+    map.insert("svix-signature", HeaderValue::from_static(SIG));
+    assert!(verifier().verify_at(&map, BODY, at(TS)).is_ok());
 }

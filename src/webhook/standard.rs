@@ -28,6 +28,9 @@ pub(crate) static SIGNATURE_NAMES: [HeaderName; 2] = [WEBHOOK_SIGNATURE, SVIX_SI
 /// The version tag of HMAC-SHA256 signatures.
 pub(crate) const V1: &str = "v1";
 
+/// What a v1 entry of a signature header starts with.
+pub(crate) const V1_PREFIX: &[u8] = b"v1,";
+
 /// The length of an HMAC-SHA256 tag.
 pub(crate) const TAG_LEN: usize = 32;
 
@@ -58,7 +61,10 @@ impl Key {
 }
 
 /// The entries of a signature header: `version,signature` pairs separated by spaces (runs of
-/// spaces are tolerated).
-pub(crate) fn entries(header: &str) -> impl Iterator<Item = &str> + Clone {
-    header.split(' ').filter(|entry| !entry.is_empty())
+/// spaces are tolerated). Bytes, not text: the entries are ASCII, and a byte loop is cheaper
+/// than a character search on headers this short.
+pub(crate) fn entries(header: &[u8]) -> impl Iterator<Item = &[u8]> {
+    header
+        .split(|&byte| byte == b' ')
+        .filter(|entry| !entry.is_empty())
 }
