@@ -150,8 +150,11 @@ impl Verifier {
         check_timestamp(sent, now, self.tolerance)?;
         let signature = signature.as_bytes();
 
-        // Hash the body only when there is a v1 signature to compare with.
-        if !entries(signature).any(|entry| entry.starts_with(V1_PREFIX)) {
+        // Hash the body only when there is a v1 signature to compare with. The first entry is
+        // the usual place; only then is the rest of the header searched.
+        let has_v1 = signature.starts_with(V1_PREFIX)
+            || entries(signature).any(|entry| entry.starts_with(V1_PREFIX));
+        if !has_v1 {
             return Err(classify(signature));
         }
         for key in &self.keys {
