@@ -38,8 +38,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let verified = verifier.verify(&headers, body)?;
     println!(
         "\nreceiver verified message {} signed at {} (Unix seconds)",
-        verified.id(),
-        verified.timestamp()
+        verified.id().unwrap_or_default(),
+        verified.timestamp().unwrap_or_default()
     );
 
     // An attacker changes the amount on the way: the receiver rejects it and says why.

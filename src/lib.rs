@@ -28,7 +28,7 @@
 //! // The receiver verifies the raw body against those headers.
 //! let verifier = Verifier::new(&secret).tolerance(Duration::from_secs(300));
 //! let verified = verifier.verify(&headers, body)?;
-//! assert_eq!(verified.id(), "msg_2a1b");
+//! assert_eq!(verified.id(), Some("msg_2a1b"));
 //!
 //! // A tampered body is rejected, with the reason.
 //! let error = verifier.verify(&headers, b"{}").unwrap_err();

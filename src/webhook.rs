@@ -1,31 +1,62 @@
 //! Signing and verifying webhooks.
 //!
-//! The scheme implemented here is [Standard Webhooks] v1: the sender signs
-//! `{webhook-id}.{webhook-timestamp}.{body}` with HMAC-SHA256 under a shared secret and sends the
-//! result as `webhook-signature: v1,<base64>` beside `webhook-id` and `webhook-timestamp`.
-//! Svix sends the same scheme under `svix-*` header names; both are accepted.
+//! Every scheme implements [`Scheme`]: verify a request's headers and raw body, or sign a
+//! [`Message`] as the provider would. Schemes here:
 //!
-//! - [`Secret`]: the shared key, parsed from its `whsec_…` form; redacted in `Debug`, zeroized on
-//!   drop.
-//! - [`Signer`]: the sender side; produces the three headers, one signature per active secret.
-//! - [`Verifier`]: the receiver side; checks the timestamp against a tolerance and the signature in
-//!   constant time, without allocating, and returns [`Verified`] (id and timestamp) for a replay
-//!   guard.
-//! - [`message_id`]: a unique, time-sortable id for new messages.
+//! | scheme | type | signature header | signed content |
+//! |---|---|---|---|
+//! | [Standard Webhooks] (and Svix) | [`Verifier`], [`Signer`] | `webhook-signature: v1,<base64>` | `{id}.{timestamp}.{body}` |
+//! | Stripe | [`Stripe`] | `Stripe-Signature: t=…,v1=<hex>` | `{t}.{body}` |
+//! | GitHub | [`GitHub`] | `X-Hub-Signature-256: sha256=<hex>` | `{body}` |
+//! | Slack | [`Slack`] | `X-Slack-Signature: v0=<hex>` | `v0:{timestamp}:{body}` |
+//! | Shopify | [`Shopify`] | `X-Shopify-Hmac-Sha256: <base64>` | `{body}` |
+//! | anything else HMAC | [`HmacScheme`] | configurable | configurable |
+//!
+//! A [`MultiVerifier`] serves one endpoint for several providers, picking the scheme by the
+//! headers present.
+//!
+//! Standard Webhooks `v1` signs with a shared [`Secret`] (the `whsec_…` form); with the
+//! `ed25519` feature, `v1a` signs with a `SigningKey` and verifies with a `PublicKey`. The other
+//! providers' secrets are plain strings, used as the HMAC key byte for byte; their constructors
+//! take them as the provider shows them.
+//!
+//! Every verification compares in constant time, checks the timestamp where the scheme has one,
+//! never panics on what arrived, and allocates nothing on the heap. [`message_id`] makes unique,
+//! time-sortable ids for new messages.
 //!
 //! Verify the body exactly as it arrived, before parsing it: a body that was parsed and
 //! serialised again no longer matches its signature.
 //!
 //! [Standard Webhooks]: https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md
 
+#[cfg(feature = "ed25519")]
+mod asymmetric;
+mod configurable;
+mod github;
+mod mac;
+mod scheme;
 mod secret;
+mod shopify;
 mod sign;
+mod slack;
 mod standard;
+mod stripe;
 mod verify;
 
+#[cfg(feature = "ed25519")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
+pub use asymmetric::{KeyError, PublicKey, SigningKey};
+pub use configurable::HmacScheme;
+pub use github::GitHub;
+pub use mac::{Algorithm, Encoding};
+pub use scheme::{Message, MultiVerifier, Scheme};
 pub use secret::{Secret, SecretError};
+pub use shopify::Shopify;
 pub use sign::{SignError, SignedHeaders, Signer, message_id};
+pub use slack::Slack;
 pub use standard::{
-    SVIX_ID, SVIX_SIGNATURE, SVIX_TIMESTAMP, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP,
+    SVIX_ID, SVIX_SIGNATURE, SVIX_TIMESTAMP, Verifier, WEBHOOK_ID, WEBHOOK_SIGNATURE,
+    WEBHOOK_TIMESTAMP,
 };
-pub use verify::{DEFAULT_TOLERANCE, Verified, Verifier, VerifyError};
+pub use stripe::Stripe;
+pub use verify::{DEFAULT_TOLERANCE, Verified, VerifyError, check_timestamp};

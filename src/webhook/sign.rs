@@ -2,21 +2,23 @@
 
 use std::time::SystemTime;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::Secret;
+#[cfg(feature = "ed25519")]
+use super::SigningKey;
+use super::mac::{Encoding, KeyedMac};
 use super::standard::{
-    ID_NAMES, Key, SIGNATURE_NAMES, TAG_LEN, TIMESTAMP_NAMES, V1, WEBHOOK_ID, WEBHOOK_SIGNATURE,
-    WEBHOOK_TIMESTAMP,
+    ID_NAMES, SIGNATURE_NAMES, TIMESTAMP_NAMES, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP,
+    key,
 };
 use super::verify::unix_seconds;
 
-/// Signs messages under Standard Webhooks v1 with one or more secrets.
+/// Signs messages under Standard Webhooks: `v1` (HMAC-SHA256) with one or more secrets, and,
+/// with the `ed25519` feature, `v1a` with one or more ed25519 signing keys.
 ///
-/// With several secrets (during a rotation) every message carries one signature per secret,
-/// `v1,<a> v1,<b>`, so that receivers holding either secret accept it.
+/// With several keys (during a rotation) every message carries one signature per key,
+/// `v1,<a> v1,<b>`, so that receivers holding either key accept it.
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
@@ -31,21 +33,48 @@ use super::verify::unix_seconds;
 /// ```
 #[derive(Clone)]
 pub struct Signer {
-    keys: Vec<Key>,
+    keys: Vec<KeyedMac>,
+    #[cfg(feature = "ed25519")]
+    signing_keys: Vec<SigningKey>,
 }
 
 impl Signer {
-    /// A signer with one secret.
+    /// A signer of `v1` signatures with one secret.
     pub fn new(secret: &Secret) -> Self {
+        Self::from_keys(vec![key(secret)])
+    }
+
+    /// A signer of `v1a` signatures with one ed25519 signing key.
+    #[cfg(feature = "ed25519")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
+    pub fn from_signing_key(signing_key: &SigningKey) -> Self {
         Signer {
-            keys: vec![Key::new(secret)],
+            keys: Vec::new(),
+            signing_keys: vec![signing_key.clone()],
+        }
+    }
+
+    pub(crate) fn from_keys(keys: Vec<KeyedMac>) -> Self {
+        Signer {
+            keys,
+            #[cfg(feature = "ed25519")]
+            signing_keys: Vec::new(),
         }
     }
 
     /// Adds a secret: each message is then signed once more, with it.
     #[must_use]
     pub fn with_secret(mut self, secret: &Secret) -> Self {
-        self.keys.push(Key::new(secret));
+        self.keys.push(key(secret));
+        self
+    }
+
+    /// Adds an ed25519 signing key: each message then carries a `v1a` signature made with it.
+    #[cfg(feature = "ed25519")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
+    #[must_use]
+    pub fn with_signing_key(mut self, signing_key: &SigningKey) -> Self {
+        self.signing_keys.push(signing_key.clone());
         self
     }
 
@@ -63,21 +92,33 @@ impl Signer {
             return Err(SignError::InvalidId);
         }
         let timestamp = unix_seconds(at).to_string();
-        let mut signature = String::with_capacity(self.keys.len() * (V1.len() + 46));
-        for key in &self.keys {
-            if !signature.is_empty() {
-                signature.push(' ');
-            }
-            let tag: [u8; TAG_LEN] = key.tag(id.as_bytes(), timestamp.as_bytes(), body);
-            signature.push_str(V1);
-            signature.push(',');
-            STANDARD.encode_string(tag, &mut signature);
+        let content: [&[u8]; 5] = [id.as_bytes(), b".", timestamp.as_bytes(), b".", body];
+        let v1 = self
+            .keys
+            .iter()
+            .map(|key| Ok(format!("v1,{}", key.tag(&content).encode(Encoding::Base64))));
+        #[cfg(feature = "ed25519")]
+        let v1a = self.signing_keys.iter().map(|signing_key| {
+            signing_key
+                .sign_parts(&content)
+                .map(|signature| format!("v1a,{signature}"))
+        });
+        #[cfg(not(feature = "ed25519"))]
+        let v1a = std::iter::empty();
+        let signatures = v1.chain(v1a).collect::<Result<Vec<String>, SignError>>()?;
+        if signatures.is_empty() {
+            return Err(SignError::NoKey);
         }
-        let values = [id, timestamp.as_str(), signature.as_str()]
-            .map(|value| HeaderValue::from_str(value).map_err(|_| SignError::InvalidId));
-        let [id_value, timestamp_value, signature_value] = values;
+        let signature = signatures.join(" ");
+        let value = |name: &HeaderName, value: &str| {
+            HeaderValue::from_str(value).map_err(|_| SignError::InvalidHeaderValue(name.clone()))
+        };
         Ok(SignedHeaders {
-            values: [id_value?, timestamp_value?, signature_value?],
+            values: [
+                value(&WEBHOOK_ID, id)?,
+                value(&WEBHOOK_TIMESTAMP, &timestamp)?,
+                value(&WEBHOOK_SIGNATURE, &signature)?,
+            ],
             id: id.to_owned(),
             timestamp,
             signature,
@@ -96,9 +137,11 @@ impl Signer {
 
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Signer")
-            .field("secrets", &self.keys.len())
-            .finish_non_exhaustive()
+        let mut debug = f.debug_struct("Signer");
+        debug.field("secrets", &self.keys.len());
+        #[cfg(feature = "ed25519")]
+        debug.field("signing_keys", &self.signing_keys.len());
+        debug.finish()
     }
 }
 
@@ -179,6 +222,15 @@ pub enum SignError {
         "the message id is empty or holds characters not allowed in an HTTP header: use printable ASCII, e.g. from `message_id()`"
     )]
     InvalidId,
+    /// A value to send (such as a configured signature prefix) cannot stand in an HTTP header.
+    #[error("the value for header `{0}` holds characters not allowed in an HTTP header")]
+    InvalidHeaderValue(HeaderName),
+    /// The signer holds no key that can sign, such as a verifier built from public keys only.
+    #[error("no key that can sign: add a secret (or, for `v1a`, a signing key)")]
+    NoKey,
+    /// The signature could not be computed.
+    #[error("the signature could not be computed")]
+    Signing,
 }
 
 /// A new message id: `msg_` followed by a UUIDv7 in hex, such as

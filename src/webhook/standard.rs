@@ -1,10 +1,14 @@
-//! The Standard Webhooks v1 scheme: header names, the signed content, the signature syntax.
+//! The Standard Webhooks scheme: header names, the signature syntax, and its [`Verifier`].
 
-use hmac::{Hmac, KeyInit, Mac};
-use http::HeaderName;
-use sha2::Sha256;
+use std::time::{Duration, SystemTime};
 
-use super::Secret;
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+#[cfg(feature = "ed25519")]
+use super::PublicKey;
+use super::mac::{Algorithm, Encoding, KeyedMac};
+use super::verify::{check_timestamp, parse_timestamp};
+use super::{DEFAULT_TOLERANCE, Message, Scheme, Secret, SignError, Signer, Verified, VerifyError};
 
 /// `webhook-id`: the message id, the same on every delivery attempt of one message.
 pub const WEBHOOK_ID: HeaderName = HeaderName::from_static("webhook-id");
@@ -25,40 +29,14 @@ pub(crate) static ID_NAMES: [HeaderName; 2] = [WEBHOOK_ID, SVIX_ID];
 pub(crate) static TIMESTAMP_NAMES: [HeaderName; 2] = [WEBHOOK_TIMESTAMP, SVIX_TIMESTAMP];
 pub(crate) static SIGNATURE_NAMES: [HeaderName; 2] = [WEBHOOK_SIGNATURE, SVIX_SIGNATURE];
 
-/// The version tag of HMAC-SHA256 signatures.
-pub(crate) const V1: &str = "v1";
+/// The name [`Verified::scheme`] reports for this scheme.
+pub(crate) const NAME: &str = "standard-webhooks";
 
-/// What a v1 entry of a signature header starts with.
+/// What a symmetric (HMAC-SHA256) entry of a signature header starts with.
 pub(crate) const V1_PREFIX: &[u8] = b"v1,";
-
-/// The length of an HMAC-SHA256 tag.
-pub(crate) const TAG_LEN: usize = 32;
-
-/// HMAC-SHA256 keyed once per secret. Cloning a keyed state is a plain copy of a few hundred
-/// bytes, so signing and verifying never re-key (two SHA-256 blocks saved per call); the state
-/// is zeroized on drop.
-#[derive(Clone)]
-pub(crate) struct Key(Hmac<Sha256>);
-
-impl Key {
-    pub(crate) fn new(secret: &Secret) -> Self {
-        let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.expose_bytes())
-            .expect("HMAC accepts keys of any length");
-        Key(mac)
-    }
-
-    /// The v1 tag of `{id}.{timestamp}.{body}`, computed over the three parts in place:
-    /// nothing is concatenated or copied. `timestamp` is the header's own text.
-    pub(crate) fn tag(&self, id: &[u8], timestamp: &[u8], body: &[u8]) -> [u8; TAG_LEN] {
-        let mut mac = self.0.clone();
-        mac.update(id);
-        mac.update(b".");
-        mac.update(timestamp);
-        mac.update(b".");
-        mac.update(body);
-        mac.finalize().into_bytes().into()
-    }
-}
+/// What an asymmetric (ed25519) entry of a signature header starts with.
+#[cfg(feature = "ed25519")]
+pub(crate) const V1A_PREFIX: &[u8] = b"v1a,";
 
 /// The entries of a signature header: `version,signature` pairs separated by spaces (runs of
 /// spaces are tolerated). Bytes, not text: the entries are ASCII, and a byte loop is cheaper
@@ -67,4 +45,303 @@ pub(crate) fn entries(header: &[u8]) -> impl Iterator<Item = &[u8]> {
     header
         .split(|&byte| byte == b' ')
         .filter(|entry| !entry.is_empty())
+}
+
+/// An HMAC-SHA256 state keyed with a Standard Webhooks secret.
+pub(crate) fn key(secret: &Secret) -> KeyedMac {
+    KeyedMac::new(Algorithm::Sha256, secret.expose_bytes())
+}
+
+/// Verifies Standard Webhooks signatures: `v1` (HMAC-SHA256) with one or more secrets, and,
+/// with the `ed25519` feature, `v1a` (ed25519) with one or more public keys.
+///
+/// Build it once with the receiver's secrets and share it (it is `Send + Sync` and cheap to
+/// clone). Each secret is keyed once, here, so that a verification costs one HMAC over the
+/// message and nothing more; verifying allocates nothing on the heap.
+///
+/// A message passes when its timestamp lies within the tolerance of now (either way) and any
+/// one of its signatures matches any one of the verifier's keys. Signatures of versions the
+/// verifier holds no key for (`v1a` without public keys, `v2`, …) are skipped, and a matching
+/// signature is accepted even beside entries that are malformed; those decide the error only
+/// when nothing matches. Each header is read under its `webhook-*` name, else its `svix-*` name;
+/// where a header repeats, its first value counts.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use hookwire::http::HeaderMap;
+/// use hookwire::webhook::{Secret, Verifier, VerifyError};
+///
+/// let old = Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
+/// let new = Secret::generate();
+/// // During a rotation, accept both secrets.
+/// let verifier = Verifier::new(&new).with_secret(&old);
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek".parse()?);
+/// headers.insert("webhook-timestamp", "1614265330".parse()?);
+/// headers.insert("webhook-signature", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=".parse()?);
+/// let body = br#"{"test": 2432232314}"#;
+///
+/// let sent = UNIX_EPOCH + Duration::from_secs(1614265330);
+/// let verified = verifier.verify_at(&headers, body, sent + Duration::from_secs(10))?;
+/// assert_eq!(verified.id(), Some("msg_p5jXN8AQM9LWM0D4loKWxJek"));
+/// assert_eq!(verified.timestamp(), Some(1614265330));
+///
+/// // An hour later, the same message is refused as too old.
+/// let late = verifier.verify_at(&headers, body, sent + Duration::from_secs(3600));
+/// assert!(matches!(late, Err(VerifyError::TooOld { .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Verifier {
+    keys: Vec<KeyedMac>,
+    #[cfg(feature = "ed25519")]
+    public_keys: Vec<PublicKey>,
+    tolerance: Duration,
+}
+
+impl Verifier {
+    /// A verifier of `v1` signatures made with `secret`, with the [`DEFAULT_TOLERANCE`].
+    pub fn new(secret: &Secret) -> Self {
+        Verifier {
+            keys: vec![key(secret)],
+            #[cfg(feature = "ed25519")]
+            public_keys: Vec::new(),
+            tolerance: DEFAULT_TOLERANCE,
+        }
+    }
+
+    /// A verifier of `v1a` signatures made with the private half of `public_key`, with the
+    /// [`DEFAULT_TOLERANCE`].
+    #[cfg(feature = "ed25519")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
+    pub fn from_public_key(public_key: &PublicKey) -> Self {
+        Verifier {
+            keys: Vec::new(),
+            public_keys: vec![*public_key],
+            tolerance: DEFAULT_TOLERANCE,
+        }
+    }
+
+    /// Adds a secret: a `v1` signature made with any of the verifier's secrets passes.
+    #[must_use]
+    pub fn with_secret(mut self, secret: &Secret) -> Self {
+        self.keys.push(key(secret));
+        self
+    }
+
+    /// Adds a public key: a `v1a` signature made with the private half of any of the
+    /// verifier's public keys passes.
+    #[cfg(feature = "ed25519")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
+    #[must_use]
+    pub fn with_public_key(mut self, public_key: &PublicKey) -> Self {
+        self.public_keys.push(*public_key);
+        self
+    }
+
+    /// Sets how far a message's timestamp may lie from now, into the past or into the future.
+    /// Whole seconds count; a fraction of a second is dropped.
+    #[must_use]
+    pub fn tolerance(mut self, tolerance: Duration) -> Self {
+        self.tolerance = tolerance;
+        self
+    }
+
+    /// Verifies `body` against the `webhook-*` (or `svix-*`) headers, at the system clock's now.
+    ///
+    /// # Errors
+    ///
+    /// See [`VerifyError`]: one variant a cause.
+    pub fn verify<'h>(
+        &self,
+        headers: &'h HeaderMap,
+        body: &[u8],
+    ) -> Result<Verified<'h>, VerifyError> {
+        self.verify_at(headers, body, SystemTime::now())
+    }
+
+    /// Verifies `body` against the `webhook-*` (or `svix-*`) headers, at the given `now`.
+    ///
+    /// # Errors
+    ///
+    /// See [`VerifyError`]: one variant a cause.
+    pub fn verify_at<'h>(
+        &self,
+        headers: &'h HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<Verified<'h>, VerifyError> {
+        let [id, timestamp, signature] = find_headers(headers)?;
+        self.verify_parts_at(id, timestamp, signature, body, now)
+    }
+
+    /// Verifies `body` against the three header values given as strings, for servers whose
+    /// header types are not [`http`]'s, at the system clock's now.
+    ///
+    /// # Errors
+    ///
+    /// See [`VerifyError`]; never [`VerifyError::MissingHeader`] nor
+    /// [`VerifyError::InvalidHeader`].
+    pub fn verify_parts<'a>(
+        &self,
+        id: &'a str,
+        timestamp: &str,
+        signature: &str,
+        body: &[u8],
+    ) -> Result<Verified<'a>, VerifyError> {
+        self.verify_parts_at(id, timestamp, signature, body, SystemTime::now())
+    }
+
+    /// Verifies `body` against the three header values given as strings, at the given `now`.
+    ///
+    /// # Errors
+    ///
+    /// See [`VerifyError`]; never [`VerifyError::MissingHeader`] nor
+    /// [`VerifyError::InvalidHeader`].
+    pub fn verify_parts_at<'a>(
+        &self,
+        id: &'a str,
+        timestamp: &str,
+        signature: &str,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<Verified<'a>, VerifyError> {
+        let sent = parse_timestamp(timestamp)?;
+        check_timestamp(sent, now, self.tolerance)?;
+        let signature = signature.as_bytes();
+        let verified = Verified::new(NAME, Some(id), Some(sent));
+        let content: [&[u8]; 5] = [id.as_bytes(), b".", timestamp.as_bytes(), b".", body];
+
+        // Hash the body only when there is a signature this verifier can check. The first entry
+        // is the usual place; only then is the rest of the header searched.
+        let has_v1 = !self.keys.is_empty()
+            && (signature.starts_with(V1_PREFIX)
+                || entries(signature).any(|entry| entry.starts_with(V1_PREFIX)));
+        if has_v1 {
+            for key in &self.keys {
+                let expected = key.tag(&content);
+                let candidates = entries(signature).filter_map(|e| e.strip_prefix(V1_PREFIX));
+                for encoded in candidates {
+                    if expected.matches(Encoding::Base64, encoded) {
+                        return Ok(verified);
+                    }
+                }
+            }
+        }
+        #[cfg(feature = "ed25519")]
+        for public_key in &self.public_keys {
+            let candidates = entries(signature).filter_map(|e| e.strip_prefix(V1A_PREFIX));
+            for encoded in candidates {
+                if public_key.verifies(&content, encoded) {
+                    return Ok(verified);
+                }
+            }
+        }
+        Err(self.classify(signature))
+    }
+
+    /// Why a signature header holds no matching signature: malformed (empty, or an entry that
+    /// is not a `version,signature` pair), no entry of a version this verifier holds keys for,
+    /// or signatures that do not match. Runs on the failure path only.
+    fn classify(&self, signature: &[u8]) -> VerifyError {
+        let mut any = false;
+        let mut supported = false;
+        for entry in entries(signature) {
+            if !entry.contains(&b',') {
+                return VerifyError::MalformedSignature;
+            }
+            any = true;
+            supported |= !self.keys.is_empty() && entry.starts_with(V1_PREFIX);
+            #[cfg(feature = "ed25519")]
+            {
+                supported |= !self.public_keys.is_empty() && entry.starts_with(V1A_PREFIX);
+            }
+        }
+        match (any, supported) {
+            (false, _) => VerifyError::MalformedSignature,
+            (true, false) => VerifyError::NoSupportedSignature,
+            (true, true) => VerifyError::NoMatchingSignature,
+        }
+    }
+}
+
+impl Scheme for Verifier {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn detect(&self, headers: &HeaderMap) -> bool {
+        SIGNATURE_NAMES
+            .iter()
+            .any(|name| headers.contains_key(name))
+    }
+
+    fn verify_at<'h>(
+        &self,
+        headers: &'h HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<Verified<'h>, VerifyError> {
+        Verifier::verify_at(self, headers, body, now)
+    }
+
+    /// Signs with the verifier's secrets, one `v1` signature each (public keys cannot sign).
+    fn sign(&self, message: &Message<'_>) -> Result<HeaderMap, SignError> {
+        Signer::from_keys(self.keys.clone())
+            .sign(message.id, message.timestamp, message.body)
+            .map(|signed| signed.to_header_map())
+    }
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut debug = f.debug_struct("Verifier");
+        debug.field("secrets", &self.keys.len());
+        #[cfg(feature = "ed25519")]
+        debug.field("public_keys", &self.public_keys);
+        debug.field("tolerance", &self.tolerance).finish()
+    }
+}
+
+/// The id, timestamp and signature headers, each by its Standard Webhooks name, else by its
+/// Svix name; the first value where a name repeats.
+///
+/// One pass over the headers, matching names by length and bytes, costs less than three hashed
+/// lookups (`HeaderMap::get` hashes the name byte by byte) for the dozen or so headers of a real
+/// request.
+fn find_headers(headers: &HeaderMap) -> Result<[&str; 3], VerifyError> {
+    // found[field] = (value under the standard name, value under the Svix name)
+    let mut found: [(Option<&HeaderValue>, Option<&HeaderValue>); 3] = [(None, None); 3];
+    for (name, value) in headers {
+        let (field, standard) = match name.as_str() {
+            "webhook-id" => (0, true),
+            "webhook-timestamp" => (1, true),
+            "webhook-signature" => (2, true),
+            "svix-id" => (0, false),
+            "svix-timestamp" => (1, false),
+            "svix-signature" => (2, false),
+            _ => continue,
+        };
+        if let Some((by_standard, by_svix)) = found.get_mut(field) {
+            let slot = if standard { by_standard } else { by_svix };
+            slot.get_or_insert(value);
+        }
+    }
+    let mut out = [""; 3];
+    for ((slot, (by_standard, by_svix)), [standard, svix]) in
+        out.iter_mut()
+            .zip(found)
+            .zip([&ID_NAMES, &TIMESTAMP_NAMES, &SIGNATURE_NAMES])
+    {
+        let (name, value) = match (by_standard, by_svix) {
+            (Some(value), _) => (standard, value),
+            (None, Some(value)) => (svix, value),
+            (None, None) => return Err(VerifyError::MissingHeader(standard.clone())),
+        };
+        *slot = value
+            .to_str()
+            .map_err(|_| VerifyError::InvalidHeader(name.clone()))?;
+    }
+    Ok(out)
 }

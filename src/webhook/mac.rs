@@ -1,0 +1,157 @@
+//! The HMAC machinery every symmetric scheme shares: keyed states, tags, encodings, and the
+//! constant-time comparison of a received signature with the expected tag.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, KeyInit, Mac};
+use sha1::Sha1;
+use sha2::{Sha256, Sha512};
+use subtle::ConstantTimeEq;
+
+/// The longest tag of any supported algorithm (SHA-512).
+const MAX_TAG: usize = 64;
+
+/// Room for a decoded candidate: base64's decoder wants space for its length estimate (66 bytes
+/// for a 64-byte tag); anything longer than this cannot be a tag anyway.
+const DECODE_BUF: usize = 96;
+
+/// The hash function under an HMAC scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Algorithm {
+    /// HMAC-SHA256: what nearly every provider uses.
+    Sha256,
+    /// HMAC-SHA512.
+    Sha512,
+    /// HMAC-SHA1. Weak: SHA-1 is broken for collisions, and while HMAC-SHA1 itself has no
+    /// practical forgery today, use it only for legacy senders that offer nothing better.
+    Sha1,
+}
+
+impl Algorithm {
+    /// The tag length in bytes.
+    pub fn tag_len(self) -> usize {
+        match self {
+            Algorithm::Sha256 => 32,
+            Algorithm::Sha512 => 64,
+            Algorithm::Sha1 => 20,
+        }
+    }
+}
+
+/// How a signature is written in its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Encoding {
+    /// Hexadecimal: written lowercase, read in either case.
+    Hex,
+    /// Standard base64 with padding (RFC 4648 §4).
+    Base64,
+}
+
+/// An HMAC state keyed once with a secret. Cloning it is a plain copy, so a verification never
+/// re-keys; the state is zeroized on drop.
+#[derive(Clone)]
+pub(crate) enum KeyedMac {
+    Sha256(Hmac<Sha256>),
+    Sha512(Hmac<Sha512>),
+    Sha1(Hmac<Sha1>),
+}
+
+impl KeyedMac {
+    pub(crate) fn new(algorithm: Algorithm, key: &[u8]) -> Self {
+        const ANY_LEN: &str = "HMAC accepts keys of any length";
+        match algorithm {
+            Algorithm::Sha256 => {
+                KeyedMac::Sha256(<Hmac<Sha256> as KeyInit>::new_from_slice(key).expect(ANY_LEN))
+            }
+            Algorithm::Sha512 => {
+                KeyedMac::Sha512(<Hmac<Sha512> as KeyInit>::new_from_slice(key).expect(ANY_LEN))
+            }
+            Algorithm::Sha1 => {
+                KeyedMac::Sha1(<Hmac<Sha1> as KeyInit>::new_from_slice(key).expect(ANY_LEN))
+            }
+        }
+    }
+
+    /// The tag of the concatenation of `parts`, computed over each in place: nothing is copied.
+    pub(crate) fn tag(&self, parts: &[&[u8]]) -> Tag {
+        fn run<M: Mac + Clone>(mac: &M, parts: &[&[u8]], out: &mut [u8; MAX_TAG]) -> usize {
+            let mut mac = mac.clone();
+            for part in parts {
+                mac.update(part);
+            }
+            let tag = mac.finalize().into_bytes();
+            let len = tag.len().min(MAX_TAG);
+            out.iter_mut()
+                .zip(tag.iter())
+                .for_each(|(slot, byte)| *slot = *byte);
+            len
+        }
+        let mut bytes = [0u8; MAX_TAG];
+        let len = match self {
+            KeyedMac::Sha256(mac) => run(mac, parts, &mut bytes),
+            KeyedMac::Sha512(mac) => run(mac, parts, &mut bytes),
+            KeyedMac::Sha1(mac) => run(mac, parts, &mut bytes),
+        };
+        Tag { bytes, len }
+    }
+}
+
+/// An expected tag, on the stack.
+pub(crate) struct Tag {
+    bytes: [u8; MAX_TAG],
+    len: usize,
+}
+
+impl Tag {
+    /// Whether `encoded` is this tag in `encoding`, compared in constant time. The candidate is
+    /// decoded into a stack buffer; undecodable or wrong-length input simply does not match.
+    pub(crate) fn matches(&self, encoding: Encoding, encoded: &[u8]) -> bool {
+        let mut decoded = [0u8; DECODE_BUF];
+        let len = match encoding {
+            Encoding::Base64 => match STANDARD.decode_slice(encoded, &mut decoded) {
+                Ok(len) => len,
+                Err(_) => return false,
+            },
+            Encoding::Hex => {
+                if encoded.len() != 2 * self.len {
+                    return false;
+                }
+                match decoded.get_mut(..self.len) {
+                    Some(out) => match hex::decode_to_slice(encoded, out) {
+                        Ok(()) => self.len,
+                        Err(_) => return false,
+                    },
+                    None => return false,
+                }
+            }
+        };
+        // Lengths are public (they follow from the algorithm); only the bytes are compared in
+        // constant time, as 64-bit words over the zero-padded buffers.
+        len == self.len
+            && decoded
+                .first_chunk::<MAX_TAG>()
+                .is_some_and(|candidate| bool::from(words(candidate).ct_eq(&words(&self.bytes))))
+    }
+
+    /// The tag written in `encoding`.
+    pub(crate) fn encode(&self, encoding: Encoding) -> String {
+        let bytes = self.bytes.get(..self.len).unwrap_or_default();
+        match encoding {
+            Encoding::Hex => hex::encode(bytes),
+            Encoding::Base64 => STANDARD.encode(bytes),
+        }
+    }
+}
+
+/// Bytes as 64-bit words, so that the constant-time comparison runs over 8 lanes, not 64.
+fn words(bytes: &[u8; MAX_TAG]) -> [u64; MAX_TAG / 8] {
+    let mut out = [0u64; MAX_TAG / 8];
+    for (word, chunk) in out.iter_mut().zip(bytes.chunks_exact(8)) {
+        let mut lane = [0u8; 8];
+        lane.copy_from_slice(chunk);
+        *word = u64::from_ne_bytes(lane);
+    }
+    out
+}
