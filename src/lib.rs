@@ -8,9 +8,13 @@
 //! What is here today:
 //!
 //! - [`webhook`]: signing and verifying webhooks under the
-//!   [Standard Webhooks](https://www.standardwebhooks.com/) specification (v1, HMAC-SHA256), the
-//!   scheme of Svix and a growing list of providers. Secret rotation, a timestamp tolerance,
-//!   constant-time comparison, and no heap allocation while verifying.
+//!   [Standard Webhooks](https://www.standardwebhooks.com/) specification (`v1` HMAC-SHA256, and
+//!   `v1a` ed25519 with the `ed25519` feature), the scheme of Svix and a growing list of
+//!   providers, and under the schemes of Stripe, GitHub, Slack and Shopify, plus a configurable
+//!   HMAC scheme for the long tail. One [`Scheme`](webhook::Scheme) trait, a
+//!   [`MultiVerifier`](webhook::MultiVerifier) for endpoints that serve several providers,
+//!   secret rotation, timestamp tolerances, constant-time comparison, and no heap allocation
+//!   while verifying.
 //!
 //! # Verifying a webhook
 //!
@@ -55,6 +59,7 @@
 //! | `hyper` | adapters for hyper clients and servers (reserved; no items yet) |
 //! | `axum` | an axum extractor for verified webhooks (reserved; no items yet) |
 //! | `test-util` | test helpers for users' own tests (reserved; no items yet) |
+//! | `ed25519` | Standard Webhooks `v1a` signatures: `SigningKey` (`whsk_`), `PublicKey` (`whpk_`), through `ed25519-dalek` |
 //!
 //! The [`http`] and [`bytes`] crates are re-exported, so that your code can name the exact
 //! versions hookwire uses.

@@ -160,3 +160,136 @@ fn the_counter_sees_allocations() {
     assert_eq!(v.len(), 10);
     assert_eq!(count, 1);
 }
+
+mod schemes {
+    use super::allocations;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use hookwire::http::{HeaderMap, HeaderName, HeaderValue};
+    use hookwire::webhook::{
+        Algorithm, Encoding, GitHub, HmacScheme, Message, MultiVerifier, Scheme, Secret, Shopify,
+        Slack, Stripe, VerifyError,
+    };
+
+    /// Verifies `headers` once as signed, once with a tampered body, once with each header
+    /// removed and once with each header garbled, counting allocations each time.
+    fn assert_no_allocation(scheme: &dyn Scheme, headers: &HeaderMap, body: &[u8]) {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let (count, result) = allocations(|| scheme.verify_at(headers, body, now).map(|_| ()));
+        assert_eq!(result, Ok(()), "{}", scheme.name());
+        assert_eq!(count, 0, "{}: a successful verify allocated", scheme.name());
+
+        let (count, result) =
+            allocations(|| scheme.verify_at(headers, b"tampered", now).map(|_| ()));
+        assert_eq!(
+            result,
+            Err(VerifyError::NoMatchingSignature),
+            "{}",
+            scheme.name()
+        );
+        assert_eq!(count, 0, "{}: a failed verify allocated", scheme.name());
+
+        for name in headers.keys() {
+            let mut missing = headers.clone();
+            missing.remove(name);
+            let mut garbled = headers.clone();
+            garbled.insert(
+                name,
+                HeaderValue::from_bytes(b"\xff garbage, t=x =").unwrap(),
+            );
+            for case in [missing, garbled] {
+                let (count, result) =
+                    allocations(|| scheme.verify_at(&case, body, now).map(|_| ()));
+                assert_eq!(
+                    count,
+                    0,
+                    "{}: {name} case allocated ({result:?})",
+                    scheme.name()
+                );
+            }
+        }
+    }
+
+    fn signed(scheme: &dyn Scheme, body: &[u8]) -> HeaderMap {
+        let at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        scheme
+            .sign(&Message::new("delivery-1", body).at(at))
+            .unwrap()
+    }
+
+    /// Every scheme, built afresh: header names parsed at run time are new each call, so the
+    /// verifying instance has never cloned them before.
+    fn schemes() -> Vec<Box<dyn Scheme>> {
+        let runtime = |name: &str| -> HeaderName { String::from(name).parse().unwrap() };
+        vec![
+            Box::new(
+                Stripe::new("whsec_old")
+                    .unwrap()
+                    .with_secret("whsec_new")
+                    .unwrap(),
+            ),
+            Box::new(
+                GitHub::new("old")
+                    .unwrap()
+                    .with_secret("new")
+                    .unwrap()
+                    .allow_sha1(),
+            ),
+            Box::new(Slack::new("old").unwrap().with_secret("new").unwrap()),
+            Box::new(Shopify::new("old").unwrap().with_secret("new").unwrap()),
+            Box::new(
+                HmacScheme::new(
+                    runtime("x-runtime-signature"),
+                    &Secret::from_bytes_weak("k").unwrap(),
+                )
+                .algorithm(Algorithm::Sha512)
+                .encoding(Encoding::Base64)
+                .timestamp(runtime("x-runtime-timestamp"), "v9:", "|")
+                .id_header(runtime("x-runtime-id")),
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_scheme_verifies_without_allocating() {
+        let body = vec![b'{'; 4096];
+        for (signer, verifier) in schemes().iter().zip(schemes().iter()) {
+            let headers = signed(signer.as_ref(), &body);
+            assert_no_allocation(verifier.as_ref(), &headers, &body);
+        }
+    }
+
+    #[test]
+    fn multi_verifier_picks_and_verifies_without_allocating() {
+        let body = b"{}";
+        let slack = Slack::new("secret").unwrap();
+        let headers = signed(&slack, body);
+        let multi = MultiVerifier::new()
+            .with(Stripe::new("whsec_x").unwrap())
+            .with(GitHub::new("x").unwrap())
+            .with(slack);
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let (count, result) = allocations(|| multi.verify_at(&headers, body, now).map(|_| ()));
+        assert_eq!(result, Ok(()));
+        assert_eq!(count, 0);
+        let (count, result) =
+            allocations(|| multi.verify_at(&HeaderMap::new(), body, now).map(|_| ()));
+        assert_eq!(result, Err(VerifyError::NoScheme));
+        assert_eq!(count, 0);
+    }
+
+    #[cfg(feature = "ed25519")]
+    #[test]
+    fn v1a_verifies_without_allocating() {
+        use hookwire::webhook::{Signer, SigningKey, Verifier};
+        let key = SigningKey::generate();
+        let at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let body = vec![b'x'; 4096];
+        let headers = Signer::from_signing_key(&key)
+            .sign("msg_1", at, &body)
+            .unwrap()
+            .to_header_map();
+        let verifier = Verifier::from_public_key(&key.public_key());
+        assert_no_allocation(&verifier, &headers, &body);
+    }
+}

@@ -174,3 +174,105 @@ proptest! {
         let _ = Secret::parse_weak(&input);
     }
 }
+
+mod schemes {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use hookwire::http::{HeaderMap, HeaderName, HeaderValue};
+    use hookwire::webhook::{
+        Algorithm, Encoding, GitHub, HmacScheme, Message, Scheme, Secret, Shopify, Slack, Stripe,
+    };
+    use proptest::prelude::*;
+
+    /// Every scheme with `secret` (printable ASCII, as providers issue them).
+    fn all(secret: &str) -> Vec<Box<dyn Scheme>> {
+        vec![
+            Box::new(Stripe::new(secret).unwrap()),
+            Box::new(GitHub::new(secret).unwrap().allow_sha1()),
+            Box::new(Slack::new(secret).unwrap()),
+            Box::new(Shopify::new(secret).unwrap()),
+            Box::new(
+                HmacScheme::new(
+                    HeaderName::from_static("x-sig"),
+                    &Secret::from_bytes_weak(secret).unwrap(),
+                )
+                .algorithm(Algorithm::Sha512)
+                .encoding(Encoding::Base64)
+                .timestamp(HeaderName::from_static("x-ts"), "", "."),
+            ),
+        ]
+    }
+
+    const NAMES: [&str; 9] = [
+        "stripe-signature",
+        "x-hub-signature-256",
+        "x-hub-signature",
+        "x-github-delivery",
+        "x-slack-signature",
+        "x-slack-request-timestamp",
+        "x-shopify-hmac-sha256",
+        "x-sig",
+        "x-ts",
+    ];
+
+    proptest! {
+        #[test]
+        fn every_scheme_verifies_what_it_signs_and_nothing_else(
+            secret in "[!-~]{1,64}",
+            body in proptest::collection::vec(any::<u8>(), 1..1024),
+            sent in 0u64..16_725_225_600,
+            skew in 0u64..=300,
+            index in any::<prop::sample::Index>(),
+        ) {
+            let at = UNIX_EPOCH + Duration::from_secs(sent);
+            let now = at + Duration::from_secs(skew);
+            let mut tampered = body.clone();
+            let i = index.index(tampered.len());
+            tampered[i] ^= 0x01;
+            for scheme in all(&secret) {
+                let headers = scheme.sign(&Message::new("id-1", &body).at(at)).unwrap();
+                prop_assert!(scheme.detect(&headers));
+                let verified = scheme.verify_at(&headers, &body, now);
+                prop_assert!(verified.is_ok(), "{}: {verified:?}", scheme.name());
+                prop_assert!(scheme.verify_at(&headers, &tampered, now).is_err(), "{}", scheme.name());
+            }
+        }
+
+        #[test]
+        fn arbitrary_header_values_never_panic_any_scheme(
+            values in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..128), NAMES.len()),
+            body in proptest::collection::vec(any::<u8>(), 0..256),
+            now in any::<u64>(),
+        ) {
+            let mut headers = HeaderMap::new();
+            for (name, value) in NAMES.iter().zip(values) {
+                if let Ok(value) = HeaderValue::from_bytes(&value) {
+                    headers.insert(*name, value);
+                }
+            }
+            let now = UNIX_EPOCH + Duration::from_secs(now / 4);
+            for scheme in all("secret") {
+                let _ = scheme.verify_at(&headers, &body, now);
+            }
+        }
+
+        #[test]
+        fn arbitrary_text_values_in_scheme_syntax_never_panic(
+            t in "-?[0-9]{0,25}",
+            v1 in "[0-9a-fA-F=,v ]{0,140}",
+        ) {
+            let stripe = Stripe::new("whsec_x").unwrap();
+            let mut headers = HeaderMap::new();
+            if let Ok(value) = HeaderValue::from_str(&format!("t={t},v1={v1}")) {
+                headers.insert("stripe-signature", value);
+            }
+            let _ = stripe.verify(&headers, b"{}");
+            let slack = Slack::new("x").unwrap();
+            if let (Ok(ts), Ok(sig)) = (HeaderValue::from_str(&t), HeaderValue::from_str(&format!("v0={v1}"))) {
+                headers.insert("x-slack-request-timestamp", ts);
+                headers.insert("x-slack-signature", sig);
+            }
+            let _ = slack.verify(&headers, b"{}");
+        }
+    }
+}

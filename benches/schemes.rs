@@ -1,0 +1,157 @@
+//! Each scheme's verification at 4 KiB beside raw HMAC over the same bytes (keying included),
+//! one group a scheme; with the `ed25519` feature, `v1a` beside raw ed25519 verification.
+//!
+//! After `cargo bench --bench schemes --all-features`, read the ratios to `raw_*` from one run.
+
+use std::hint::black_box;
+use std::time::{Duration, UNIX_EPOCH};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use hmac::{Hmac, KeyInit, Mac};
+use hookwire::http::{HeaderMap, HeaderName};
+use hookwire::webhook::{
+    Encoding, GitHub, HmacScheme, Message, Scheme, Secret, Shopify, Slack, Stripe,
+};
+use sha2::Sha256;
+
+const SECRET: &str = "whsec_benchmark_signing_secret_0123456789";
+const SIZE: usize = 4 * 1024;
+const SENT: u64 = 1_700_000_000;
+
+/// Raw HMAC-SHA256 of the concatenation of `parts` under `key`, keying included.
+fn raw_hmac(key: &[u8], parts: &[&[u8]]) -> impl Fn() -> [u8; 32] + use<> {
+    let key = key.to_vec();
+    let parts: Vec<Vec<u8>> = parts.iter().map(|part| part.to_vec()).collect();
+    move || {
+        let mut mac =
+            <Hmac<Sha256> as KeyInit>::new_from_slice(black_box(&key)).expect("any key length");
+        for part in &parts {
+            mac.update(black_box(part));
+        }
+        mac.finalize().into_bytes().into()
+    }
+}
+
+fn bench_scheme(
+    c: &mut Criterion,
+    scheme: &dyn Scheme,
+    headers: &HeaderMap,
+    body: &[u8],
+    raw: impl Fn() -> [u8; 32],
+) {
+    let now = UNIX_EPOCH + Duration::from_secs(SENT);
+    scheme
+        .verify_at(headers, body, now)
+        .expect("the bench message verifies");
+    let mut group = c.benchmark_group(format!("{}/4KiB", scheme.name()));
+    group.throughput(Throughput::Bytes(SIZE as u64));
+    group.bench_function("raw_hmac", |b| b.iter(&raw));
+    group.bench_function(format!("{}_verify_at", scheme.name()), |b| {
+        b.iter(|| {
+            scheme
+                .verify_at(black_box(headers), black_box(body), now)
+                .expect("verifies")
+                .timestamp()
+        })
+    });
+    group.finish();
+}
+
+fn schemes(c: &mut Criterion) {
+    let body = vec![b'{'; SIZE];
+    let key = SECRET.as_bytes();
+    let ts = SENT.to_string();
+    let message = Message::new("delivery-1", &body).at(UNIX_EPOCH + Duration::from_secs(SENT));
+
+    let stripe = Stripe::new(SECRET).expect("secret");
+    let headers = stripe.sign(&message).expect("signs");
+    bench_scheme(
+        c,
+        &stripe,
+        &headers,
+        &body,
+        raw_hmac(key, &[ts.as_bytes(), b".", &body]),
+    );
+
+    let github = GitHub::new(SECRET).expect("secret");
+    let headers = github.sign(&message).expect("signs");
+    bench_scheme(c, &github, &headers, &body, raw_hmac(key, &[&body]));
+
+    let slack = Slack::new(SECRET).expect("secret");
+    let headers = slack.sign(&message).expect("signs");
+    let raw = raw_hmac(key, &[b"v0:", ts.as_bytes(), b":", &body]);
+    bench_scheme(c, &slack, &headers, &body, raw);
+
+    let shopify = Shopify::new(SECRET).expect("secret");
+    let headers = shopify.sign(&message).expect("signs");
+    bench_scheme(c, &shopify, &headers, &body, raw_hmac(key, &[&body]));
+
+    let configurable = HmacScheme::new(
+        HeaderName::from_static("x-acme-signature"),
+        &Secret::from_bytes_weak(SECRET).expect("secret"),
+    )
+    .named("configurable")
+    .encoding(Encoding::Base64)
+    .timestamp(HeaderName::from_static("x-acme-timestamp"), "", ".");
+    let headers = configurable.sign(&message).expect("signs");
+    let raw = raw_hmac(key, &[ts.as_bytes(), b".", &body]);
+    bench_scheme(c, &configurable, &headers, &body, raw);
+
+    #[cfg(feature = "ed25519")]
+    v1a(c, &body);
+}
+
+/// `v1a` beside ed25519-dalek verifying the same concatenated content.
+#[cfg(feature = "ed25519")]
+fn v1a(c: &mut Criterion, body: &[u8]) {
+    use base64::Engine;
+    use hookwire::webhook::{Signer, SigningKey, Verifier};
+
+    let key = SigningKey::generate();
+    let at = UNIX_EPOCH + Duration::from_secs(SENT);
+    let signed = Signer::from_signing_key(&key)
+        .sign("msg_1", at, body)
+        .expect("signs");
+    let headers = signed.to_header_map();
+    let verifier = Verifier::from_public_key(&key.public_key());
+
+    let mut content = format!("msg_1.{SENT}.").into_bytes();
+    content.extend_from_slice(body);
+    let public = key.public_key().to_whpk();
+    let mut public_bytes = [0u8; 32];
+    base64::engine::general_purpose::STANDARD
+        .decode_slice(public.trim_start_matches("whpk_"), &mut public_bytes)
+        .expect("32 bytes");
+    let raw_key = ed25519_dalek::VerifyingKey::from_bytes(&public_bytes).expect("valid key");
+    let mut signature_bytes = [0u8; 64];
+    base64::engine::general_purpose::STANDARD
+        .decode_slice(
+            signed.signature().trim_start_matches("v1a,"),
+            &mut signature_bytes,
+        )
+        .expect("64 bytes");
+    let raw_signature = ed25519_dalek::Signature::from_bytes(&signature_bytes);
+
+    let mut group = c.benchmark_group("v1a/4KiB");
+    group.throughput(Throughput::Bytes(SIZE as u64));
+    group.bench_function("raw_ed25519", |b| {
+        b.iter(|| {
+            use ed25519_dalek::Verifier as _;
+            raw_key
+                .verify(black_box(&content), black_box(&raw_signature))
+                .expect("verifies")
+        })
+    });
+    group.bench_function("v1a_verify_at", |b| {
+        b.iter(|| {
+            verifier
+                .verify_at(black_box(&headers), black_box(body), at)
+                .expect("verifies")
+                .timestamp()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, schemes);
+criterion_main!(benches);
