@@ -70,6 +70,7 @@
 pub use bytes;
 pub use http;
 
+pub mod event;
 pub mod webhook;
 
 /// The README's examples, compiled and run as doctests.

@@ -548,6 +548,26 @@ fn configurable_algorithm_set_after_extra_secrets_rekeys_them_all() {
 }
 
 #[test]
+fn configurable_tolerance_applies_whether_set_before_or_after_the_timestamp() {
+    let secret = Secret::from_bytes_weak("k").unwrap();
+    let ts = HeaderName::from_static("x-ts");
+    let before = HmacScheme::new(HeaderName::from_static("x-sig"), &secret)
+        .tolerance(Duration::from_secs(10))
+        .timestamp(ts.clone(), "", ".");
+    let after = HmacScheme::new(HeaderName::from_static("x-sig"), &secret)
+        .timestamp(ts, "", ".")
+        .tolerance(Duration::from_secs(10));
+    for scheme in [before, after] {
+        let signed = scheme.sign(&Message::new("m", b"x").at(at(1000))).unwrap();
+        assert!(scheme.verify_at(&signed, b"x", at(1010)).is_ok());
+        assert!(matches!(
+            scheme.verify_at(&signed, b"x", at(1011)),
+            Err(VerifyError::TooOld { .. })
+        ));
+    }
+}
+
+#[test]
 fn configurable_prefix_that_cannot_be_a_header_value_is_a_sign_error() {
     let scheme = HmacScheme::new(
         HeaderName::from_static("x-sig"),

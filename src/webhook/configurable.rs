@@ -49,6 +49,7 @@ pub struct HmacScheme {
     secrets: Vec<Secret>,
     keys: Vec<KeyedMac>,
     timestamp: Option<Timestamp>,
+    tolerance: Duration,
     id_header: Option<HeaderName>,
 }
 
@@ -59,7 +60,6 @@ struct Timestamp {
     header: HeaderName,
     before: Box<str>,
     separator: Box<str>,
-    tolerance: Duration,
 }
 
 impl HmacScheme {
@@ -76,6 +76,7 @@ impl HmacScheme {
             keys: vec![KeyedMac::new(algorithm, secret.expose_bytes())],
             secrets: vec![secret.clone()],
             timestamp: None,
+            tolerance: DEFAULT_TOLERANCE,
             id_header: None,
         }
     }
@@ -123,21 +124,15 @@ impl HmacScheme {
             header: shared(header),
             before: Box::from(before),
             separator: Box::from(separator),
-            tolerance: self
-                .timestamp
-                .as_ref()
-                .map_or(DEFAULT_TOLERANCE, |t| t.tolerance),
         });
         self
     }
 
-    /// How far the timestamp may lie from now, either way; it applies once a
-    /// [timestamp](HmacScheme::timestamp) is configured.
+    /// How far the timestamp may lie from now, either way ([`DEFAULT_TOLERANCE`] unless set);
+    /// it applies when a [timestamp](HmacScheme::timestamp) is configured.
     #[must_use]
     pub fn tolerance(mut self, tolerance: Duration) -> Self {
-        if let Some(timestamp) = &mut self.timestamp {
-            timestamp.tolerance = tolerance;
-        }
+        self.tolerance = tolerance;
         self
     }
 
@@ -185,7 +180,7 @@ impl Scheme for HmacScheme {
             Some(timestamp) => {
                 let text = header_str(headers, &timestamp.header)?;
                 let sent = parse_timestamp(text)?;
-                check_timestamp(sent, now, timestamp.tolerance)?;
+                check_timestamp(sent, now, self.tolerance)?;
                 (Some(sent), text)
             }
             None => (None, ""),
