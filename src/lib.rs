@@ -16,6 +16,11 @@
 //!   secret rotation, timestamp tolerances, constant-time comparison, and no heap allocation
 //!   while verifying.
 //!
+//! - [`event`]: one envelope, [`Event<T>`](event::Event), compatible with CloudEvents 1.0, for
+//!   events pushed by webhooks or pulled from an API: the JSON format, the HTTP binding in binary,
+//!   structured and batch modes, the Standard Webhooks payload form, typed data, and dispatch by
+//!   type without parsing the data twice.
+//!
 //! # Verifying a webhook
 //!
 //! ```
