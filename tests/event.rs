@@ -451,6 +451,14 @@ fn requests_and_responses_carry_events_in_every_mode() {
     );
     let back: Vec<Event> = cloudevents::from_request_batch(&request).unwrap();
     assert_eq!(back, batch);
+    let response =
+        cloudevents::to_response_batch(&batch, hookwire::http::Response::builder()).unwrap();
+    let back: Vec<Event> = cloudevents::from_response_batch(&response).unwrap();
+    assert_eq!(back, batch);
+    // A single event read as a batch is a batch of one.
+    let single = cloudevents::to_request(&event, Mode::Binary, Request::post("/in")).unwrap();
+    let back: Vec<Event> = cloudevents::from_request_batch(&single).unwrap();
+    assert_eq!(back, vec![event]);
 }
 
 // ---------------------------------------------------------------- properties

@@ -211,11 +211,20 @@ pub fn to_response<T: Serialize>(
     builder: http::response::Builder,
 ) -> Result<Response<Bytes>, EventError> {
     let (headers, body) = encode(event, mode)?;
-    let mut response = builder
-        .body(body)
-        .map_err(|_| EventError::Unwritable("the response builder holds an error"))?;
-    response.headers_mut().extend(headers);
-    Ok(response)
+    into_response(builder, headers, body)
+}
+
+/// A response carrying `events` as a JSON batch.
+///
+/// # Errors
+///
+/// As [`to_request`].
+pub fn to_response_batch<T: Serialize>(
+    events: &[Event<T>],
+    builder: http::response::Builder,
+) -> Result<Response<Bytes>, EventError> {
+    let (headers, body) = encode_batch(events)?;
+    into_response(builder, headers, body)
 }
 
 /// The one event a request carries.
@@ -247,6 +256,29 @@ pub fn from_response<T: DeserializeOwned>(
     response: &Response<Bytes>,
 ) -> Result<Event<T>, EventError> {
     decode(response.headers(), response.body())
+}
+
+/// The events a response carries, batched or not.
+///
+/// # Errors
+///
+/// As [`decode_batch`].
+pub fn from_response_batch<T: DeserializeOwned>(
+    response: &Response<Bytes>,
+) -> Result<Vec<Event<T>>, EventError> {
+    decode_batch(response.headers(), response.body())
+}
+
+fn into_response(
+    builder: http::response::Builder,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response<Bytes>, EventError> {
+    let mut response = builder
+        .body(body)
+        .map_err(|_| EventError::Unwritable("the response builder holds an error"))?;
+    response.headers_mut().extend(headers);
+    Ok(response)
 }
 
 fn into_request(
