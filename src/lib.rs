@@ -75,8 +75,16 @@
 pub use bytes;
 pub use http;
 
+pub mod api;
 pub mod event;
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub mod testing;
+pub mod timer;
+pub mod transport;
 pub mod webhook;
+
+pub use async_trait::async_trait;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

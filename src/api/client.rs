@@ -1,0 +1,357 @@
+//! The client: endpoints in, typed responses out, over any [`HttpClient`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use futures_core::Stream;
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use http::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
+use url::Url;
+
+use super::endpoint::{Body, Endpoint, FromResponse};
+use super::error::{ApiError, StatusError};
+use super::page::Paginated;
+use super::retry::RetryPolicy;
+use super::{Authenticate, Problem};
+use crate::timer::Timer;
+use crate::transport::{HttpClient, TransportError};
+
+/// The default response size limit: 10 MiB.
+pub const DEFAULT_MAX_RESPONSE: usize = 10 * 1024 * 1024;
+
+/// The default page limit of [`Client::paged`].
+pub const DEFAULT_MAX_PAGES: usize = 1000;
+
+/// Sends [`Endpoint`]s to an API over a transport `T` and decodes their responses.
+///
+/// ```
+/// # async fn run() -> Result<(), hookwire::api::ApiError> {
+/// use hookwire::api::{Bearer, Client, Endpoint};
+/// # let transport = |_: hookwire::http::Request<hookwire::bytes::Bytes>| async {
+/// #     Ok::<_, hookwire::transport::TransportError>(hookwire::http::Response::new(hookwire::bytes::Bytes::from_static(b"[]")))
+/// # };
+///
+/// struct ListAccounts;
+/// impl Endpoint for ListAccounts {
+///     type Response = Vec<serde_json::Value>;
+///     fn path(&self) -> String { "accounts".into() }
+/// }
+///
+/// let client = Client::new(transport, "https://api.bank.example/v1")?
+///     .user_agent("treasury-sync/1.0")
+///     .auth(Bearer::new("token"));
+/// let accounts = client.send(&ListAccounts).await?;
+/// # Ok(()) }
+/// ```
+pub struct Client<T> {
+    transport: T,
+    base: Url,
+    /// The base URL's own query, kept for every relative path (joining would drop it).
+    base_query: Option<String>,
+    headers: HeaderMap,
+    auth: Option<Arc<dyn Authenticate>>,
+    retry: RetryPolicy,
+    timer: Option<Arc<dyn Timer>>,
+    max_response: usize,
+    max_pages: usize,
+}
+
+impl<T: HttpClient> Client<T> {
+    /// A client for the API at `base_url`. Paths join onto it whether or not it ends with `/`:
+    /// `https://api.example/v1` and `https://api.example/v1/` both give
+    /// `https://api.example/v1/accounts`.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiError::Build`] when `base_url` is not an absolute URL.
+    pub fn new(transport: T, base_url: &str) -> Result<Self, ApiError> {
+        let mut base = Url::parse(base_url).map_err(|error| {
+            ApiError::Build(format!("the base URL `{base_url}` is invalid: {error}"))
+        })?;
+        if base.cannot_be_a_base() {
+            return Err(ApiError::Build(format!(
+                "the base URL `{base_url}` cannot have paths joined onto it"
+            )));
+        }
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        let base_query = base.query().filter(|q| !q.is_empty()).map(str::to_owned);
+        base.set_query(None);
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("hookwire/", env!("CARGO_PKG_VERSION"))),
+        );
+        Ok(Client {
+            transport,
+            base,
+            base_query,
+            headers,
+            auth: None,
+            retry: RetryPolicy::none(),
+            timer: None,
+            max_response: DEFAULT_MAX_RESPONSE,
+            max_pages: DEFAULT_MAX_PAGES,
+        })
+    }
+
+    /// A header sent with every request (an endpoint's own headers win).
+    #[must_use]
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.insert(name, value);
+        self
+    }
+
+    /// The `User-Agent`; `hookwire/<version>` unless set. Invalid header text is ignored.
+    #[must_use]
+    pub fn user_agent(mut self, user_agent: &str) -> Self {
+        if let Ok(value) = HeaderValue::from_str(user_agent) {
+            self.headers.insert(USER_AGENT, value);
+        }
+        self
+    }
+
+    /// Credentials added to every request, before each attempt.
+    #[must_use]
+    pub fn auth(mut self, auth: impl Authenticate + 'static) -> Self {
+        self.auth = Some(Arc::new(auth));
+        self
+    }
+
+    /// Retries under `policy`, waiting with `timer`. Without this, each call makes one
+    /// attempt.
+    #[must_use]
+    pub fn retry(mut self, policy: RetryPolicy, timer: impl Timer + 'static) -> Self {
+        self.retry = policy;
+        self.timer = Some(Arc::new(timer));
+        self
+    }
+
+    /// The largest response body accepted, in bytes; 10 MiB unless set. Transports enforce
+    /// their own limit while reading; the client refuses anything larger than this one too.
+    #[must_use]
+    pub fn max_response_size(mut self, bytes: usize) -> Self {
+        self.max_response = bytes;
+        self
+    }
+
+    /// The most pages [`Client::paged`] fetches before it stops with
+    /// [`ApiError::PageLimit`]; 1000 unless set.
+    #[must_use]
+    pub fn max_pages(mut self, pages: usize) -> Self {
+        self.max_pages = pages;
+        self
+    }
+
+    /// The transport.
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    /// Sends `endpoint` and decodes its 2xx response.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiError::Status`] for another status (with the body, and a [`Problem`] when the
+    /// server sent one), [`ApiError::Decode`], [`ApiError::Transport`], [`ApiError::Build`] or
+    /// [`ApiError::Auth`].
+    pub async fn send<E: Endpoint>(&self, endpoint: &E) -> Result<E::Response, ApiError> {
+        let response = self.checked(endpoint).await?;
+        E::Response::from_response(response)
+    }
+
+    /// Sends `endpoint` and returns the whole response, whatever its status.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiError::Transport`], [`ApiError::Build`] or [`ApiError::Auth`].
+    pub async fn raw<E: Endpoint>(&self, endpoint: &E) -> Result<Response<Bytes>, ApiError> {
+        self.execute(endpoint).await
+    }
+
+    /// Sends `endpoint` and checks only that the status is 2xx.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::send`], but never [`ApiError::Decode`].
+    pub async fn ignore<E: Endpoint>(&self, endpoint: &E) -> Result<(), ApiError> {
+        self.checked(endpoint).await.map(drop)
+    }
+
+    /// The items of every page of `endpoint`, as a stream: each page is fetched when the
+    /// previous one's items have been taken.
+    ///
+    /// ```
+    /// # async fn run(client: hookwire::api::Client<impl hookwire::transport::HttpClient>, first_page: impl hookwire::api::Paginated<Item = String> + 'static) -> Result<(), hookwire::api::ApiError> {
+    /// use futures_util::TryStreamExt;
+    ///
+    /// let all: Vec<String> = client.paged(first_page).try_collect().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn paged<E>(&self, first: E) -> impl Stream<Item = Result<E::Item, ApiError>> + Send + '_
+    where
+        E: Paginated + 'static,
+        E::Item: Send,
+    {
+        let max_pages = self.max_pages;
+        stream::try_unfold((Some(first), 0usize), move |(next, fetched)| async move {
+            let Some(endpoint) = next else {
+                return Ok(None);
+            };
+            if fetched >= max_pages {
+                return Err(ApiError::PageLimit { limit: max_pages });
+            }
+            let response = self.checked(&endpoint).await?;
+            let headers = response.headers().clone();
+            let page = E::Response::from_response(response)?;
+            let following = endpoint.next(&page, &headers);
+            let items = E::items(page);
+            Ok(Some((items, (following, fetched + 1))))
+        })
+        .map_ok(|items| stream::iter(items.into_iter().map(Ok)))
+        .try_flatten()
+        .boxed()
+    }
+
+    /// Sends and turns a non-2xx status into [`ApiError::Status`].
+    async fn checked<E: Endpoint>(&self, endpoint: &E) -> Result<Response<Bytes>, ApiError> {
+        let response = self.execute(endpoint).await?;
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(status_error(response))
+        }
+    }
+
+    /// Builds, authenticates and sends, retrying under the policy.
+    async fn execute<E: Endpoint>(&self, endpoint: &E) -> Result<Response<Bytes>, ApiError> {
+        let request = self.build(endpoint)?;
+        let started = self.timer.as_ref().map(|timer| timer.now());
+        let mut retry = 0u32;
+        loop {
+            let mut attempt = request.clone();
+            if let Some(auth) = &self.auth {
+                auth.authenticate(&mut attempt)
+                    .await
+                    .map_err(ApiError::Auth)?;
+            }
+            let outcome = self.transport.send(attempt).await.and_then(|response| {
+                if response.body().len() > self.max_response {
+                    Err(TransportError::too_large(self.max_response))
+                } else {
+                    Ok(response)
+                }
+            });
+            let wait = match (&self.timer, started) {
+                (Some(timer), Some(started)) => self.retry.delay(
+                    retry,
+                    request.method(),
+                    request.headers(),
+                    &outcome,
+                    timer.now().saturating_duration_since(started),
+                    SystemTime::now(),
+                ),
+                _ => None,
+            };
+            match (wait, &self.timer) {
+                (Some(wait), Some(timer)) => {
+                    timer.sleep(wait).await;
+                    retry += 1;
+                }
+                _ => return outcome.map_err(ApiError::Transport),
+            }
+        }
+    }
+
+    /// The request for `endpoint`, before credentials.
+    fn build<E: Endpoint>(&self, endpoint: &E) -> Result<Request<Bytes>, ApiError> {
+        let path = endpoint.path();
+        let mut url = if path.contains("://") {
+            Url::parse(&path)
+                .map_err(|error| ApiError::Build(format!("the URL `{path}` is invalid: {error}")))?
+        } else {
+            let mut url = self
+                .base
+                .join(path.trim_start_matches('/'))
+                .map_err(|error| {
+                    ApiError::Build(format!("the path `{path}` is invalid: {error}"))
+                })?;
+            if let Some(base_query) = &self.base_query {
+                let joined = match url.query() {
+                    Some(own) if !own.is_empty() => format!("{base_query}&{own}"),
+                    _ => base_query.clone(),
+                };
+                url.set_query(Some(&joined));
+            }
+            url
+        };
+        let query = serde_urlencoded::to_string(endpoint.query()).map_err(|error| {
+            ApiError::Build(format!("the query could not be serialised: {error}"))
+        })?;
+        if !query.is_empty() {
+            let joined = match url.query() {
+                Some(existing) if !existing.is_empty() => format!("{existing}&{query}"),
+                _ => query,
+            };
+            url.set_query(Some(&joined));
+        }
+        let (content_type, body) = match endpoint.body()? {
+            Body::Empty => (None, Bytes::new()),
+            Body::Bytes {
+                content_type,
+                bytes,
+            } => (Some(content_type), bytes),
+        };
+        let mut request = Request::builder()
+            .method(endpoint.method())
+            .uri(url.as_str())
+            .body(body)
+            .map_err(|error| ApiError::Build(format!("the request is invalid: {error}")))?;
+        let headers = request.headers_mut();
+        headers.extend(self.headers.clone());
+        if let Some(content_type) = content_type {
+            headers.insert(CONTENT_TYPE, content_type);
+        }
+        headers.extend(endpoint.headers());
+        Ok(request)
+    }
+}
+
+fn status_error(response: Response<Bytes>) -> ApiError {
+    let (parts, body) = response.into_parts();
+    let problem = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| {
+            value.split(';').next().is_some_and(|essence| {
+                essence
+                    .trim()
+                    .eq_ignore_ascii_case("application/problem+json")
+            })
+        })
+        .and_then(|_| serde_json::from_slice::<Problem>(&body).ok());
+    ApiError::Status(Box::new(StatusError {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+        problem,
+    }))
+}
+
+impl<T> fmt::Debug for Client<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base.as_str())
+            .field("retry", &self.retry)
+            .field("max_response", &self.max_response)
+            .field("max_pages", &self.max_pages)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,179 @@
+//! The one trait all HTTP I/O goes through: the API client, the webhook dispatcher and the
+//! poller send with it, and adapters implement it.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::{Request, Response};
+
+/// Sends an HTTP request and reads the whole response.
+///
+/// It is dyn-compatible: `Arc<dyn HttpClient>` and `Box<dyn HttpClient>` implement it too.
+/// Async closures implement it, so that a stand-in transport is one line:
+///
+/// ```
+/// use hookwire::bytes::Bytes;
+/// use hookwire::http::{Request, Response};
+/// use hookwire::transport::{HttpClient, TransportError};
+///
+/// let transport = |_request: Request<Bytes>| async {
+///     Ok::<_, TransportError>(Response::new(Bytes::from_static(b"{}")))
+/// };
+/// # fn check(_: impl HttpClient) {}
+/// check(transport);
+/// ```
+///
+/// Implementations read at most their configured body size and fail with
+/// [`TransportErrorKind::TooLarge`] beyond it, while the body streams in.
+#[async_trait]
+pub trait HttpClient: Send + Sync {
+    /// Sends `request` and returns the response with its whole body.
+    ///
+    /// # Errors
+    ///
+    /// A [`TransportError`] when no complete response arrived.
+    async fn send(&self, request: Request<Bytes>) -> Result<Response<Bytes>, TransportError>;
+}
+
+#[async_trait]
+impl<F, Fut> HttpClient for F
+where
+    F: Fn(Request<Bytes>) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<Response<Bytes>, TransportError>> + Send,
+{
+    async fn send(&self, request: Request<Bytes>) -> Result<Response<Bytes>, TransportError> {
+        self(request).await
+    }
+}
+
+#[async_trait]
+impl HttpClient for Arc<dyn HttpClient> {
+    async fn send(&self, request: Request<Bytes>) -> Result<Response<Bytes>, TransportError> {
+        (**self).send(request).await
+    }
+}
+
+#[async_trait]
+impl HttpClient for Box<dyn HttpClient> {
+    async fn send(&self, request: Request<Bytes>) -> Result<Response<Bytes>, TransportError> {
+        (**self).send(request).await
+    }
+}
+
+/// What kind of failure a [`TransportError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// No connection could be made (DNS, refused, TLS handshake, address policy).
+    Connect,
+    /// The request or the response took longer than allowed.
+    Timeout,
+    /// The connection failed while the body was being sent or read.
+    Body,
+    /// The response body is larger than the configured limit.
+    TooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// Anything else, such as a malformed response.
+    Other,
+}
+
+/// Why no complete response arrived.
+pub struct TransportError {
+    kind: TransportErrorKind,
+    message: String,
+    source: Option<Box<dyn StdError + Send + Sync>>,
+}
+
+impl TransportError {
+    /// An error of `kind`, described by `message`.
+    pub fn new(kind: TransportErrorKind, message: impl Into<String>) -> Self {
+        TransportError {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// The same error, caused by `source`.
+    #[must_use]
+    pub fn with_source(mut self, source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// No connection could be made.
+    pub fn connect(source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        Self::new(TransportErrorKind::Connect, "could not connect").with_source(source)
+    }
+
+    /// The request or response took too long.
+    pub fn timeout() -> Self {
+        Self::new(TransportErrorKind::Timeout, "timed out")
+    }
+
+    /// The connection failed during the body.
+    pub fn body(source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        Self::new(
+            TransportErrorKind::Body,
+            "the body could not be transferred",
+        )
+        .with_source(source)
+    }
+
+    /// The response body exceeded `limit` bytes.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            TransportErrorKind::TooLarge { limit },
+            format!("the response body is larger than the limit of {limit} bytes"),
+        )
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> TransportErrorKind {
+        self.kind
+    }
+
+    /// Whether it was a timeout.
+    pub fn is_timeout(&self) -> bool {
+        self.kind == TransportErrorKind::Timeout
+    }
+
+    /// Whether no connection could be made.
+    pub fn is_connect(&self) -> bool {
+        self.kind == TransportErrorKind::Connect
+    }
+}
+
+impl fmt::Debug for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransportError")
+            .field("kind", &self.kind)
+            .field("message", &self.message)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(source) = &self.source {
+            write!(f, ": {source}")?;
+        }
+        Ok(())
+    }
+}
+
+impl StdError for TransportError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|source| source as &(dyn StdError + 'static))
+    }
+}
