@@ -508,18 +508,19 @@ pub(crate) fn check_extension_name(name: &str) -> Result<(), EventError> {
     }
 }
 
-/// Whether a media type declares JSON: `*/json` or `*/*+json`, parameters ignored.
+/// Whether a media type declares JSON: `*/json` or `*/*+json`, parameters ignored, in any case.
 pub(crate) fn is_json(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    match essence.split_once('/') {
-        Some((_, subtype)) => subtype == "json" || subtype.ends_with("+json"),
-        None => false,
-    }
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    let Some((_, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    let suffix = |s: &str| {
+        subtype.len() >= s.len()
+            && subtype
+                .get(subtype.len() - s.len()..)
+                .is_some_and(|tail| tail.eq_ignore_ascii_case(s))
+    };
+    subtype.eq_ignore_ascii_case("json") || suffix("+json")
 }
 
 pub(crate) fn format_time(time: &OffsetDateTime) -> Result<String, EventError> {

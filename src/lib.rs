@@ -16,6 +16,12 @@
 //!   secret rotation, timestamp tolerances, constant-time comparison, and no heap allocation
 //!   while verifying.
 //!
+//! - [`api`]: the typed API client. Endpoints are types; a [`Client`](api::Client) sends them
+//!   over any [`HttpClient`](transport::HttpClient) with credentials (static, or a token that
+//!   refreshes once however many requests wait), retries that honour `Retry-After`, and
+//!   pagination as a stream; errors keep the raw body and decode RFC 9457 problems.
+//! - [`transport`]: [`HttpClient`](transport::HttpClient), the one trait all HTTP I/O goes
+//!   through, and [`timer`]: the [`Timer`](timer::Timer) that retries wait on.
 //! - [`event`]: one envelope, [`Event<T>`](event::Event), compatible with CloudEvents 1.0, for
 //!   events pushed by webhooks or pulled from an API: the JSON format, the HTTP binding in binary,
 //!   structured and batch modes, the Standard Webhooks payload form, typed data, and dispatch by
@@ -60,10 +66,11 @@
 //!
 //! | feature | what it adds |
 //! |---|---|
-//! | `reqwest` | an adapter for the reqwest HTTP client (reserved; no items yet) |
-//! | `hyper` | adapters for hyper clients and servers (reserved; no items yet) |
-//! | `axum` | an axum extractor for verified webhooks (reserved; no items yet) |
-//! | `test-util` | test helpers for users' own tests (reserved; no items yet) |
+//! | `reqwest` | an adapter for the reqwest HTTP client (reserved; for now it brings `tokio`) |
+//! | `hyper` | adapters for hyper clients and servers (reserved; for now it brings `tokio`) |
+//! | `axum` | an axum extractor for verified webhooks (reserved; for now it brings `tokio`) |
+//! | `tokio` | `timer::TokioTimer`, the tokio runtime's timer for retries |
+//! | `test-util` | `testing::MockClient` (a scripted transport that records requests) and `testing::FakeTimer` (a virtual clock) for users' own tests |
 //! | `ed25519` | Standard Webhooks `v1a` signatures: `SigningKey` (`whsk_`), `PublicKey` (`whpk_`), through `ed25519-dalek` |
 //!
 //! The [`http`] and [`bytes`] crates are re-exported, so that your code can name the exact

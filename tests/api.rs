@@ -1125,3 +1125,43 @@ async fn the_mock_waits_on_its_timer_and_says_when_its_script_is_empty() {
     assert!(error.to_string().contains("no response left"), "{error}");
     assert_eq!(mock.remaining(), 0);
 }
+
+struct AnyPath(String);
+
+impl Endpoint for AnyPath {
+    type Response = RawBytes;
+    fn path(&self) -> String {
+        self.0.clone()
+    }
+}
+
+proptest::proptest! {
+    /// However a path is written, the request goes where the url crate's join sends it, as a
+    /// path (`./` first, so that a colon in the first segment is not a scheme).
+    #[test]
+    fn relative_paths_join_exactly_as_the_url_crate_joins_them(
+        path in "[a-zA-Z0-9./%?&=~!$'()*+,;:@ _#é-]{0,24}",
+        slash in proptest::bool::ANY,
+    ) {
+        let base = if slash { "https://api.bank.example/v1/" } else { "https://api.bank.example/v1" };
+        let mock = MockClient::new().push(MockResponse::status(200));
+        let client = Client::new(mock.clone(), base).unwrap();
+        let sent = futures_util::FutureExt::now_or_never(client.send(&AnyPath(path.clone())))
+            .expect("ready");
+        let expected = url::Url::parse("https://api.bank.example/v1/")
+            .unwrap()
+            .join(&format!("./{}", path.trim_start_matches('/')));
+        match (sent, expected) {
+            (Ok(_), Ok(url)) => {
+                let uri = mock.requests()[0].uri().to_string();
+                let mut expected = url.to_string();
+                if let Some(at) = expected.find('#') {
+                    expected.truncate(at);
+                }
+                proptest::prop_assert_eq!(uri, expected);
+            }
+            (Err(_), _) => {}
+            (Ok(_), Err(error)) => proptest::prop_assert!(false, "sent though url refuses it: {error}"),
+        }
+    }
+}

@@ -82,6 +82,7 @@ impl<T: HttpClient> Client<T> {
         }
         let base_query = base.query().filter(|q| !q.is_empty()).map(str::to_owned);
         base.set_query(None);
+        base.set_fragment(None);
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         headers.insert(
@@ -231,11 +232,20 @@ impl<T: HttpClient> Client<T> {
 
     /// Builds, authenticates and sends, retrying under the policy.
     async fn execute<E: Endpoint>(&self, endpoint: &E) -> Result<Response<Bytes>, ApiError> {
-        let request = self.build(endpoint)?;
+        let mut request = Some(self.build(endpoint)?);
+        let method = endpoint.method();
         let started = self.timer.as_ref().map(|timer| timer.now());
         let mut retry = 0u32;
         loop {
-            let mut attempt = request.clone();
+            // Keep a copy only while another attempt may follow.
+            let last = self.timer.is_none() || retry.saturating_add(1) >= self.retry.attempts();
+            let mut attempt = match (&request, last) {
+                (Some(_), true) => request.take(),
+                (Some(kept), false) => Some(kept.clone()),
+                (None, _) => None,
+            }
+            .ok_or_else(|| ApiError::Build("the request was already sent".into()))?;
+            let headers = (!last).then(|| attempt.headers().clone());
             if let Some(auth) = &self.auth {
                 auth.authenticate(&mut attempt)
                     .await
@@ -248,11 +258,11 @@ impl<T: HttpClient> Client<T> {
                     Ok(response)
                 }
             });
-            let wait = match (&self.timer, started) {
-                (Some(timer), Some(started)) => self.retry.delay(
+            let wait = match (&self.timer, started, headers) {
+                (Some(timer), Some(started), Some(headers)) => self.retry.delay(
                     retry,
-                    request.method(),
-                    request.headers(),
+                    &method,
+                    &headers,
                     &outcome,
                     timer.now().saturating_duration_since(started),
                     SystemTime::now(),
@@ -271,35 +281,13 @@ impl<T: HttpClient> Client<T> {
 
     /// The request for `endpoint`, before credentials.
     fn build<E: Endpoint>(&self, endpoint: &E) -> Result<Request<Bytes>, ApiError> {
-        let path = endpoint.path();
-        let mut url = if path.contains("://") {
-            Url::parse(&path)
-                .map_err(|error| ApiError::Build(format!("the URL `{path}` is invalid: {error}")))?
-        } else {
-            let mut url = self
-                .base
-                .join(path.trim_start_matches('/'))
-                .map_err(|error| {
-                    ApiError::Build(format!("the path `{path}` is invalid: {error}"))
-                })?;
-            if let Some(base_query) = &self.base_query {
-                let joined = match url.query() {
-                    Some(own) if !own.is_empty() => format!("{base_query}&{own}"),
-                    _ => base_query.clone(),
-                };
-                url.set_query(Some(&joined));
-            }
-            url
-        };
+        let mut target = self.target(&endpoint.path())?;
         let query = serde_urlencoded::to_string(endpoint.query()).map_err(|error| {
             ApiError::Build(format!("the query could not be serialised: {error}"))
         })?;
         if !query.is_empty() {
-            let joined = match url.query() {
-                Some(existing) if !existing.is_empty() => format!("{existing}&{query}"),
-                _ => query,
-            };
-            url.set_query(Some(&joined));
+            target.push(if target.contains('?') { '&' } else { '?' });
+            target.push_str(&query);
         }
         let (content_type, body) = match endpoint.body()? {
             Body::Empty => (None, Bytes::new()),
@@ -310,17 +298,81 @@ impl<T: HttpClient> Client<T> {
         };
         let mut request = Request::builder()
             .method(endpoint.method())
-            .uri(url.as_str())
+            .uri(target)
             .body(body)
             .map_err(|error| ApiError::Build(format!("the request is invalid: {error}")))?;
         let headers = request.headers_mut();
-        headers.extend(self.headers.clone());
+        *headers = self.headers.clone();
         if let Some(content_type) = content_type {
             headers.insert(CONTENT_TYPE, content_type);
         }
-        headers.extend(endpoint.headers());
+        let own = endpoint.headers();
+        if !own.is_empty() {
+            headers.extend(own);
+        }
         Ok(request)
     }
+}
+
+impl<T> Client<T> {
+    /// The URL for `path`: an absolute `http(s)` URL as it is, or a path joined onto the base
+    /// URL as the url crate joins `./{path}` (always a path, even with a colon in its first
+    /// segment), with the base URL's query in front of the path's own.
+    fn target(&self, path: &str) -> Result<String, ApiError> {
+        let scheme = path.get(..8).unwrap_or(path).to_ascii_lowercase();
+        if scheme.starts_with("http://") || scheme.starts_with("https://") {
+            return Url::parse(path)
+                .map(String::from)
+                .map_err(|error| ApiError::Build(format!("the URL `{path}` is invalid: {error}")));
+        }
+        let relative = path.trim_start_matches('/');
+        let mut target = if is_plain(relative) {
+            // Nothing for the url crate to encode or resolve: appending gives what joining
+            // would, without parsing the base again.
+            let mut target = String::with_capacity(self.base.as_str().len() + relative.len() + 32);
+            target.push_str(self.base.as_str());
+            target.push_str(relative);
+            target
+        } else {
+            // `./` keeps a first segment with a colon (`things:batchGet`) a path, not a scheme.
+            self.base
+                .join(&format!("./{relative}"))
+                .map(String::from)
+                .map_err(|error| {
+                    ApiError::Build(format!("the path `{path}` is invalid: {error}"))
+                })?
+        };
+        if let Some(base_query) = &self.base_query {
+            match target.find('?') {
+                Some(at) => target.insert_str(at + 1, &format!("{base_query}&")),
+                None => {
+                    target.push('?');
+                    target.push_str(base_query);
+                }
+            }
+        }
+        Ok(target)
+    }
+}
+
+/// Whether `relative` needs nothing from a URL parser: only characters that stand as they are
+/// in a path or query, well-formed percent escapes, no fragment, and no `.` or `..` segment.
+fn is_plain(relative: &str) -> bool {
+    let bytes = relative.as_bytes();
+    let chars_ok = bytes.iter().enumerate().all(|(i, &b)| match b {
+        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => true,
+        b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'(' | b')' | b'*' | b'+' => true,
+        b',' | b';' | b'=' | b':' | b'@' | b'/' | b'?' => true,
+        b'%' => bytes
+            .get(i + 1..i + 3)
+            .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)),
+        _ => false,
+    });
+    let path = relative.split('?').next().unwrap_or_default();
+    chars_ok
+        && !path
+            .split('/')
+            .any(|segment| segment == "." || segment == "..")
 }
 
 fn status_error(response: Response<Bytes>) -> ApiError {

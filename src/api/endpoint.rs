@@ -54,9 +54,9 @@ pub trait Endpoint: Send + Sync {
         Method::GET
     }
 
-    /// The path, relative to the client's base URL (a leading `/` is ignored), or an absolute
-    /// URL (as a `Link` header gives). Put parameters through [`segment`], which
-    /// percent-encodes them.
+    /// The path, relative to the client's base URL (a leading `/` is ignored; a colon is fine,
+    /// as in `things:batchGet`), or an absolute `http(s)` URL (as a `Link` header gives). Put
+    /// parameters through [`segment`], which percent-encodes them.
     fn path(&self) -> String;
 
     /// Query parameters, serialised as `application/x-www-form-urlencoded`; none unless
