@@ -82,6 +82,7 @@
 pub use bytes;
 pub use http;
 
+pub mod adapters;
 pub mod api;
 pub mod event;
 #[cfg(feature = "test-util")]

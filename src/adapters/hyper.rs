@@ -1,0 +1,186 @@
+//! hyper 1: a client ([`HyperClient`]) and server-side helpers for webhook receivers.
+//!
+//! The server side reads a `Request<Incoming>` (or any `http-body` body) up to a limit,
+//! answering 413 without reading the rest ([`verify_request`]), verifies it under any
+//! [`Scheme`](crate::webhook::Scheme), and maps failures to 400, 401 or 413 with a short
+//! message ([`handle`]); [`validation_response`] answers the CloudEvents webhook validation
+//! handshake.
+
+use std::future::Future;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use http_body_util::Full;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::{Connect, HttpConnector};
+use hyper_util::rt::TokioExecutor;
+
+use super::body::{ReadError, read_limited};
+pub use super::server::{
+    DEFAULT_BODY_LIMIT, Rejection, VerifiedWebhook, validation_response, verify_request,
+};
+use crate::api::DEFAULT_MAX_RESPONSE;
+use crate::transport::{HttpClient, TransportError, TransportErrorKind};
+use crate::webhook::Scheme;
+
+/// An [`HttpClient`] over hyper-util's pooled client.
+///
+/// [`HyperClient::new`] speaks plain HTTP/1.1 over TCP (and HTTP/2 when the request asks for
+/// it); for HTTPS, pass a TLS connector such as `hyper_rustls::HttpsConnector` to
+/// [`HyperClient::with_connector`]. Response bodies are read up to
+/// [`max_body_size`](HyperClient::max_body_size) (10 MiB by default) and the read stops there;
+/// an optional [`timeout`](HyperClient::timeout) bounds the whole exchange.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), hookwire::api::ApiError> {
+/// use hookwire::adapters::hyper::HyperClient;
+/// use hookwire::api::Client;
+///
+/// let transport = HyperClient::new().timeout(std::time::Duration::from_secs(15));
+/// let client = Client::new(transport, "http://127.0.0.1:8080/v1")?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct HyperClient<C = HttpConnector> {
+    client: Client<C, Full<Bytes>>,
+    max_body: usize,
+    timeout: Option<Duration>,
+}
+
+impl HyperClient {
+    /// A client over plain TCP with a connection pool.
+    pub fn new() -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        Self::with_connector(connector)
+    }
+}
+
+impl Default for HyperClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<C: Connect + Clone + Send + Sync + 'static> HyperClient<C> {
+    /// A client over `connector`: a TLS connector, or one that vets addresses.
+    pub fn with_connector(connector: C) -> Self {
+        Self::from_client(Client::builder(TokioExecutor::new()).build(connector))
+    }
+
+    /// A client over a hyper-util client built as you like.
+    pub fn from_client(client: Client<C, Full<Bytes>>) -> Self {
+        HyperClient {
+            client,
+            max_body: DEFAULT_MAX_RESPONSE,
+            timeout: None,
+        }
+    }
+
+    /// The largest response body read, in bytes; 10 MiB unless set.
+    #[must_use]
+    pub fn max_body_size(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// How long a whole exchange (connect, send, read) may take.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    async fn exchange(&self, request: Request<Bytes>) -> Result<Response<Bytes>, TransportError> {
+        let response = self
+            .client
+            .request(request.map(Full::new))
+            .await
+            .map_err(|error| {
+                let kind = if error.is_connect() {
+                    TransportErrorKind::Connect
+                } else {
+                    TransportErrorKind::Other
+                };
+                TransportError::new(kind, "the request failed").with_source(error)
+            })?;
+        let (parts, body) = response.into_parts();
+        let body = read_limited(&parts.headers, body, self.max_body)
+            .await
+            .map_err(|error| match error {
+                ReadError::TooLarge => TransportError::too_large(self.max_body),
+                ReadError::Body(error) => TransportError::body(error),
+            })?;
+        Ok(Response::from_parts(parts, body))
+    }
+}
+
+impl<C> std::fmt::Debug for HyperClient<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HyperClient")
+            .field("max_body", &self.max_body)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl<C: Connect + Clone + Send + Sync + 'static> HttpClient for HyperClient<C> {
+    async fn send(&self, request: Request<Bytes>) -> Result<Response<Bytes>, TransportError> {
+        match self.timeout {
+            Some(limit) => tokio::time::timeout(limit, self.exchange(request))
+                .await
+                .map_err(|_| TransportError::timeout())?,
+            None => self.exchange(request).await,
+        }
+    }
+}
+
+/// A ready webhook handler: reads the body up to `limit`, verifies it under `scheme` and, if
+/// it passes, answers with what `handler` returns; otherwise answers 400, 401 or 413 with a
+/// short message that reveals nothing more.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use hookwire::adapters::hyper::{DEFAULT_BODY_LIMIT, handle};
+/// use hookwire::bytes::Bytes;
+/// use hookwire::http::Response;
+/// use hookwire::webhook::{Secret, Verifier};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let verifier = Arc::new(Verifier::new(&Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?));
+/// let service = hyper::service::service_fn(move |request| {
+///     let verifier = verifier.clone();
+///     async move {
+///         Ok::<_, std::convert::Infallible>(
+///             handle(&*verifier, DEFAULT_BODY_LIMIT, request, |webhook| async move {
+///                 println!("{} bytes from {:?}", webhook.body.len(), webhook.verified().id());
+///                 Response::new(Bytes::new())
+///             })
+///             .await,
+///         )
+///     }
+/// });
+/// # let _ = service; Ok(()) }
+/// ```
+pub async fn handle<S, B, F, Fut>(
+    scheme: &S,
+    limit: usize,
+    request: Request<B>,
+    handler: F,
+) -> Response<Full<Bytes>>
+where
+    S: Scheme + ?Sized,
+    B: Body,
+    B::Error: std::fmt::Display,
+    F: FnOnce(VerifiedWebhook) -> Fut,
+    Fut: Future<Output = Response<Bytes>>,
+{
+    match verify_request(scheme, request, limit, SystemTime::now()).await {
+        Ok(webhook) => handler(webhook).await.map(Full::new),
+        Err(rejection) => rejection.to_response().map(Full::new),
+    }
+}

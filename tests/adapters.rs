@@ -1,0 +1,551 @@
+//! The adapters on real servers bound to 127.0.0.1:0, driven by real clients.
+#![cfg(all(
+    feature = "hyper",
+    feature = "reqwest",
+    feature = "axum",
+    feature = "tower"
+))]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use futures_util::stream;
+use hookwire::adapters::axum::{
+    VerifiedWebhook, VerifyLayer, Webhook, WebhookConfig, WebhookEvent,
+};
+use hookwire::adapters::hyper::{HyperClient, handle, validation_response};
+use hookwire::adapters::reqwest::ReqwestClient;
+use hookwire::adapters::tower::ServiceClient;
+use hookwire::http::{HeaderValue, Method, Request, Response, StatusCode, Version};
+use hookwire::transport::{HttpClient, TransportError, TransportErrorKind};
+use hookwire::webhook::{Secret, Signer, Verifier};
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+
+/// Serves `service` on 127.0.0.1:0 (HTTP/1.1 and HTTP/2) until the test ends.
+async fn serve<F, Fut>(service: F) -> SocketAddr
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let service = service.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request| {
+                    let service = service.clone();
+                    async move { Ok::<_, Infallible>(service(request).await) }
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    address
+}
+
+/// Echoes the body; repeats each `x-multi` value as `x-echo`; answers the status in
+/// `x-status`; stalls on /stall; answers `n` bytes on /big?n.
+async fn echo(request: Request<Incoming>) -> Response<Full<Bytes>> {
+    if request.uri().path() == "/stall" {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    }
+    if request.uri().path() == "/big" {
+        let n: usize = request
+            .uri()
+            .query()
+            .and_then(|q| q.parse().ok())
+            .unwrap_or(0);
+        return Response::new(Full::new(Bytes::from(vec![b'x'; n])));
+    }
+    let status = request
+        .headers()
+        .get("x-status")
+        .and_then(|v| v.to_str().ok()?.parse::<u16>().ok())
+        .unwrap_or(200);
+    let multi: Vec<HeaderValue> = request
+        .headers()
+        .get_all("x-multi")
+        .iter()
+        .cloned()
+        .collect();
+    let method = request.method().to_string();
+    let version = format!("{:?}", request.version());
+    let body = request.into_body().collect().await.unwrap().to_bytes();
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap();
+    for value in multi {
+        response.headers_mut().append("x-echo", value);
+    }
+    response
+        .headers_mut()
+        .insert("x-method", method.parse().unwrap());
+    response
+        .headers_mut()
+        .insert("x-version", version.parse().unwrap());
+    response
+}
+
+fn transports() -> Vec<(&'static str, Box<dyn HttpClient>)> {
+    let reqwest = reqwest::Client::builder().build().unwrap();
+    vec![
+        (
+            "hyper",
+            Box::new(HyperClient::new().max_body_size(2 * 1024 * 1024)),
+        ),
+        (
+            "reqwest",
+            Box::new(ReqwestClient::new(reqwest).max_body_size(2 * 1024 * 1024)),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn client_adapters_carry_repeated_headers_binary_and_large_bodies_and_statuses() {
+    let address = serve(echo).await;
+    let binary: Vec<u8> = (0..=255u8).cycle().take(1024 * 1024).collect();
+    for (name, transport) in transports() {
+        for (status, body) in [
+            (200, Bytes::from(binary.clone())),
+            (201, Bytes::new()),
+            (404, Bytes::from_static(b"\x00\xff")),
+            (503, Bytes::from_static(b"busy")),
+        ] {
+            let request = Request::builder()
+                .method(Method::PUT)
+                .uri(format!("http://{address}/echo"))
+                .header("x-multi", "one")
+                .header("x-multi", "two")
+                .header("x-status", status.to_string())
+                .body(body.clone())
+                .unwrap();
+            let response = transport.send(request).await.unwrap();
+            assert_eq!(response.status().as_u16(), status, "{name}");
+            assert_eq!(response.body(), &body, "{name}");
+            let echoed: Vec<&str> = response
+                .headers()
+                .get_all("x-echo")
+                .iter()
+                .map(|v| v.to_str().unwrap())
+                .collect();
+            assert_eq!(echoed, ["one", "two"], "{name}");
+            assert_eq!(response.headers()["x-method"], "PUT", "{name}");
+            assert_eq!(response.headers()["x-version"], "HTTP/1.1", "{name}");
+            assert_eq!(response.version(), Version::HTTP_11, "{name}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn client_adapters_refuse_a_response_over_their_limit() {
+    let address = serve(echo).await;
+    let transports: Vec<(&str, Box<dyn HttpClient>)> = vec![
+        ("hyper", Box::new(HyperClient::new().max_body_size(1000))),
+        (
+            "reqwest",
+            Box::new(ReqwestClient::new(reqwest::Client::new()).max_body_size(1000)),
+        ),
+    ];
+    for (name, transport) in transports {
+        let ok = Request::get(format!("http://{address}/big?1000"))
+            .body(Bytes::new())
+            .unwrap();
+        assert_eq!(
+            transport.send(ok).await.unwrap().body().len(),
+            1000,
+            "{name}"
+        );
+        let big = Request::get(format!("http://{address}/big?1001"))
+            .body(Bytes::new())
+            .unwrap();
+        let error = transport.send(big).await.unwrap_err();
+        assert_eq!(
+            error.kind(),
+            TransportErrorKind::TooLarge { limit: 1000 },
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn client_adapters_stop_reading_an_endless_response_at_the_limit() {
+    // A server whose response body never ends.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let service = service_fn(|_request: Request<Incoming>| async {
+                    let chunks = stream::repeat_with(|| {
+                        Ok::<_, Infallible>(Frame::data(Bytes::from(vec![b'y'; 16 * 1024])))
+                    });
+                    Ok::<_, Infallible>(Response::new(StreamBody::new(chunks)))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    let transports: Vec<(&str, Box<dyn HttpClient>)> = vec![
+        (
+            "hyper",
+            Box::new(HyperClient::new().max_body_size(256 * 1024)),
+        ),
+        (
+            "reqwest",
+            Box::new(ReqwestClient::new(reqwest::Client::new()).max_body_size(256 * 1024)),
+        ),
+    ];
+    for (name, transport) in transports {
+        let request = Request::get(format!("http://{address}/"))
+            .body(Bytes::new())
+            .unwrap();
+        let outcome = tokio::time::timeout(Duration::from_secs(10), transport.send(request)).await;
+        let error = outcome.expect("the read stopped at the limit").unwrap_err();
+        assert_eq!(
+            error.kind(),
+            TransportErrorKind::TooLarge { limit: 256 * 1024 },
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn client_adapters_map_timeouts_and_refused_connections() {
+    let address = serve(echo).await;
+    let stall = || {
+        Request::get(format!("http://{address}/stall"))
+            .body(Bytes::new())
+            .unwrap()
+    };
+    let hyper = HyperClient::new().timeout(Duration::from_millis(200));
+    assert!(hyper.send(stall()).await.unwrap_err().is_timeout());
+    let reqwest = ReqwestClient::new(
+        reqwest::Client::builder()
+            .timeout(Duration::from_millis(200))
+            .build()
+            .unwrap(),
+    );
+    assert!(reqwest.send(stall()).await.unwrap_err().is_timeout());
+
+    // A port with nothing listening.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let refused = || {
+        Request::get(format!("http://{closed}/"))
+            .body(Bytes::new())
+            .unwrap()
+    };
+    assert!(
+        HyperClient::new()
+            .send(refused())
+            .await
+            .unwrap_err()
+            .is_connect()
+    );
+    assert!(
+        ReqwestClient::new(reqwest::Client::new())
+            .send(refused())
+            .await
+            .unwrap_err()
+            .is_connect()
+    );
+}
+
+#[tokio::test]
+async fn a_tower_service_is_a_transport_and_its_errors_keep_their_kind() {
+    #[derive(Clone)]
+    struct Flaky(Arc<AtomicUsize>);
+    impl tower_service::Service<Request<Bytes>> for Flaky {
+        type Response = Response<Bytes>;
+        type Error = TransportError;
+        type Future = std::future::Ready<Result<Response<Bytes>, TransportError>>;
+        fn poll_ready(
+            &mut self,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), TransportError>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, request: Request<Bytes>) -> Self::Future {
+            if self.0.fetch_add(1, Ordering::SeqCst) == 0 {
+                std::future::ready(Err(TransportError::timeout()))
+            } else {
+                std::future::ready(Ok(Response::new(request.into_body())))
+            }
+        }
+    }
+    let client = ServiceClient::new(Flaky(Arc::new(AtomicUsize::new(0))));
+    let request = || Request::new(Bytes::from_static(b"ping"));
+    assert_eq!(
+        client.send(request()).await.unwrap_err().kind(),
+        TransportErrorKind::Timeout
+    );
+    assert_eq!(client.send(request()).await.unwrap().body(), "ping");
+}
+
+// ---------------------------------------------------------------- server side: hyper
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const LIMIT: usize = 64 * 1024;
+
+fn secret() -> Secret {
+    Secret::parse(SECRET).unwrap()
+}
+
+async fn hyper_receiver(received: Arc<AtomicUsize>) -> SocketAddr {
+    let verifier = Arc::new(Verifier::new(&secret()));
+    serve(move |request: Request<Incoming>| {
+        let (verifier, received) = (verifier.clone(), received.clone());
+        async move {
+            if let Some(answer) =
+                validation_response(&request, |origin| origin == "sender.example", Some(120))
+            {
+                return answer.map(Full::new);
+            }
+            handle(&*verifier, LIMIT, request, |webhook| async move {
+                received.fetch_add(1, Ordering::SeqCst);
+                Response::new(Bytes::from(
+                    webhook.verified().id().unwrap_or_default().to_owned(),
+                ))
+            })
+            .await
+        }
+    })
+    .await
+}
+
+fn signed(address: SocketAddr, body: &'static [u8], at: SystemTime) -> reqwest::RequestBuilder {
+    let signed = Signer::new(&secret()).sign("msg_1", at, body).unwrap();
+    let mut request = reqwest::Client::new()
+        .post(format!("http://{address}/hooks"))
+        .body(body);
+    for (name, value) in signed.pairs() {
+        request = request.header(name, value);
+    }
+    request
+}
+
+#[tokio::test]
+async fn hyper_receiver_accepts_valid_and_rejects_tampered_stale_and_unsigned_requests() {
+    let received = Arc::new(AtomicUsize::new(0));
+    let address = hyper_receiver(received.clone()).await;
+    let now = SystemTime::now();
+
+    let ok = signed(address, b"{\"n\":1}", now).send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.text().await.unwrap(), "msg_1");
+
+    let tampered = signed(address, b"{\"n\":1}", now)
+        .body("{\"n\":2}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tampered.status(), 401);
+    let text = tampered.text().await.unwrap();
+    assert!(!text.contains("MfKQ") && text.len() < 64, "{text}");
+
+    let stale = signed(address, b"{}", now - Duration::from_secs(3600))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 401);
+
+    let unsigned = reqwest::Client::new()
+        .post(format!("http://{address}/hooks"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 400);
+
+    let oversized = signed(address, b"{}", now)
+        .body(vec![b'x'; LIMIT + 1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(oversized.status(), 413);
+    assert_eq!(received.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn hyper_receiver_stops_reading_a_body_that_never_ends() {
+    let received = Arc::new(AtomicUsize::new(0));
+    let address = hyper_receiver(received.clone()).await;
+    let produced = Arc::new(AtomicUsize::new(0));
+    let counter = produced.clone();
+    let endless = stream::repeat_with(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Ok::<_, Infallible>(Frame::data(Bytes::from(vec![b'z'; 8 * 1024])))
+    });
+    let signed = Signer::new(&secret()).sign_now("msg_2", b"{}").unwrap();
+    let mut request = Request::post(format!("http://{address}/hooks"));
+    for (name, value) in signed.pairs() {
+        request = request.header(name, value);
+    }
+    let request = request.body(StreamBody::new(endless)).unwrap();
+    let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http();
+    let outcome = tokio::time::timeout(Duration::from_secs(10), client.request(request)).await;
+    match outcome.expect("the exchange ended: the server stopped reading") {
+        Ok(response) => assert_eq!(response.status(), 413),
+        Err(error) => eprintln!("the server closed the connection early: {error}"),
+    }
+    // The server read at most the limit and one chunk; the client produced only what the
+    // socket buffers could take beyond that.
+    assert!(produced.load(Ordering::SeqCst) * 8 * 1024 < 64 * 1024 * 1024);
+    assert_eq!(received.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn the_cloudevents_validation_handshake_is_answered() {
+    let address = hyper_receiver(Arc::new(AtomicUsize::new(0))).await;
+    let client = reqwest::Client::new();
+    let allowed = client
+        .request(reqwest::Method::OPTIONS, format!("http://{address}/hooks"))
+        .header("webhook-request-origin", "sender.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 200);
+    assert_eq!(
+        allowed.headers()["webhook-allowed-origin"],
+        "sender.example"
+    );
+    assert_eq!(allowed.headers()["webhook-allowed-rate"], "120");
+    assert!(
+        allowed.headers()["allow"]
+            .to_str()
+            .unwrap()
+            .contains("POST")
+    );
+    let refused = client
+        .request(reqwest::Method::OPTIONS, format!("http://{address}/hooks"))
+        .header("webhook-request-origin", "stranger.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+}
+
+// ---------------------------------------------------------------- server side: axum
+
+async fn axum_app() -> SocketAddr {
+    use axum::routing::post;
+    use axum::{Extension, Router};
+
+    async fn raw(Webhook(webhook): Webhook) -> String {
+        format!(
+            "raw {} {}",
+            webhook.verified().id().unwrap_or_default(),
+            webhook.body.len()
+        )
+    }
+    async fn typed(WebhookEvent { event, .. }: WebhookEvent<serde_json::Value>) -> String {
+        format!(
+            "event {} {} {}",
+            event.id(),
+            event.ty(),
+            event
+                .json()
+                .map(|d| d["amount"].to_string())
+                .unwrap_or_default()
+        )
+    }
+    async fn layered(Extension(webhook): Extension<VerifiedWebhook>, body: String) -> String {
+        format!(
+            "layered {} {body}",
+            webhook.verified().id().unwrap_or_default()
+        )
+    }
+
+    let config = WebhookConfig::new(Verifier::new(&secret())).body_limit(LIMIT);
+    let extractors = Router::new()
+        .route("/raw", post(raw))
+        .route("/typed", post(typed))
+        .with_state(config.clone());
+    let app = Router::new()
+        .route("/layered", post(layered))
+        .layer(VerifyLayer::new(config))
+        .merge(extractors);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    address
+}
+
+fn signed_to(address: SocketAddr, path: &str, body: &'static [u8]) -> reqwest::RequestBuilder {
+    let signed = Signer::new(&secret()).sign_now("msg_ax", body).unwrap();
+    let mut request = reqwest::Client::new()
+        .post(format!("http://{address}{path}"))
+        .body(body);
+    for (name, value) in signed.pairs() {
+        request = request.header(name, value);
+    }
+    request
+}
+
+#[tokio::test]
+async fn axum_extractors_and_layer_verify_and_reject() {
+    let address = axum_app().await;
+    let payload: &'static [u8] = br#"{"type":"transfer.settled","timestamp":"2026-11-27T09:30:00Z","data":{"amount":"12.50"}}"#;
+    for (path, expected) in [
+        ("/raw", format!("raw msg_ax {}", payload.len())),
+        (
+            "/typed",
+            "event msg_ax transfer.settled \"12.50\"".to_owned(),
+        ),
+        (
+            "/layered",
+            format!("layered msg_ax {}", String::from_utf8_lossy(payload)),
+        ),
+    ] {
+        let response = signed_to(address, path, payload).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.text().await.unwrap(), expected, "{path}");
+
+        let tampered = signed_to(address, path, payload)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(tampered.status(), 401, "{path}");
+        let unsigned = reqwest::Client::new()
+            .post(format!("http://{address}{path}"))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(unsigned.status(), 400, "{path}");
+        let oversized = signed_to(address, path, payload)
+            .body(vec![b'x'; LIMIT + 1])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(oversized.status(), 413, "{path}");
+    }
+    // Verified, but not an event.
+    let not_event = signed_to(address, "/typed", b"[1,2,3]")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_event.status(), 400);
+}
