@@ -1,15 +1,146 @@
-//! Signs a webhook as a sender would, verifies it as a receiver would, and shows a tampered
-//! copy rejected with its reason.
+//! hookwire end to end, on loopback: a receiver verifies and handles signed webhooks from a
+//! small treasury bank, refuses a tampered one and says why, and the same process serves an API
+//! endpoint that a typed client calls.
 //!
-//! Run with `cargo run --example quickstart`.
+//! Run with `cargo run --example quickstart --features hyper`.
 
+use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
 
+use hookwire::adapters::hyper::{DEFAULT_BODY_LIMIT, HyperClient, verify_request};
+use hookwire::api::{Client, Endpoint, segment};
+use hookwire::bytes::Bytes;
+use hookwire::event::Event;
+use hookwire::http::{Method, Request, Response, StatusCode};
+use hookwire::transport::HttpClient;
 use hookwire::webhook::{Secret, Signer, Verifier, message_id};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
 
-fn main() -> ExitCode {
-    match run() {
+/// What the receiver saw, for the report.
+#[derive(Default)]
+struct Log(Mutex<Vec<String>>);
+
+impl Log {
+    fn push(&self, line: String) {
+        if let Ok(mut lines) = self.0.lock() {
+            lines.push(line);
+        }
+    }
+    fn lines(&self) -> Vec<String> {
+        self.0.lock().map(|lines| lines.clone()).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Account {
+    id: String,
+    currency: String,
+    balance: String,
+}
+
+/// `GET /v1/accounts/{id}`, served by this process.
+struct GetAccount<'a>(&'a str);
+
+impl Endpoint for GetAccount<'_> {
+    type Response = Account;
+    fn path(&self) -> String {
+        format!("accounts/{}", segment(self.0))
+    }
+}
+
+fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response
+}
+
+/// The receiver: webhooks at `POST /webhooks`, the API at `GET /v1/accounts/{id}`.
+async fn route(
+    request: Request<Incoming>,
+    verifier: Arc<Verifier>,
+    log: Arc<Log>,
+) -> Response<Full<Bytes>> {
+    match (request.method(), request.uri().path()) {
+        (&Method::POST, "/webhooks") => {
+            match verify_request(&*verifier, request, DEFAULT_BODY_LIMIT, SystemTime::now()).await {
+                Ok(webhook) => {
+                    let id = webhook.verified().id().unwrap_or_default().to_owned();
+                    match Event::<serde_json::Value>::from_standard_webhooks(
+                        &id,
+                        "https://bank.example",
+                        &webhook.body,
+                    ) {
+                        Ok(event) => {
+                            log.push(format!(
+                                "  handled {:<18} {}  data {}",
+                                event.ty(),
+                                event.id(),
+                                event.json().map(ToString::to_string).unwrap_or_default()
+                            ));
+                            text(StatusCode::NO_CONTENT, Bytes::new())
+                        }
+                        Err(error) => {
+                            log.push(format!("  verified, but not an event: {error}"));
+                            text(StatusCode::BAD_REQUEST, "not an event\n")
+                        }
+                    }
+                }
+                Err(rejection) => {
+                    log.push(format!("  rejected ({}): {rejection}", rejection.status()));
+                    rejection.to_response().map(Full::new)
+                }
+            }
+        }
+        (&Method::GET, path) if path.starts_with("/v1/accounts/") => {
+            let id = path.trim_start_matches("/v1/accounts/");
+            let account = Account {
+                id: id.to_owned(),
+                currency: "EUR".into(),
+                balance: "120500.00".into(),
+            };
+            let mut response = text(
+                StatusCode::OK,
+                serde_json::to_vec(&account).unwrap_or_default(),
+            );
+            response
+                .headers_mut()
+                .insert("content-type", "application/json".parse().expect("valid"));
+            response
+        }
+        _ => text(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+async fn start_receiver(verifier: Arc<Verifier>, log: Arc<Log>) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (verifier, log) = (verifier.clone(), log.clone());
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request| {
+                    let (verifier, log) = (verifier.clone(), log.clone());
+                    async move { Ok::<_, Infallible>(route(request, verifier, log).await) }
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok(address)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("quickstart failed: {error}");
@@ -18,43 +149,83 @@ fn main() -> ExitCode {
     }
 }
 
-fn run() -> Result<(), Box<dyn std::error::Error>> {
-    // The sender issues a secret to its receiver once, out of band.
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let started = Instant::now();
+    // The bank (sender) issues a secret to its customer (receiver) once, out of band.
     let secret = Secret::generate();
-    println!("secret issued to the receiver: {secret:?} (32 random bytes, shown as whsec_…)");
+    let log = Arc::new(Log::default());
+    let address = start_receiver(Arc::new(Verifier::new(&secret)), log.clone()).await?;
+    println!("receiver listening on http://{address}");
 
-    // Sender: sign an event with the time of this attempt and a unique message id.
-    let body = br#"{"type":"transfer.settled","timestamp":"2026-11-27T09:30:00Z","data":{"transfer_id":"tr_8841","amount":"1250.00","currency":"EUR"}}"#;
-    let id = message_id();
-    let signed = Signer::new(&secret).sign(&id, SystemTime::now(), body)?;
-    println!("\nsender signed {} bytes:", body.len());
-    for (name, value) in signed.pairs() {
-        println!("  {name}: {value}");
+    // The sender: three events, each signed afresh and POSTed with a real client adapter.
+    let signer = Signer::new(&secret);
+    let http = HyperClient::new();
+    let events = [
+        Event::builder()
+            .ty("account.opened")
+            .source("/treasury/accounts")
+            .data(serde_json::json!({"account_id": "acc_42", "currency": "EUR"}))
+            .build()?,
+        Event::builder()
+            .ty("transfer.settled")
+            .source("/treasury/transfers")
+            .data(serde_json::json!({"transfer_id": "tr_8841", "amount": "1250.00"}))
+            .build()?,
+        Event::builder()
+            .ty("fx.rate.published")
+            .source("/treasury/fx")
+            .data(serde_json::json!({"pair": "EUR/USD", "rate": "1.0842"}))
+            .build()?,
+    ];
+    println!("\nsender delivers {} signed events:", events.len());
+    for event in &events {
+        let body = Bytes::from(event.to_standard_webhooks()?);
+        let id = message_id();
+        let mut request = Request::post(format!("http://{address}/webhooks"))
+            .header("content-type", "application/json")
+            .body(body.clone())?;
+        signer
+            .sign_now(&id, &body)?
+            .insert_into(request.headers_mut());
+        let response = http.send(request).await?;
+        println!("  POST {:<18} {id} -> {}", event.ty(), response.status());
+        if response.status() != StatusCode::NO_CONTENT {
+            return Err(format!(
+                "the receiver refused a valid webhook: {}",
+                response.status()
+            )
+            .into());
+        }
     }
-    let headers = signed.to_header_map();
 
-    // Receiver: verify the raw bytes against the headers before reading them.
-    let verifier = Verifier::new(&secret);
-    let verified = verifier.verify(&headers, body)?;
+    // An attacker raises the amount on the way; the signature no longer matches.
+    let body = Bytes::from(events[1].to_standard_webhooks()?);
+    let headers = signer.sign_now(&message_id(), &body)?.to_header_map();
+    let forged = Bytes::from(String::from_utf8_lossy(&body).replace("1250.00", "9250.00"));
+    let mut request = Request::post(format!("http://{address}/webhooks")).body(forged)?;
+    request.headers_mut().extend(headers);
+    let response = http.send(request).await?;
+    println!("  POST a tampered copy     -> {}", response.status());
+    if response.status() != StatusCode::UNAUTHORIZED {
+        return Err("a tampered webhook was not refused".into());
+    }
+
+    println!("\nreceiver:");
+    for line in log.lines() {
+        println!("{line}");
+    }
+
+    // The pull side: a typed API call to the endpoint this process serves.
+    let client = Client::new(HyperClient::new(), &format!("http://{address}/v1"))?;
+    let account = client.send(&GetAccount("acc_42")).await?;
     println!(
-        "\nreceiver verified message {} signed at {} (Unix seconds)",
-        verified.id().unwrap_or_default(),
-        verified.timestamp().unwrap_or_default()
+        "\nAPI: GET /v1/accounts/acc_42 -> {} {} {}",
+        account.id, account.balance, account.currency
     );
 
-    // An attacker changes the amount on the way: the receiver rejects it and says why.
-    let tampered = String::from_utf8_lossy(body).replace("1250.00", "9250.00");
-    match verifier.verify(&headers, tampered.as_bytes()) {
-        Ok(_) => return Err("a tampered body was accepted".into()),
-        Err(error) => println!("receiver rejected a tampered copy: {error}"),
-    }
-
-    // The same message under a secret the sender never used is rejected too.
-    match Verifier::new(&Secret::generate()).verify(&headers, body) {
-        Ok(_) => return Err("a message was accepted under the wrong secret".into()),
-        Err(error) => println!("receiver with the wrong secret rejected it: {error}"),
-    }
-
-    println!("\ndone: 1 message signed and verified, 2 forgeries rejected");
+    println!(
+        "\ndone in {} ms: 3 webhooks verified and handled, 1 forgery refused, 1 typed API call",
+        started.elapsed().as_millis()
+    );
     Ok(())
 }

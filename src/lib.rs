@@ -22,6 +22,8 @@
 //!   pagination as a stream; errors keep the raw body and decode RFC 9457 problems.
 //! - [`transport`]: [`HttpClient`](transport::HttpClient), the one trait all HTTP I/O goes
 //!   through, and [`timer`]: the [`Timer`](timer::Timer) that retries wait on.
+//! - [`adapters`]: reqwest, hyper (client and server side), axum and tower, each behind its
+//!   feature.
 //! - [`event`]: one envelope, [`Event<T>`](event::Event), compatible with CloudEvents 1.0, for
 //!   events pushed by webhooks or pulled from an API: the JSON format, the HTTP binding in binary,
 //!   structured and batch modes, the Standard Webhooks payload form, typed data, and dispatch by
@@ -66,12 +68,44 @@
 //!
 //! | feature | what it adds |
 //! |---|---|
-//! | `reqwest` | an adapter for the reqwest HTTP client (reserved; for now it brings `tokio`) |
-//! | `hyper` | adapters for hyper clients and servers (reserved; for now it brings `tokio`) |
-//! | `axum` | an axum extractor for verified webhooks (reserved; for now it brings `tokio`) |
-//! | `tokio` | `timer::TokioTimer`, the tokio runtime's timer for retries |
+//! | `hyper` | `adapters::hyper`: `HyperClient` (hyper-util's pooled client as an `HttpClient`) and server helpers (bounded body reading, verification, a ready handler, the CloudEvents validation handshake) |
+//! | `reqwest` | `adapters::reqwest::ReqwestClient`: a `reqwest::Client` as an `HttpClient` |
+//! | `axum` | `adapters::axum`: `Webhook` and `WebhookEvent<T>` extractors and a tower `VerifyLayer` |
+//! | `tower` | `adapters::tower::ServiceClient`: any `tower::Service` over `http` types as an `HttpClient` |
+//! | `tokio` | `timer::TokioTimer`, the tokio runtime's timer for retries (the adapter features bring it) |
 //! | `test-util` | `testing::MockClient` (a scripted transport that records requests) and `testing::FakeTimer` (a virtual clock) for users' own tests |
 //! | `ed25519` | Standard Webhooks `v1a` signatures: `SigningKey` (`whsk_`), `PublicKey` (`whpk_`), through `ed25519-dalek` |
+//!
+//! # Writing an adapter
+//!
+//! A client adapter implements one trait, [`HttpClient`](transport::HttpClient): take an
+//! `http::Request<Bytes>` whose URI is absolute, return the whole `http::Response<Bytes>`. Four
+//! rules make it a good one:
+//!
+//! 1. carry every header (repeated ones too), the status and the version unchanged;
+//! 2. read the response body up to a limit *while it streams in*, and fail with
+//!    [`TransportError::too_large`](transport::TransportError::too_large) past it;
+//! 3. map failures to their [`TransportErrorKind`](transport::TransportErrorKind): a refused or
+//!    failed connection is `Connect`, a deadline `Timeout`, a broken body `Body`, keeping the
+//!    source error;
+//! 4. follow no redirects and add no retries: the core decides those.
+//!
+//! Test it against a real server on `127.0.0.1:0`: a round trip, the limit, a refused port.
+//! A server-side adapter reads the body up to a limit (413 past it, without reading the rest),
+//! then calls [`Scheme::verify_at`](webhook::Scheme::verify_at) with the headers and the exact
+//! bytes; `adapters::server` has the pieces.
+//!
+//! Here is a complete client adapter over a plain tokio `TcpStream`, speaking HTTP/1.1 through
+//! hyper's low-level `conn` API, with those checks (`examples/custom_adapter.rs`, compiled and
+//! run in CI):
+//!
+#![cfg_attr(feature = "hyper", doc = "```no_run")]
+#![cfg_attr(feature = "hyper", doc = include_str!("../examples/custom_adapter.rs"))]
+#![cfg_attr(feature = "hyper", doc = "```")]
+#![cfg_attr(
+    not(feature = "hyper"),
+    doc = "(The example is shown when the `hyper` feature is on, as on docs.rs.)"
+)]
 //!
 //! The [`http`] and [`bytes`] crates are re-exported, so that your code can name the exact
 //! versions hookwire uses.

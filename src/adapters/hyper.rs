@@ -2,7 +2,7 @@
 //!
 //! The server side reads a `Request<Incoming>` (or any `http-body` body) up to a limit,
 //! answering 413 without reading the rest ([`verify_request`]), verifies it under any
-//! [`Scheme`](crate::webhook::Scheme), and maps failures to 400, 401 or 413 with a short
+//! `Scheme`, and maps failures to 400, 401 or 413 with a short
 //! message ([`handle`]); [`validation_response`] answers the CloudEvents webhook validation
 //! handshake.
 
@@ -152,7 +152,7 @@ impl<C: Connect + Clone + Send + Sync + 'static> HttpClient for HyperClient<C> {
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let verifier = Arc::new(Verifier::new(&Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?));
-/// let service = hyper::service::service_fn(move |request| {
+/// let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
 ///     let verifier = verifier.clone();
 ///     async move {
 ///         Ok::<_, std::convert::Infallible>(
