@@ -549,3 +549,36 @@ async fn axum_extractors_and_layer_verify_and_reject() {
         .unwrap();
     assert_eq!(not_event.status(), 400);
 }
+
+#[tokio::test]
+async fn client_adapters_speak_http2_when_built_for_it_and_report_the_version() {
+    let address = serve(echo).await;
+    let h2 = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http();
+    let reqwest = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let transports: Vec<(&str, Box<dyn HttpClient>)> = vec![
+        ("hyper", Box::new(HyperClient::from_client(h2))),
+        ("reqwest", Box::new(ReqwestClient::new(reqwest))),
+    ];
+    for (name, transport) in transports {
+        let request = Request::post(format!("http://{address}/echo"))
+            .version(Version::HTTP_2)
+            .header("x-multi", "a")
+            .header("x-multi", "b")
+            .body(Bytes::from_static(b"h2 body"))
+            .unwrap();
+        let response = transport.send(request).await.unwrap();
+        assert_eq!(response.version(), Version::HTTP_2, "{name}");
+        assert_eq!(response.headers()["x-version"], "HTTP/2.0", "{name}");
+        assert_eq!(response.body(), "h2 body", "{name}");
+        assert_eq!(
+            response.headers().get_all("x-echo").iter().count(),
+            2,
+            "{name}"
+        );
+    }
+}

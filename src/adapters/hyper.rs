@@ -28,9 +28,10 @@ use crate::webhook::Scheme;
 
 /// An [`HttpClient`] over hyper-util's pooled client.
 ///
-/// [`HyperClient::new`] speaks plain HTTP/1.1 over TCP (and HTTP/2 when the request asks for
-/// it); for HTTPS, pass a TLS connector such as `hyper_rustls::HttpsConnector` to
-/// [`HyperClient::with_connector`]. Response bodies are read up to
+/// [`HyperClient::new`] speaks plain HTTP/1.1 over TCP. For HTTPS, pass a TLS connector such as
+/// `hyper_rustls::HttpsConnector` to [`HyperClient::with_connector`] (it negotiates HTTP/2 by
+/// ALPN where the server offers it); for HTTP/2 over plain TCP, build the hyper-util client
+/// with `http2_only(true)` and pass it to [`HyperClient::from_client`]. Response bodies are read up to
 /// [`max_body_size`](HyperClient::max_body_size) (10 MiB by default) and the read stops there;
 /// an optional [`timeout`](HyperClient::timeout) bounds the whole exchange.
 ///
