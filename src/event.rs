@@ -152,6 +152,21 @@ impl From<String> for ExtensionValue {
 }
 
 impl<T> Event<T> {
+    /// An event with every attribute empty, to be filled and then validated.
+    pub(crate) fn blank() -> Self {
+        Event {
+            id: String::new(),
+            source: String::new(),
+            ty: String::new(),
+            datacontenttype: None,
+            dataschema: None,
+            subject: None,
+            time: None,
+            extensions: BTreeMap::new(),
+            data: None,
+        }
+    }
+
     /// The event id: with `source`, unique for each distinct event.
     pub fn id(&self) -> &str {
         &self.id
@@ -266,17 +281,7 @@ impl Event {
     /// ```
     pub fn builder() -> EventBuilder<serde_json::Value> {
         EventBuilder {
-            event: Event {
-                id: String::new(),
-                source: String::new(),
-                ty: String::new(),
-                datacontenttype: None,
-                dataschema: None,
-                subject: None,
-                time: None,
-                extensions: BTreeMap::new(),
-                data: None,
-            },
+            event: Event::blank(),
             time_set: false,
         }
     }

@@ -324,17 +324,7 @@ fn decode_binary<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Event<T>, EventError> {
-    let mut event: Event<T> = Event {
-        id: String::new(),
-        source: String::new(),
-        ty: String::new(),
-        datacontenttype: None,
-        dataschema: None,
-        subject: None,
-        time: None,
-        extensions: Default::default(),
-        data: None,
-    };
+    let mut event: Event<T> = Event::blank();
     let mut specversion = None;
     for (name, value) in headers {
         let Some(attribute) = name.as_str().strip_prefix("ce-") else {
