@@ -4,6 +4,7 @@
 //! | feature | what |
 //! |---|---|
 //! | `hyper` | [`hyper::HyperClient`] (an [`HttpClient`](crate::transport::HttpClient) over hyper-util's pooled client) and server helpers: bounded body reading, verification, a ready handler, the CloudEvents webhook validation handshake |
+//! | `rustls` | `HyperClient::https` and `HyperClient::with_tls_config`: HTTPS through rustls |
 //! | `reqwest` | [`reqwest::ReqwestClient`] |
 //! | `axum` | [`axum::Webhook`] and [`axum::WebhookEvent`] extractors, and [`axum::VerifyLayer`] for any tower server |
 //! | `tower` | [`tower::ServiceClient`]: any `tower::Service` over `http` types as an `HttpClient` |

@@ -71,6 +71,7 @@
 //! | `hyper` | `adapters::hyper`: `HyperClient` (hyper-util's pooled client as an `HttpClient`) and server helpers (bounded body reading, verification, a ready handler, the CloudEvents validation handshake) |
 //! | `reqwest` | `adapters::reqwest::ReqwestClient`: a `reqwest::Client` as an `HttpClient` |
 //! | `axum` | `adapters::axum`: `Webhook` and `WebhookEvent<T>` extractors and a tower `VerifyLayer` |
+//! | `rustls` | HTTPS for `HyperClient` through rustls (*ring*, webpki roots): `HyperClient::https`, `HyperClient::with_tls_config` |
 //! | `tower` | `adapters::tower::ServiceClient`: any `tower::Service` over `http` types as an `HttpClient` |
 //! | `tokio` | `timer::TokioTimer`, the tokio runtime's timer for retries (the adapter features bring it) |
 //! | `test-util` | `testing::MockClient` (a scripted transport that records requests) and `testing::FakeTimer` (a virtual clock) for users' own tests |

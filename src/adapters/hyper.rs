@@ -28,9 +28,9 @@ use crate::webhook::Scheme;
 
 /// An [`HttpClient`] over hyper-util's pooled client.
 ///
-/// [`HyperClient::new`] speaks plain HTTP/1.1 over TCP. For HTTPS, pass a TLS connector such as
-/// `hyper_rustls::HttpsConnector` to [`HyperClient::with_connector`] (it negotiates HTTP/2 by
-/// ALPN where the server offers it); for HTTP/2 over plain TCP, build the hyper-util client
+/// [`HyperClient::new`] speaks plain HTTP/1.1 over TCP. For HTTPS, enable the `rustls` feature
+/// and use `HyperClient::https` (or `HyperClient::with_tls_config`), or pass any TLS connector
+/// to [`HyperClient::with_connector`]; TLS negotiates HTTP/2 by ALPN where the server offers it; for HTTP/2 over plain TCP, build the hyper-util client
 /// with `http2_only(true)` and pass it to [`HyperClient::from_client`]. Response bodies are read up to
 /// [`max_body_size`](HyperClient::max_body_size) (10 MiB by default) and the read stops there;
 /// an optional [`timeout`](HyperClient::timeout) bounds the whole exchange.
@@ -56,6 +56,48 @@ impl HyperClient {
     pub fn new() -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
+        Self::with_connector(connector)
+    }
+}
+
+#[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+impl HyperClient<hyper_rustls::HttpsConnector<HttpConnector>> {
+    /// A client for HTTPS (and plain HTTP) through rustls with the *ring* provider, trusting
+    /// the Mozilla root certificates that webpki-roots bundles; HTTP/2 is negotiated by ALPN.
+    ///
+    /// # Errors
+    ///
+    /// A [`TransportError`] if the TLS configuration cannot be built.
+    pub fn https() -> Result<Self, TransportError> {
+        use hyper_rustls::ConfigBuilderExt;
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|error| {
+                TransportError::new(
+                    TransportErrorKind::Other,
+                    "no TLS protocol version available",
+                )
+                .with_source(error)
+            })?
+            .with_webpki_roots()
+            .with_no_client_auth();
+        Ok(Self::with_tls_config(config))
+    }
+
+    /// A client for HTTPS (and plain HTTP) with your own rustls configuration: other roots,
+    /// client certificates, another provider.
+    pub fn with_tls_config(config: rustls::ClientConfig) -> Self {
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(config)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
         Self::with_connector(connector)
     }
 }

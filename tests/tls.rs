@@ -1,0 +1,89 @@
+//! HTTPS through `HyperClient` with rustls (feature `rustls`), against a real TLS server on
+//! 127.0.0.1:0 with a certificate made for the test.
+#![cfg(feature = "rustls")]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hookwire::adapters::hyper::HyperClient;
+use hookwire::http::{Request, Response, Version};
+use hookwire::transport::{HttpClient, TransportErrorKind};
+use http_body_util::Full;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A TLS server for `localhost` that answers with the protocol version it spoke.
+async fn tls_server() -> (SocketAddr, CertificateDer<'static>) {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert = certified.cert.der().clone();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.key_pair.serialize_der()));
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], key)
+        .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(
+                    |request: Request<hyper::body::Incoming>| async move {
+                        let version = format!("{:?}", request.version());
+                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(version))))
+                    },
+                );
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    (address, cert)
+}
+
+#[tokio::test]
+async fn https_round_trip_with_a_trusted_certificate_negotiates_http2() {
+    let (address, cert) = tls_server().await;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let client = HyperClient::with_tls_config(config);
+    let request = Request::get(format!("https://localhost:{}/", address.port()))
+        .body(Bytes::new())
+        .unwrap();
+    let response = client.send(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.version(), Version::HTTP_2);
+    assert_eq!(response.body(), "HTTP/2.0");
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_is_a_connect_error() {
+    let (address, _) = tls_server().await;
+    let client = HyperClient::https().unwrap();
+    let request = Request::get(format!("https://localhost:{}/", address.port()))
+        .body(Bytes::new())
+        .unwrap();
+    let error = client.send(request).await.unwrap_err();
+    assert_eq!(error.kind(), TransportErrorKind::Connect, "{error}");
+}
