@@ -14,6 +14,8 @@
 pub mod axum;
 #[cfg(feature = "body")]
 mod body;
+#[cfg(any(feature = "hyper", feature = "reqwest"))]
+mod guard;
 #[cfg(feature = "hyper")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub mod hyper;

@@ -119,6 +119,7 @@ pub use http;
 
 pub mod adapters;
 pub mod api;
+pub mod deliver;
 pub mod event;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]

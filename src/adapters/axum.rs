@@ -39,16 +39,17 @@ use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::server::verify_request;
 pub use super::server::{DEFAULT_BODY_LIMIT, Rejection, VerifiedWebhook};
+use super::server::{verify_request, verify_request_once};
 use crate::event::{Event, EventError, cloudevents};
-use crate::webhook::Scheme;
+use crate::webhook::{ReplayGuard, Scheme};
 
 /// What the extractors and the layer verify with: a scheme and a body limit.
 #[derive(Clone)]
 pub struct WebhookConfig {
     scheme: Arc<dyn Scheme>,
     limit: usize,
+    guard: Option<Arc<dyn ReplayGuard>>,
 }
 
 impl WebhookConfig {
@@ -57,7 +58,16 @@ impl WebhookConfig {
         WebhookConfig {
             scheme: Arc::new(scheme),
             limit: DEFAULT_BODY_LIMIT,
+            guard: None,
         }
+    }
+
+    /// Drops messages whose id `guard` has seen before: they are answered 200 ("already
+    /// received") and never reach the handler.
+    #[must_use]
+    pub fn replay_guard(mut self, guard: impl ReplayGuard + 'static) -> Self {
+        self.guard = Some(Arc::new(guard));
+        self
     }
 
     /// The largest body read, in bytes; larger ones get 413 and are not read further.
@@ -72,7 +82,19 @@ impl WebhookConfig {
         B: http_body::Body,
         B::Error: fmt::Display,
     {
-        verify_request(&*self.scheme, request, self.limit, SystemTime::now()).await
+        match &self.guard {
+            Some(guard) => {
+                verify_request_once(
+                    &*self.scheme,
+                    &**guard,
+                    request,
+                    self.limit,
+                    SystemTime::now(),
+                )
+                .await
+            }
+            None => verify_request(&*self.scheme, request, self.limit, SystemTime::now()).await,
+        }
     }
 }
 

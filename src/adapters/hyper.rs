@@ -7,6 +7,9 @@
 //! handshake.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -21,6 +24,7 @@ use hyper_util::rt::TokioExecutor;
 use super::body::{ReadError, read_limited};
 pub use super::server::{
     DEFAULT_BODY_LIMIT, Rejection, VerifiedWebhook, validation_response, verify_request,
+    verify_request_once,
 };
 use crate::api::DEFAULT_MAX_RESPONSE;
 use crate::transport::{HttpClient, TransportError, TransportErrorKind};
@@ -99,6 +103,74 @@ impl HyperClient<hyper_rustls::HttpsConnector<HttpConnector>> {
             .enable_http2()
             .wrap_connector(http);
         Self::with_connector(connector)
+    }
+}
+
+impl HyperClient<GuardedConnector> {
+    /// A client for senders: every host name is resolved once, addresses that `policy`
+    /// refuses are dropped, and the connection goes to a vetted address; URLs with refused IP
+    /// addresses fail before any connection. Plain HTTP; see the `rustls` feature for TLS.
+    pub fn guarded(policy: crate::deliver::AddressPolicy) -> Self {
+        let mut http = HttpConnector::new_with_resolver(GuardedResolver {
+            policy: Arc::new(policy.clone()),
+        });
+        http.set_nodelay(true);
+        Self::with_connector(GuardedConnector {
+            inner: http,
+            policy: Arc::new(policy),
+        })
+    }
+}
+
+/// A resolver that keeps only the addresses an [`AddressPolicy`](crate::deliver::AddressPolicy)
+/// permits.
+#[derive(Debug, Clone)]
+pub struct GuardedResolver {
+    policy: Arc<crate::deliver::AddressPolicy>,
+}
+
+impl tower_service::Service<hyper_util::client::legacy::connect::dns::Name> for GuardedResolver {
+    type Response = std::vec::IntoIter<std::net::SocketAddr>;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: hyper_util::client::legacy::connect::dns::Name) -> Self::Future {
+        let policy = self.policy.clone();
+        Box::pin(async move {
+            // The port is set by the connector afterwards.
+            let addresses = super::guard::resolve(&policy, name.as_str(), 0).await?;
+            Ok(addresses.into_iter())
+        })
+    }
+}
+
+/// An HTTP connector that refuses URLs whose host is a refused IP address and resolves host
+/// names through a [`GuardedResolver`].
+#[derive(Debug, Clone)]
+pub struct GuardedConnector {
+    inner: HttpConnector<GuardedResolver>,
+    policy: Arc<crate::deliver::AddressPolicy>,
+}
+
+impl tower_service::Service<http::Uri> for GuardedConnector {
+    type Response = <HttpConnector<GuardedResolver> as tower_service::Service<http::Uri>>::Response;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Self::Future {
+        if let Err(refused) = super::guard::check_literal(&self.policy, &uri) {
+            return Box::pin(std::future::ready(Err(refused.into())));
+        }
+        let connecting = self.inner.call(uri);
+        Box::pin(async move { connecting.await.map_err(Into::into) })
     }
 }
 

@@ -4,7 +4,10 @@ use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use http::{Request, Response};
 
+use std::sync::Arc;
+
 use crate::api::DEFAULT_MAX_RESPONSE;
+use crate::deliver::AddressPolicy;
 use crate::transport::{HttpClient, TransportError, TransportErrorKind};
 
 /// An [`HttpClient`] over a `reqwest::Client`.
@@ -30,6 +33,7 @@ use crate::transport::{HttpClient, TransportError, TransportErrorKind};
 pub struct ReqwestClient {
     client: reqwest::Client,
     max_body: usize,
+    policy: Option<Arc<AddressPolicy>>,
 }
 
 impl ReqwestClient {
@@ -38,7 +42,33 @@ impl ReqwestClient {
         ReqwestClient {
             client,
             max_body: DEFAULT_MAX_RESPONSE,
+            policy: None,
         }
+    }
+
+    /// A client for senders, built from `builder` with a resolver that drops the addresses
+    /// `policy` refuses (one lookup; the connection goes to a vetted address) and with
+    /// redirects off; URLs with refused IP addresses fail before any connection.
+    ///
+    /// # Errors
+    ///
+    /// reqwest's, if the client cannot be built.
+    pub fn guarded(
+        builder: reqwest::ClientBuilder,
+        policy: AddressPolicy,
+    ) -> Result<Self, reqwest::Error> {
+        let policy = Arc::new(policy);
+        let client = builder
+            .dns_resolver(Arc::new(GuardedResolver {
+                policy: policy.clone(),
+            }))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(ReqwestClient {
+            client,
+            max_body: DEFAULT_MAX_RESPONSE,
+            policy: Some(policy),
+        })
     }
 
     /// The largest response body read, in bytes; 10 MiB unless set.
@@ -51,6 +81,22 @@ impl ReqwestClient {
     /// The `reqwest::Client`.
     pub fn inner(&self) -> &reqwest::Client {
         &self.client
+    }
+}
+
+/// A reqwest resolver that keeps only the addresses a policy permits.
+struct GuardedResolver {
+    policy: Arc<AddressPolicy>,
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let policy = self.policy.clone();
+        Box::pin(async move {
+            let addresses = super::guard::resolve(&policy, name.as_str(), 0).await?;
+            let addresses: reqwest::dns::Addrs = Box::new(addresses.into_iter());
+            Ok(addresses)
+        })
     }
 }
 
@@ -70,6 +116,9 @@ fn transport_error(error: reqwest::Error) -> TransportError {
 #[async_trait]
 impl HttpClient for ReqwestClient {
     async fn send(&self, request: Request<Bytes>) -> Result<Response<Bytes>, TransportError> {
+        if let Some(policy) = &self.policy {
+            super::guard::check_literal(policy, request.uri()).map_err(TransportError::connect)?;
+        }
         let request = reqwest::Request::try_from(request).map_err(transport_error)?;
         let mut response = self
             .client

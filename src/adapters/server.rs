@@ -10,7 +10,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Status
 use http_body::Body;
 
 use super::body::{ReadError, read_limited};
-use crate::webhook::{Scheme, Verified, VerifyError};
+use crate::webhook::{ReplayGuard, Scheme, Verified, VerifyError};
 
 /// The default limit on a webhook body: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -48,6 +48,9 @@ pub enum Rejection {
     Body(String),
     /// Verification failed (401 for a bad signature or timestamp, 400 for a malformed request).
     Verify(VerifyError),
+    /// A message already received (by its id), answered 200 so that the sender stops, and
+    /// not handled again.
+    Duplicate,
 }
 
 impl Rejection {
@@ -56,6 +59,7 @@ impl Rejection {
         match self {
             Rejection::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Rejection::Body(_) => StatusCode::BAD_REQUEST,
+            Rejection::Duplicate => StatusCode::OK,
             Rejection::Verify(error) => match error {
                 VerifyError::TooOld { .. }
                 | VerifyError::TooNew { .. }
@@ -70,6 +74,7 @@ impl Rejection {
     /// about secrets or which check failed beyond the status' own meaning.
     pub fn to_response(&self) -> Response<Bytes> {
         let text: &'static str = match self.status() {
+            StatusCode::OK => "already received\n",
             StatusCode::PAYLOAD_TOO_LARGE => "payload too large\n",
             StatusCode::UNAUTHORIZED => "webhook signature or timestamp rejected\n",
             _ => "malformed webhook request\n",
@@ -95,6 +100,7 @@ impl fmt::Display for Rejection {
             }
             Rejection::Body(reason) => write!(f, "the webhook body could not be read: {reason}"),
             Rejection::Verify(error) => write!(f, "{error}"),
+            Rejection::Duplicate => f.write_str("the message was already received"),
         }
     }
 }
@@ -147,6 +153,31 @@ where
         id,
         timestamp,
     })
+}
+
+/// As [`verify_request`], then drops a message whose id `guard` has seen before, with
+/// [`Rejection::Duplicate`] (answered 200, so that the sender stops retrying).
+///
+/// # Errors
+///
+/// A [`Rejection`].
+pub async fn verify_request_once<S, B>(
+    scheme: &S,
+    guard: &dyn ReplayGuard,
+    request: Request<B>,
+    limit: usize,
+    now: SystemTime,
+) -> Result<VerifiedWebhook, Rejection>
+where
+    S: Scheme + ?Sized,
+    B: Body,
+    B::Error: fmt::Display,
+{
+    let webhook = verify_request(scheme, request, limit, now).await?;
+    match webhook.id.as_deref() {
+        Some(id) if !guard.first_sight(id, now).await => Err(Rejection::Duplicate),
+        _ => Ok(webhook),
+    }
 }
 
 /// `WebHook-Request-Origin`: who asks to deliver webhooks (CloudEvents HTTP webhook spec §4).

@@ -1,0 +1,33 @@
+//! Sending webhooks: the push side, for senders.
+//!
+//! A [`Dispatcher`] delivers a [`Payload`] to a [`Destination`]: it signs every attempt afresh
+//! under the message's stable id, classifies each response ([`classify`]), waits as the
+//! [`Schedule`] and the receiver's `Retry-After` say, and reports every [`Attempt`]. The
+//! [`AddressPolicy`] refuses private, loopback, link-local, metadata and other non-public
+//! addresses, checked where the address is dialled by the adapters' guarded clients.
+//!
+//! For deliveries that must survive a restart, enqueue [`Job`]s in an [`Outbox`]
+//! ([`MemoryOutbox`], or `SqliteOutbox` with the `sqlite` feature) and let a `Worker` (feature
+//! `tokio`) drain it with bounded concurrency.
+
+mod address;
+mod dispatcher;
+mod outbox;
+mod outcome;
+mod schedule;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+#[cfg(feature = "tokio")]
+mod worker;
+
+pub use address::{AddressError, AddressPolicy, is_public};
+pub use dispatcher::{DeliverError, DeliveryReport, Destination, Dispatcher, Outcome, Payload};
+pub use outbox::{Entry, Job, Lease, MemoryOutbox, Outbox, OutboxError, State};
+pub use outcome::{Attempt, KEPT_BODY, Verdict, classify};
+pub use schedule::Schedule;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use sqlite::SqliteOutbox;
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use worker::Worker;

@@ -1,0 +1,403 @@
+//! An [`Outbox`] in an SQLite file: durable across restarts, with no server to run.
+//!
+//! It uses rusqlite with SQLite built in, on tokio's blocking threads: SQLite is an embedded,
+//! synchronous library, so a synchronous binding with one connection is the simplest correct
+//! use of it, and it keeps sqlx's compile-time query machinery and its own runtime glue out of
+//! the build.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::dispatcher::Payload;
+use super::outbox::{Entry, Job, Lease, Outbox, OutboxError, State};
+use super::outcome::Attempt;
+use crate::transport::TransportErrorKind;
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+CREATE TABLE IF NOT EXISTS hookwire_outbox (
+    endpoint     TEXT NOT NULL,
+    id           TEXT NOT NULL,
+    event_type   TEXT,
+    content_type TEXT NOT NULL,
+    body         BLOB NOT NULL,
+    state        TEXT NOT NULL,
+    next_at      INTEGER NOT NULL,
+    lease_until  INTEGER,
+    token        INTEGER NOT NULL DEFAULT 0,
+    round_start  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (endpoint, id)
+);
+CREATE INDEX IF NOT EXISTS hookwire_outbox_due ON hookwire_outbox (state, next_at);
+CREATE TABLE IF NOT EXISTS hookwire_attempts (
+    endpoint   TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    n          INTEGER NOT NULL,
+    at         INTEGER NOT NULL,
+    status     INTEGER,
+    error      TEXT,
+    latency_us INTEGER NOT NULL,
+    body       BLOB NOT NULL,
+    PRIMARY KEY (endpoint, id, n)
+);
+";
+
+/// An [`Outbox`] in an SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteOutbox {
+    connection: Arc<Mutex<Connection>>,
+}
+
+fn store<E: std::error::Error + Send + Sync + 'static>(error: E) -> OutboxError {
+    OutboxError::Store(Box::new(error))
+}
+
+fn millis(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn time(millis: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(millis).unwrap_or(0))
+}
+
+impl SqliteOutbox {
+    /// Opens (or creates) the outbox in the file at `path`.
+    ///
+    /// # Errors
+    ///
+    /// [`OutboxError::Store`] when the file cannot be opened or the schema created.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, OutboxError> {
+        let path = path.as_ref().to_owned();
+        let connection = tokio::task::spawn_blocking(move || -> Result<Connection, OutboxError> {
+            let connection = Connection::open(path).map_err(store)?;
+            connection
+                .busy_timeout(Duration::from_secs(5))
+                .map_err(store)?;
+            connection.execute_batch(SCHEMA).map_err(store)?;
+            Ok(connection)
+        })
+        .await
+        .map_err(store)??;
+        Ok(SqliteOutbox {
+            connection: Arc::new(Mutex::new(connection)),
+        })
+    }
+
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, OutboxError> + Send + 'static,
+    ) -> Result<T, OutboxError> {
+        let connection = self.connection.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut connection)
+        })
+        .await
+        .map_err(store)?
+    }
+}
+
+/// Runs `statement` for the leased row; a changed token or state means the lease was lost.
+fn fenced(
+    connection: &Connection,
+    lease: &Lease,
+    statement: &str,
+    extra: &dyn rusqlite::ToSql,
+) -> Result<(), OutboxError> {
+    let changed = connection
+        .execute(
+            statement,
+            params![
+                lease.job.endpoint,
+                lease.job.payload.id,
+                lease.token as i64,
+                extra
+            ],
+        )
+        .map_err(store)?;
+    if changed == 1 {
+        Ok(())
+    } else {
+        Err(OutboxError::LeaseLost)
+    }
+}
+
+#[async_trait]
+impl Outbox for SqliteOutbox {
+    async fn enqueue(&self, job: Job, at: SystemTime) -> Result<(), OutboxError> {
+        self.with(move |connection| {
+            connection
+                .execute(
+                    "INSERT OR IGNORE INTO hookwire_outbox
+                     (endpoint, id, event_type, content_type, body, state, next_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6)",
+                    params![
+                        job.endpoint,
+                        job.payload.id,
+                        job.payload.event_type,
+                        job.payload
+                            .content_type
+                            .to_str()
+                            .unwrap_or("application/octet-stream"),
+                        &job.payload.body[..],
+                        millis(at)
+                    ],
+                )
+                .map_err(store)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn lease(
+        &self,
+        now: SystemTime,
+        limit: usize,
+        lease_for: Duration,
+    ) -> Result<Vec<Lease>, OutboxError> {
+        let (now, until) = (millis(now), millis(now + lease_for));
+        self.with(move |connection| {
+            let transaction = connection.transaction().map_err(store)?;
+            let mut leases = Vec::new();
+            {
+                let mut select = transaction
+                    .prepare(
+                        "SELECT o.endpoint, o.id, o.event_type, o.content_type, o.body, o.token,
+                                (SELECT COUNT(*) FROM hookwire_attempts a
+                                  WHERE a.endpoint = o.endpoint AND a.id = o.id) - o.round_start
+                         FROM hookwire_outbox o
+                         WHERE o.state = 'pending' AND o.next_at <= ?1
+                           AND (o.lease_until IS NULL OR o.lease_until <= ?1)
+                         ORDER BY o.next_at LIMIT ?2",
+                    )
+                    .map_err(store)?;
+                let rows = select
+                    .query_map(params![now, limit as i64], |row| {
+                        Ok((
+                            row.get::<_, String>(0)?,
+                            row.get::<_, String>(1)?,
+                            row.get::<_, Option<String>>(2)?,
+                            row.get::<_, String>(3)?,
+                            row.get::<_, Vec<u8>>(4)?,
+                            row.get::<_, i64>(5)?,
+                            row.get::<_, i64>(6)?,
+                        ))
+                    })
+                    .map_err(store)?;
+                for row in rows {
+                    let (endpoint, id, event_type, content_type, body, token, attempts) =
+                        row.map_err(store)?;
+                    leases.push(Lease {
+                        job: Job {
+                            endpoint,
+                            payload: Payload {
+                                id,
+                                event_type,
+                                content_type: HeaderValue::from_str(&content_type).unwrap_or(
+                                    HeaderValue::from_static("application/octet-stream"),
+                                ),
+                                body: Bytes::from(body),
+                            },
+                        },
+                        attempts: u32::try_from(attempts).unwrap_or(0),
+                        token: u64::try_from(token).unwrap_or(0) + 1,
+                    });
+                }
+            }
+            for lease in &leases {
+                transaction
+                    .execute(
+                        "UPDATE hookwire_outbox SET lease_until = ?3, token = token + 1
+                         WHERE endpoint = ?1 AND id = ?2",
+                        params![lease.job.endpoint, lease.job.payload.id, until],
+                    )
+                    .map_err(store)?;
+            }
+            transaction.commit().map_err(store)?;
+            Ok(leases)
+        })
+        .await
+    }
+
+    async fn record(&self, lease: &Lease, attempt: &Attempt) -> Result<(), OutboxError> {
+        let (lease, attempt) = (lease.clone(), attempt.clone());
+        self.with(move |connection| {
+            let current: Option<i64> = connection
+                .query_row(
+                    "SELECT token FROM hookwire_outbox
+                     WHERE endpoint = ?1 AND id = ?2 AND state = 'pending'",
+                    params![lease.job.endpoint, lease.job.payload.id],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(store)?;
+            if current != Some(lease.token as i64) {
+                return Err(OutboxError::LeaseLost);
+            }
+            connection
+                .execute(
+                    "INSERT INTO hookwire_attempts (endpoint, id, n, at, status, error, latency_us, body)
+                     VALUES (?1, ?2, (SELECT COUNT(*) FROM hookwire_attempts WHERE endpoint = ?1 AND id = ?2),
+                             ?3, ?4, ?5, ?6, ?7)",
+                    params![
+                        lease.job.endpoint,
+                        lease.job.payload.id,
+                        millis(attempt.at),
+                        attempt.status.map(|s| i64::from(s.as_u16())),
+                        attempt.error.map(|kind| format!("{kind:?}")),
+                        i64::try_from(attempt.latency.as_micros()).unwrap_or(i64::MAX),
+                        &attempt.body[..]
+                    ],
+                )
+                .map_err(store)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn reschedule(&self, lease: &Lease, at: SystemTime) -> Result<(), OutboxError> {
+        let lease = lease.clone();
+        self.with(move |connection| {
+            fenced(
+                connection,
+                &lease,
+                "UPDATE hookwire_outbox SET next_at = ?4, lease_until = NULL
+                 WHERE endpoint = ?1 AND id = ?2 AND token = ?3 AND state = 'pending'",
+                &millis(at),
+            )
+        })
+        .await
+    }
+
+    async fn finish(&self, lease: &Lease, state: State) -> Result<(), OutboxError> {
+        let lease = lease.clone();
+        self.with(move |connection| {
+            fenced(
+                connection,
+                &lease,
+                "UPDATE hookwire_outbox SET state = ?4, lease_until = NULL
+                 WHERE endpoint = ?1 AND id = ?2 AND token = ?3 AND state = 'pending'",
+                &state.as_str(),
+            )
+        })
+        .await
+    }
+
+    async fn list(&self, state: Option<State>) -> Result<Vec<Entry>, OutboxError> {
+        self.with(move |connection| {
+            let mut select = connection
+                .prepare(
+                    "SELECT endpoint, id, event_type, content_type, body, state, next_at
+                     FROM hookwire_outbox WHERE ?1 IS NULL OR state = ?1 ORDER BY next_at",
+                )
+                .map_err(store)?;
+            let rows: Vec<_> = select
+                .query_map(params![state.map(State::as_str)], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, Option<String>>(2)?,
+                        row.get::<_, String>(3)?,
+                        row.get::<_, Vec<u8>>(4)?,
+                        row.get::<_, String>(5)?,
+                        row.get::<_, i64>(6)?,
+                    ))
+                })
+                .map_err(store)?
+                .collect::<Result<_, _>>()
+                .map_err(store)?;
+            let mut attempts_of = connection
+                .prepare(
+                    "SELECT at, status, error, latency_us, body FROM hookwire_attempts
+                     WHERE endpoint = ?1 AND id = ?2 ORDER BY n",
+                )
+                .map_err(store)?;
+            let mut entries = Vec::with_capacity(rows.len());
+            for (endpoint, id, event_type, content_type, body, state, next_at) in rows {
+                let attempts = attempts_of
+                    .query_map(params![endpoint, id], |row| {
+                        Ok(Attempt {
+                            at: time(row.get(0)?),
+                            status: row
+                                .get::<_, Option<i64>>(1)?
+                                .and_then(|s| u16::try_from(s).ok())
+                                .and_then(|s| StatusCode::from_u16(s).ok()),
+                            error: row
+                                .get::<_, Option<String>>(2)?
+                                .map(|kind| parse_kind(&kind)),
+                            latency: Duration::from_micros(
+                                u64::try_from(row.get::<_, i64>(3)?).unwrap_or(0),
+                            ),
+                            body: Bytes::from(row.get::<_, Vec<u8>>(4)?),
+                        })
+                    })
+                    .map_err(store)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(store)?;
+                let state = State::parse(&state).unwrap_or(State::Pending);
+                entries.push(Entry {
+                    job: Job {
+                        endpoint,
+                        payload: Payload {
+                            id,
+                            event_type,
+                            content_type: HeaderValue::from_str(&content_type)
+                                .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+                            body: Bytes::from(body),
+                        },
+                    },
+                    state,
+                    attempts,
+                    next_at: (state == State::Pending).then(|| time(next_at)),
+                });
+            }
+            Ok(entries)
+        })
+        .await
+    }
+
+    async fn redrive(
+        &self,
+        endpoint: &str,
+        id: &str,
+        now: SystemTime,
+    ) -> Result<bool, OutboxError> {
+        let (endpoint, id) = (endpoint.to_owned(), id.to_owned());
+        self.with(move |connection| {
+            let changed = connection
+                .execute(
+                    "UPDATE hookwire_outbox SET state = 'pending', next_at = ?3, lease_until = NULL,
+                         round_start = (SELECT COUNT(*) FROM hookwire_attempts WHERE endpoint = ?1 AND id = ?2)
+                     WHERE endpoint = ?1 AND id = ?2 AND state IN ('dead', 'gone')",
+                    params![endpoint, id, millis(now)],
+                )
+                .map_err(store)?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+}
+
+fn parse_kind(kind: &str) -> TransportErrorKind {
+    match kind {
+        "Connect" => TransportErrorKind::Connect,
+        "Timeout" => TransportErrorKind::Timeout,
+        "Body" => TransportErrorKind::Body,
+        other if other.starts_with("TooLarge") => TransportErrorKind::TooLarge {
+            limit: other
+                .trim_start_matches("TooLarge { limit: ")
+                .trim_end_matches(" }")
+                .parse()
+                .unwrap_or(0),
+        },
+        _ => TransportErrorKind::Other,
+    }
+}

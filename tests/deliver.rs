@@ -1,0 +1,486 @@
+//! Delivery: the schedule, response classification, the dispatcher, the address policy, the
+//! outboxes and the replay guard.
+#![cfg(feature = "test-util")]
+
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use hookwire::deliver::{
+    AddressError, AddressPolicy, Attempt, Destination, Dispatcher, Job, MemoryOutbox, Outbox,
+    OutboxError, Outcome, Payload, Schedule, State, Verdict, classify, is_public,
+};
+use hookwire::http::{Request, Response, StatusCode};
+use hookwire::testing::{FakeTimer, MockClient, MockResponse};
+use hookwire::transport::{TransportError, TransportErrorKind};
+use hookwire::webhook::{MemoryReplayGuard, ReplayGuard, Secret, Verifier};
+
+// ---------------------------------------------------------------- schedule
+
+#[test]
+fn the_default_schedule_is_the_common_practice_with_twenty_percent_jitter() {
+    let schedule = Schedule::default();
+    let minutes = |m: u64| Duration::from_secs(m * 60);
+    let expected = [
+        Duration::ZERO,
+        Duration::from_secs(5),
+        minutes(5),
+        minutes(30),
+        minutes(120),
+        minutes(300),
+        minutes(600),
+        minutes(600),
+    ];
+    assert_eq!(schedule.attempts(), 8);
+    for (attempt, nominal) in expected.iter().enumerate() {
+        assert_eq!(schedule.nominal(attempt as u32), Some(*nominal));
+        for _ in 0..50 {
+            let delay = schedule.delay(attempt as u32).unwrap();
+            assert!(
+                delay >= nominal.mul_f64(0.8) && delay <= nominal.mul_f64(1.2),
+                "{delay:?}"
+            );
+        }
+    }
+    assert_eq!(schedule.delay(8), None);
+}
+
+#[test]
+fn custom_and_exponential_schedules() {
+    let list = Schedule::list(vec![Duration::ZERO, Duration::from_secs(1)]).jitter(0.0);
+    assert_eq!(list.delay(1), Some(Duration::from_secs(1)));
+    assert_eq!(list.delay(2), None);
+    let exponential =
+        Schedule::exponential(Duration::from_secs(1), Duration::from_secs(10), 6).jitter(0.0);
+    let delays: Vec<_> = (0..7).map(|a| exponential.delay(a)).collect();
+    let s = |n| Some(Duration::from_secs(n));
+    assert_eq!(delays, [s(0), s(1), s(2), s(4), s(8), s(10), None]);
+    assert_eq!(
+        Schedule::default().jitter(f64::NAN).delay(1),
+        Some(Duration::from_secs(5))
+    );
+}
+
+// ---------------------------------------------------------------- classification
+
+fn response(status: u16) -> Result<Response<Bytes>, TransportError> {
+    let mut response = Response::new(Bytes::new());
+    *response.status_mut() = StatusCode::from_u16(status).unwrap();
+    Ok(response)
+}
+
+#[test]
+fn responses_are_classified_as_the_practice_says() {
+    let now = SystemTime::now();
+    for status in [200, 201, 202, 204] {
+        assert_eq!(
+            classify(&response(status), now),
+            Verdict::Delivered,
+            "{status}"
+        );
+    }
+    assert_eq!(classify(&response(410), now), Verdict::Gone);
+    for status in [
+        301, 302, 307, 308, 400, 401, 404, 409, 429, 500, 502, 503, 504,
+    ] {
+        assert!(
+            matches!(classify(&response(status), now), Verdict::Retry { .. }),
+            "{status}"
+        );
+    }
+    for error in [
+        TransportError::timeout(),
+        TransportError::connect(std::io::Error::other("x")),
+    ] {
+        assert_eq!(
+            classify(&Err(error), now),
+            Verdict::Retry { at_least: None }
+        );
+    }
+    let mut limited = Response::new(Bytes::new());
+    *limited.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    limited
+        .headers_mut()
+        .insert("retry-after", "120".parse().unwrap());
+    assert_eq!(
+        classify(&Ok(limited), now),
+        Verdict::Retry {
+            at_least: Some(Duration::from_secs(120))
+        }
+    );
+}
+
+// ---------------------------------------------------------------- dispatcher
+
+fn secret() -> Secret {
+    Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap()
+}
+
+fn destination() -> Destination {
+    Destination::new("https://hooks.customer.example/in", &secret()).unwrap()
+}
+
+fn payload() -> Payload {
+    Payload::json("msg_42", "transfer.settled", &br#"{"amount":"1.00"}"#[..])
+}
+
+fn dispatcher(mock: &MockClient, timer: &FakeTimer) -> Dispatcher<MockClient> {
+    Dispatcher::new(mock.clone(), timer.clone()).schedule(
+        Schedule::list(vec![
+            Duration::ZERO,
+            Duration::from_secs(5),
+            Duration::from_secs(300),
+        ])
+        .jitter(0.0),
+    )
+}
+
+#[tokio::test]
+async fn every_attempt_is_signed_under_the_same_id_and_verifies() {
+    let timer = FakeTimer::new();
+    let mock = MockClient::new()
+        .push(MockResponse::status(500).body("oops"))
+        .push(MockResponse::status(204));
+    let report = dispatcher(&mock, &timer)
+        .deliver(&destination(), &payload())
+        .await;
+    assert_eq!(report.outcome, Outcome::Delivered);
+    assert_eq!(report.attempts.len(), 2);
+    assert_eq!(
+        report.attempts[0].status,
+        Some(StatusCode::INTERNAL_SERVER_ERROR)
+    );
+    assert_eq!(report.attempts[0].body, "oops");
+    assert_eq!(timer.sleeps(), vec![Duration::from_secs(5)]);
+    let verifier = Verifier::new(&secret());
+    for request in mock.requests() {
+        assert_eq!(request.method(), "POST");
+        assert_eq!(request.headers()["webhook-id"], "msg_42");
+        assert_eq!(request.headers()["content-type"], "application/json");
+        assert!(
+            request.headers()["user-agent"]
+                .to_str()
+                .unwrap()
+                .starts_with("hookwire/")
+        );
+        verifier.verify(request.headers(), request.body()).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn gone_stops_redirects_fail_and_the_schedule_runs_out() {
+    let timer = FakeTimer::new();
+    let mock = MockClient::new().push(MockResponse::status(410));
+    let report = dispatcher(&mock, &timer)
+        .deliver(&destination(), &payload())
+        .await;
+    assert_eq!(report.outcome, Outcome::Gone);
+    assert_eq!(report.attempts.len(), 1);
+
+    let mock = MockClient::new()
+        .push(MockResponse::status(302).header("location", "http://169.254.169.254/"))
+        .push(MockResponse::status(308))
+        .push(MockResponse::status(301));
+    let report = dispatcher(&mock, &timer)
+        .deliver(&destination(), &payload())
+        .await;
+    assert_eq!(report.outcome, Outcome::Exhausted);
+    assert_eq!(mock.requests().len(), 3, "no redirect followed");
+    assert!(
+        mock.requests()
+            .iter()
+            .all(|r| r.uri() == "https://hooks.customer.example/in")
+    );
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured_between_the_scheduled_delay_and_the_cap() {
+    let timer = FakeTimer::new();
+    let mock = MockClient::new()
+        .push(MockResponse::status(429).header("retry-after", "60"))
+        .push(MockResponse::status(503).header("retry-after", "1"))
+        .push(MockResponse::status(204));
+    let report = dispatcher(&mock, &timer)
+        .deliver(&destination(), &payload())
+        .await;
+    assert_eq!(report.outcome, Outcome::Delivered);
+    // 60 s asked > 5 s scheduled: 60 s; then 1 s asked < 300 s scheduled: 300 s.
+    assert_eq!(
+        timer.sleeps(),
+        vec![Duration::from_secs(60), Duration::from_secs(300)]
+    );
+
+    let timer = FakeTimer::new();
+    let mock = MockClient::new()
+        .push(MockResponse::status(503).header("retry-after", "999999"))
+        .push(MockResponse::status(204));
+    dispatcher(&mock, &timer)
+        .retry_after_cap(Duration::from_secs(3600))
+        .deliver(&destination(), &payload())
+        .await;
+    assert_eq!(timer.sleeps(), vec![Duration::from_secs(3600)]);
+}
+
+#[tokio::test]
+async fn an_attempt_that_outlasts_its_timeout_is_a_timeout() {
+    let timer = FakeTimer::new();
+    let never =
+        |_: Request<Bytes>| std::future::pending::<Result<Response<Bytes>, TransportError>>();
+    let dispatcher = Dispatcher::new(never, timer.clone())
+        .schedule(Schedule::list(vec![Duration::ZERO]))
+        .attempt_timeout(Duration::from_secs(15));
+    let report = dispatcher.deliver(&destination(), &payload()).await;
+    assert_eq!(report.outcome, Outcome::Exhausted);
+    assert_eq!(report.attempts[0].error, Some(TransportErrorKind::Timeout));
+    assert!(timer.sleeps().contains(&Duration::from_secs(15)));
+}
+
+#[tokio::test]
+async fn only_the_first_64_kib_of_a_response_body_is_kept() {
+    let timer = FakeTimer::new();
+    let mock = MockClient::new().push(MockResponse::status(500).body(vec![b'e'; 100_000]));
+    let (attempt, _) = dispatcher(&mock, &timer)
+        .attempt(&destination(), &payload())
+        .await
+        .unwrap();
+    assert_eq!(attempt.body.len(), 64 * 1024);
+}
+
+#[tokio::test]
+async fn private_addresses_are_refused_before_anything_is_sent() {
+    let timer = FakeTimer::new();
+    for url in [
+        "http://127.0.0.1/hook",
+        "http://[::1]/",
+        "http://169.254.169.254/latest/meta-data",
+        "http://10.0.0.5/",
+        "http://[::ffff:192.168.1.1]/",
+    ] {
+        let mock = MockClient::new();
+        let destination = Destination::new(url, &secret()).unwrap();
+        let report = dispatcher(&mock, &timer)
+            .deliver(&destination, &payload())
+            .await;
+        assert!(
+            matches!(report.outcome, Outcome::Refused(AddressError::Refused(_))),
+            "{url}"
+        );
+        assert!(mock.requests().is_empty(), "{url}");
+    }
+    let mock = MockClient::new();
+    let report = dispatcher(&mock, &timer)
+        .policy(AddressPolicy::new().https_only(true))
+        .deliver(
+            &Destination::new("http://hooks.customer.example/", &secret()).unwrap(),
+            &payload(),
+        )
+        .await;
+    assert_eq!(report.outcome, Outcome::Refused(AddressError::NotHttps));
+}
+
+// ---------------------------------------------------------------- address policy
+
+#[test]
+fn non_public_ranges_are_refused_in_every_written_form() {
+    let refused = [
+        "0.0.0.0",
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.0.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "192.0.0.1",
+        "192.0.2.1",
+        "198.51.100.1",
+        "203.0.113.1",
+        "198.18.0.1",
+        "224.0.0.1",
+        "240.0.0.1",
+        "255.255.255.255",
+        "::",
+        "::1",
+        "fe80::1",
+        "fc00::1",
+        "fd00:ec2::254",
+        "ff02::1",
+        "2001:db8::1",
+        "100::1",
+        "::ffff:127.0.0.1",
+        "::ffff:169.254.169.254",
+        "::127.0.0.1",
+        "64:ff9b::10.0.0.1",
+        "64:ff9b:1::a00:1",
+        "2002:7f00:1::",
+        "2002:c0a8:0101::1",
+        "fec0::1",
+    ];
+    for address in refused {
+        let ip: IpAddr = address.parse().unwrap();
+        assert!(!is_public(ip), "{address} should be refused");
+    }
+    let public = [
+        "93.184.215.14",
+        "8.8.8.8",
+        "1.1.1.1",
+        "2606:4700:4700::1111",
+        "::ffff:8.8.8.8",
+        "64:ff9b::808:808",
+        "2002:0808:0808::1",
+    ];
+    for address in public {
+        assert!(
+            is_public(address.parse().unwrap()),
+            "{address} should be allowed"
+        );
+    }
+}
+
+#[test]
+fn the_allow_list_and_url_checks() {
+    let policy = AddressPolicy::new().allow("10.20.0.0/16".parse().unwrap());
+    assert!(policy.permits("10.20.1.1".parse().unwrap()));
+    assert!(!policy.permits("10.21.1.1".parse().unwrap()));
+    let check = |p: &AddressPolicy, url: &str| p.check_url(&url::Url::parse(url).unwrap());
+    assert_eq!(check(&policy, "https://hooks.example/"), Ok(()));
+    assert_eq!(
+        check(&policy, "ftp://hooks.example/"),
+        Err(AddressError::Scheme)
+    );
+    assert!(matches!(
+        check(&policy, "http://127.0.0.1:8080/"),
+        Err(AddressError::Refused(_))
+    ));
+    assert_eq!(check(&policy, "http://10.20.0.9/"), Ok(()));
+}
+
+// ---------------------------------------------------------------- outboxes
+
+fn job(endpoint: &str, id: &str) -> Job {
+    Job {
+        endpoint: endpoint.into(),
+        payload: Payload::json(id, "t", &b"{}"[..]),
+    }
+}
+
+fn attempt(status: u16) -> Attempt {
+    Attempt {
+        at: SystemTime::now(),
+        status: StatusCode::from_u16(status).ok(),
+        error: None,
+        latency: Duration::from_millis(3),
+        body: Bytes::from_static(b"ok"),
+    }
+}
+
+/// The contract every outbox keeps.
+pub async fn outbox_contract(outbox: &dyn Outbox) {
+    let t0 = SystemTime::now();
+    let lease_for = Duration::from_secs(30);
+    outbox.enqueue(job("ep1", "a"), t0).await.unwrap();
+    outbox.enqueue(job("ep1", "a"), t0).await.unwrap(); // idempotent
+    outbox
+        .enqueue(job("ep1", "b"), t0 + Duration::from_secs(60))
+        .await
+        .unwrap();
+    outbox.enqueue(job("ep2", "a"), t0).await.unwrap(); // same id, other endpoint
+
+    let leased = outbox.lease(t0, 10, lease_for).await.unwrap();
+    assert_eq!(leased.len(), 2, "only due jobs, once each");
+    assert!(
+        outbox.lease(t0, 10, lease_for).await.unwrap().is_empty(),
+        "leased jobs are not leased again"
+    );
+
+    let first = leased
+        .iter()
+        .find(|l| l.job.endpoint == "ep1")
+        .unwrap()
+        .clone();
+    assert_eq!(first.attempts, 0);
+    outbox.record(&first, &attempt(500)).await.unwrap();
+    outbox
+        .reschedule(&first, t0 + Duration::from_secs(5))
+        .await
+        .unwrap();
+
+    // An expired lease is granted again; the stale holder is fenced off.
+    let second = leased
+        .iter()
+        .find(|l| l.job.endpoint == "ep2")
+        .unwrap()
+        .clone();
+    let regranted = outbox.lease(t0 + lease_for, 10, lease_for).await.unwrap();
+    assert!(regranted.iter().any(|l| l.job.endpoint == "ep2"));
+    assert!(matches!(
+        outbox.finish(&second, State::Delivered).await,
+        Err(OutboxError::LeaseLost)
+    ));
+    let fresh = regranted.iter().find(|l| l.job.endpoint == "ep2").unwrap();
+    outbox.finish(fresh, State::Delivered).await.unwrap();
+
+    let later = outbox
+        .lease(t0 + Duration::from_secs(61), 10, lease_for)
+        .await
+        .unwrap();
+    let again = later.iter().find(|l| l.job.payload.id == "a").unwrap();
+    assert_eq!(again.attempts, 1);
+    outbox.record(again, &attempt(500)).await.unwrap();
+    outbox.finish(again, State::DeadLettered).await.unwrap();
+
+    let dead = outbox.list(Some(State::DeadLettered)).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].attempts.len(), 2);
+    assert_eq!(
+        dead[0].attempts[0].status,
+        Some(StatusCode::INTERNAL_SERVER_ERROR)
+    );
+    assert_eq!(outbox.list(Some(State::Delivered)).await.unwrap().len(), 1);
+    assert_eq!(outbox.list(None).await.unwrap().len(), 3);
+
+    assert!(outbox.redrive("ep1", "a", t0).await.unwrap());
+    assert!(!outbox.redrive("ep1", "missing", t0).await.unwrap());
+    let redriven = outbox
+        .lease(t0 + Duration::from_secs(62), 10, lease_for)
+        .await
+        .unwrap();
+    let redriven = redriven.iter().find(|l| l.job.payload.id == "a").unwrap();
+    assert_eq!(redriven.attempts, 0, "a redrive starts the schedule over");
+}
+
+#[tokio::test]
+async fn the_memory_outbox_keeps_the_contract() {
+    outbox_contract(&MemoryOutbox::new()).await;
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn the_sqlite_outbox_keeps_the_contract_and_its_data_across_reopening() {
+    let dir = std::env::temp_dir().join(format!(
+        "hookwire-outbox-{}",
+        hookwire::webhook::message_id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("outbox.db");
+    {
+        let outbox = hookwire::deliver::SqliteOutbox::open(&path).await.unwrap();
+        outbox_contract(&outbox).await;
+    }
+    let reopened = hookwire::deliver::SqliteOutbox::open(&path).await.unwrap();
+    assert_eq!(reopened.list(None).await.unwrap().len(), 3);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+// ---------------------------------------------------------------- replay guard
+
+#[tokio::test]
+async fn the_replay_guard_forgets_after_its_ttl_and_beyond_its_capacity() {
+    let guard = MemoryReplayGuard::new(Duration::from_secs(600)).capacity(2);
+    let t0 = SystemTime::now();
+    assert!(guard.first_sight("a", t0).await);
+    assert!(!guard.first_sight("a", t0 + Duration::from_secs(599)).await);
+    assert!(guard.first_sight("a", t0 + Duration::from_secs(600)).await);
+    assert!(guard.first_sight("b", t0 + Duration::from_secs(601)).await);
+    assert!(guard.first_sight("c", t0 + Duration::from_secs(602)).await);
+    assert!(guard.len() <= 2);
+}
