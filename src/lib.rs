@@ -22,6 +22,9 @@
 //!   pagination as a stream; errors keep the raw body and decode RFC 9457 problems.
 //! - [`transport`]: [`HttpClient`](transport::HttpClient), the one trait all HTTP I/O goes
 //!   through, and [`timer`]: the [`Timer`](timer::Timer) that retries wait on.
+//! - [`deliver`]: sending webhooks: a [`Dispatcher`](deliver::Dispatcher) that signs each
+//!   attempt, retries on a schedule with jitter, classifies responses and refuses non-public
+//!   addresses; a durable [`Outbox`](deliver::Outbox) (in memory, or SQLite) drained by a worker.
 //! - [`adapters`]: reqwest, hyper (client and server side), axum and tower, each behind its
 //!   feature.
 //! - [`event`]: one envelope, [`Event<T>`](event::Event), compatible with CloudEvents 1.0, for
@@ -73,7 +76,8 @@
 //! | `axum` | `adapters::axum`: `Webhook` and `WebhookEvent<T>` extractors and a tower `VerifyLayer` |
 //! | `rustls` | HTTPS for `HyperClient` through rustls (*ring*, webpki roots): `HyperClient::https`, `HyperClient::with_tls_config` |
 //! | `tower` | `adapters::tower::ServiceClient`: any `tower::Service` over `http` types as an `HttpClient` |
-//! | `tokio` | `timer::TokioTimer`, the tokio runtime's timer for retries (the adapter features bring it) |
+//! | `tokio` | `timer::TokioTimer` and `deliver::Worker` (the adapter features bring it) |
+//! | `sqlite` | `deliver::SqliteOutbox`: a durable outbox in an SQLite file (rusqlite, SQLite built in), and `deliver::Worker` |
 //! | `test-util` | `testing::MockClient` (a scripted transport that records requests) and `testing::FakeTimer` (a virtual clock) for users' own tests |
 //! | `ed25519` | Standard Webhooks `v1a` signatures: `SigningKey` (`whsk_`), `PublicKey` (`whpk_`), through `ed25519-dalek` |
 //!

@@ -22,7 +22,7 @@
 //!
 //! Every verification compares in constant time, checks the timestamp where the scheme has one,
 //! never panics on what arrived, and allocates nothing on the heap. [`message_id`] makes unique,
-//! time-sortable ids for new messages.
+//! time-sortable ids for new messages, and a [`ReplayGuard`] drops messages seen before.
 //!
 //! Verify the body exactly as it arrived, before parsing it: a body that was parsed and
 //! serialised again no longer matches its signature.
