@@ -364,3 +364,46 @@ async fn a_worker_killed_mid_run_loses_nothing_to_its_successor_on_the_same_file
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn guarded_clients_keep_only_the_first_64_kib_of_an_endless_answer() {
+    use futures_util::stream;
+    use http_body_util::StreamBody;
+    use hyper::body::Frame;
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|_: Request<Incoming>| async {
+                    let chunks = stream::repeat_with(|| {
+                        Ok::<_, Infallible>(Frame::data(Bytes::from(vec![b'a'; 10_000])))
+                    });
+                    Ok::<_, Infallible>(Response::new(StreamBody::new(chunks)))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    let clients: Vec<(&str, Box<dyn HttpClient>)> = vec![
+        ("hyper", Box::new(HyperClient::guarded(loopback()))),
+        (
+            "reqwest",
+            Box::new(ReqwestClient::guarded(reqwest::Client::builder(), loopback()).unwrap()),
+        ),
+    ];
+    for (name, client) in clients {
+        let request = Request::post(format!("http://{address}/"))
+            .body(Bytes::new())
+            .unwrap();
+        let response = tokio::time::timeout(Duration::from_secs(10), client.send(request))
+            .await
+            .expect("the read stopped")
+            .unwrap();
+        assert_eq!(response.status(), 200, "{name}");
+        assert_eq!(response.body().len(), 64 * 1024, "{name}");
+    }
+}

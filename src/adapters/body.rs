@@ -15,29 +15,44 @@ pub(crate) enum ReadError<E> {
     Body(E),
 }
 
+/// What to do with a body longer than the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OverLimit {
+    /// Refuse it.
+    Refuse,
+    /// Keep its first `limit` bytes and read no further.
+    Truncate,
+}
+
 /// Reads `body` to its end, or stops as soon as it exceeds `limit` bytes (or its declared
-/// `Content-Length` does), without reading the rest.
+/// `Content-Length` does), without reading the rest: refusing it, or keeping what fits.
 pub(crate) async fn read_limited<B: Body>(
     headers: &HeaderMap,
     body: B,
     limit: usize,
+    over: OverLimit,
 ) -> Result<Bytes, ReadError<B::Error>> {
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
+    if over == OverLimit::Refuse && declared.is_some_and(|length| length > limit as u64) {
         return Err(ReadError::TooLarge);
     }
     let mut body = std::pin::pin!(body);
     let mut out = BytesMut::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(ReadError::Body)?;
-        if let Ok(data) = frame.into_data() {
-            if out.len().saturating_add(data.remaining()) > limit {
-                return Err(ReadError::TooLarge);
+        if let Ok(mut data) = frame.into_data() {
+            let room = limit.saturating_sub(out.len());
+            if data.remaining() > room {
+                if over == OverLimit::Refuse {
+                    return Err(ReadError::TooLarge);
+                }
+                out.put(data.take(room));
+                break;
             }
-            out.put(data);
+            out.put(&mut data);
         }
     }
     Ok(out.freeze())

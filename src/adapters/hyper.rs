@@ -21,7 +21,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::rt::TokioExecutor;
 
-use super::body::{ReadError, read_limited};
+use super::body::{OverLimit, ReadError, read_limited};
 pub use super::server::{
     DEFAULT_BODY_LIMIT, Rejection, VerifiedWebhook, validation_response, verify_request,
     verify_request_once,
@@ -52,6 +52,7 @@ use crate::webhook::Scheme;
 pub struct HyperClient<C = HttpConnector> {
     client: Client<C, Full<Bytes>>,
     max_body: usize,
+    over_limit: OverLimit,
     timeout: Option<Duration>,
 }
 
@@ -109,7 +110,8 @@ impl HyperClient<hyper_rustls::HttpsConnector<HttpConnector>> {
 impl HyperClient<GuardedConnector> {
     /// A client for senders: every host name is resolved once, addresses that `policy`
     /// refuses are dropped, and the connection goes to a vetted address; URLs with refused IP
-    /// addresses fail before any connection. Plain HTTP; see the `rustls` feature for TLS.
+    /// addresses fail before any connection. It reads at most the first 64 KiB of a response
+    /// (all a delivery report keeps). Plain HTTP.
     pub fn guarded(policy: crate::deliver::AddressPolicy) -> Self {
         let mut http = HttpConnector::new_with_resolver(GuardedResolver {
             policy: Arc::new(policy.clone()),
@@ -119,6 +121,8 @@ impl HyperClient<GuardedConnector> {
             inner: http,
             policy: Arc::new(policy),
         })
+        .max_body_size(crate::deliver::KEPT_BODY)
+        .truncate_over_limit()
     }
 }
 
@@ -191,6 +195,7 @@ impl<C: Connect + Clone + Send + Sync + 'static> HyperClient<C> {
         HyperClient {
             client,
             max_body: DEFAULT_MAX_RESPONSE,
+            over_limit: OverLimit::Refuse,
             timeout: None,
         }
     }
@@ -199,6 +204,15 @@ impl<C: Connect + Clone + Send + Sync + 'static> HyperClient<C> {
     #[must_use]
     pub fn max_body_size(mut self, bytes: usize) -> Self {
         self.max_body = bytes;
+        self
+    }
+
+    /// Keeps the first [`max_body_size`](HyperClient::max_body_size) bytes of a longer
+    /// response, and reads no further, instead of failing: what a sender wants, which only
+    /// keeps the start of what receivers answer.
+    #[must_use]
+    pub fn truncate_over_limit(mut self) -> Self {
+        self.over_limit = OverLimit::Truncate;
         self
     }
 
@@ -223,7 +237,7 @@ impl<C: Connect + Clone + Send + Sync + 'static> HyperClient<C> {
                 TransportError::new(kind, "the request failed").with_source(error)
             })?;
         let (parts, body) = response.into_parts();
-        let body = read_limited(&parts.headers, body, self.max_body)
+        let body = read_limited(&parts.headers, body, self.max_body, self.over_limit)
             .await
             .map_err(|error| match error {
                 ReadError::TooLarge => TransportError::too_large(self.max_body),

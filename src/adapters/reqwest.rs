@@ -33,6 +33,7 @@ use crate::transport::{HttpClient, TransportError, TransportErrorKind};
 pub struct ReqwestClient {
     client: reqwest::Client,
     max_body: usize,
+    truncate: bool,
     policy: Option<Arc<AddressPolicy>>,
 }
 
@@ -42,13 +43,15 @@ impl ReqwestClient {
         ReqwestClient {
             client,
             max_body: DEFAULT_MAX_RESPONSE,
+            truncate: false,
             policy: None,
         }
     }
 
     /// A client for senders, built from `builder` with a resolver that drops the addresses
     /// `policy` refuses (one lookup; the connection goes to a vetted address) and with
-    /// redirects off; URLs with refused IP addresses fail before any connection.
+    /// redirects off; URLs with refused IP addresses fail before any connection. It reads at
+    /// most the first 64 KiB of a response (all a delivery report keeps).
     ///
     /// # Errors
     ///
@@ -66,7 +69,8 @@ impl ReqwestClient {
             .build()?;
         Ok(ReqwestClient {
             client,
-            max_body: DEFAULT_MAX_RESPONSE,
+            max_body: crate::deliver::KEPT_BODY,
+            truncate: true,
             policy: Some(policy),
         })
     }
@@ -75,6 +79,14 @@ impl ReqwestClient {
     #[must_use]
     pub fn max_body_size(mut self, bytes: usize) -> Self {
         self.max_body = bytes;
+        self
+    }
+
+    /// Keeps the first [`max_body_size`](ReqwestClient::max_body_size) bytes of a longer
+    /// response, and reads no further, instead of failing.
+    #[must_use]
+    pub fn truncate_over_limit(mut self) -> Self {
+        self.truncate = true;
         self
     }
 
@@ -125,16 +137,22 @@ impl HttpClient for ReqwestClient {
             .execute(request)
             .await
             .map_err(transport_error)?;
-        if response
-            .content_length()
-            .is_some_and(|length| length > self.max_body as u64)
+        if !self.truncate
+            && response
+                .content_length()
+                .is_some_and(|length| length > self.max_body as u64)
         {
             return Err(TransportError::too_large(self.max_body));
         }
         let mut body = BytesMut::new();
         while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
-            if body.len().saturating_add(chunk.len()) > self.max_body {
-                return Err(TransportError::too_large(self.max_body));
+            let room = self.max_body.saturating_sub(body.len());
+            if chunk.len() > room {
+                if !self.truncate {
+                    return Err(TransportError::too_large(self.max_body));
+                }
+                body.extend_from_slice(chunk.get(..room).unwrap_or_default());
+                break;
             }
             body.extend_from_slice(&chunk);
         }

@@ -9,7 +9,7 @@ use http::header::{ALLOW, CONTENT_TYPE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body;
 
-use super::body::{ReadError, read_limited};
+use super::body::{OverLimit, ReadError, read_limited};
 use crate::webhook::{ReplayGuard, Scheme, Verified, VerifyError};
 
 /// The default limit on a webhook body: 1 MiB.
@@ -132,7 +132,7 @@ where
     B::Error: fmt::Display,
 {
     let (parts, body) = request.into_parts();
-    let body = read_limited(&parts.headers, body, limit)
+    let body = read_limited(&parts.headers, body, limit, OverLimit::Refuse)
         .await
         .map_err(|error| match error {
             ReadError::TooLarge => Rejection::TooLarge { limit },
