@@ -20,7 +20,8 @@ pub(crate) enum ReadError<E> {
 pub(crate) enum OverLimit {
     /// Refuse it.
     Refuse,
-    /// Keep its first `limit` bytes and read no further.
+    /// Keep its first `limit` bytes and read no further (the client side's choice).
+    #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
     Truncate,
 }
 
