@@ -4,7 +4,7 @@
 //! | feature | what |
 //! |---|---|
 //! | `hyper` | [`hyper::HyperClient`] (an [`HttpClient`](crate::transport::HttpClient) over hyper-util's pooled client) and server helpers: bounded body reading, verification, a ready handler, the CloudEvents webhook validation handshake |
-//! | `rustls` | `HyperClient::https` and `HyperClient::with_tls_config`: HTTPS through rustls |
+//! | `rustls` | HTTPS through rustls: [`tls_config`], `HyperClient::https`, `with_tls_config`, `guarded_https`, and `ReqwestClient::https` |
 //! | `reqwest` | [`reqwest::ReqwestClient`] |
 //! | `axum` | [`axum::Webhook`] and [`axum::WebhookEvent`] extractors, and [`axum::VerifyLayer`] for any tower server |
 //! | `tower` | [`tower::ServiceClient`]: any `tower::Service` over `http` types as an `HttpClient` |
@@ -28,3 +28,27 @@ pub mod server;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
+
+/// The rustls client configuration hookwire's HTTPS clients use: the *ring* provider, its safe
+/// default protocol versions, and the Mozilla root certificates that webpki-roots bundles.
+///
+/// # Errors
+///
+/// A [`TransportError`](crate::transport::TransportError) if no protocol version is available.
+#[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+pub fn tls_config() -> Result<rustls::ClientConfig, crate::transport::TransportError> {
+    use hyper_rustls::ConfigBuilderExt;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| {
+            crate::transport::TransportError::new(
+                crate::transport::TransportErrorKind::Other,
+                "no TLS protocol version available",
+            )
+            .with_source(error)
+        })?
+        .with_webpki_roots()
+        .with_no_client_auth())
+}

@@ -87,3 +87,58 @@ async fn an_untrusted_certificate_is_a_connect_error() {
     let error = client.send(request).await.unwrap_err();
     assert_eq!(error.kind(), TransportErrorKind::Connect, "{error}");
 }
+
+fn trusting(cert: CertificateDer<'static>) -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert).unwrap();
+    rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth()
+}
+
+#[tokio::test]
+async fn the_guarded_https_client_delivers_to_a_permitted_tls_receiver_and_refuses_others() {
+    use hookwire::deliver::AddressPolicy;
+    let (address, cert) = tls_server().await;
+    let url = format!("https://localhost:{}/", address.port());
+    let loopback = AddressPolicy::new()
+        .allow("127.0.0.0/8".parse().unwrap())
+        .allow("::1/128".parse().unwrap());
+    let allowed = HyperClient::guarded_https(loopback, trusting(cert.clone()));
+    let response = allowed
+        .send(Request::get(&url).body(Bytes::new()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let refused = HyperClient::guarded_https(AddressPolicy::new(), trusting(cert));
+    let error = refused
+        .send(Request::get(&url).body(Bytes::new()).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), TransportErrorKind::Connect, "{error}");
+}
+
+#[cfg(feature = "reqwest")]
+#[tokio::test]
+async fn reqwest_speaks_https_through_rustls() {
+    use hookwire::adapters::reqwest::ReqwestClient;
+    let (address, cert) = tls_server().await;
+    let url = format!("https://localhost:{}/", address.port());
+    let trusted = reqwest::Client::builder()
+        .tls_backend_preconfigured(trusting(cert))
+        .build()
+        .unwrap();
+    let response = ReqwestClient::new(trusted)
+        .send(Request::get(&url).body(Bytes::new()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let default_roots = ReqwestClient::https(reqwest::Client::builder()).unwrap();
+    let error = default_roots
+        .send(Request::get(&url).body(Bytes::new()).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), TransportErrorKind::Connect, "{error}");
+}

@@ -75,20 +75,7 @@ impl HyperClient<hyper_rustls::HttpsConnector<HttpConnector>> {
     ///
     /// A [`TransportError`] if the TLS configuration cannot be built.
     pub fn https() -> Result<Self, TransportError> {
-        use hyper_rustls::ConfigBuilderExt;
-        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|error| {
-                TransportError::new(
-                    TransportErrorKind::Other,
-                    "no TLS protocol version available",
-                )
-                .with_source(error)
-            })?
-            .with_webpki_roots()
-            .with_no_client_auth();
-        Ok(Self::with_tls_config(config))
+        Ok(Self::with_tls_config(super::tls_config()?))
     }
 
     /// A client for HTTPS (and plain HTTP) with your own rustls configuration: other roots,
@@ -107,22 +94,37 @@ impl HyperClient<hyper_rustls::HttpsConnector<HttpConnector>> {
     }
 }
 
+#[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+impl HyperClient<hyper_rustls::HttpsConnector<GuardedConnector>> {
+    /// [`HyperClient::guarded`] over HTTPS (and HTTP) through rustls with `config` (for
+    /// instance [`tls_config`](super::tls_config)): what a sender delivering to its customers'
+    /// URLs uses.
+    pub fn guarded_https(
+        policy: crate::deliver::AddressPolicy,
+        config: rustls::ClientConfig,
+    ) -> Self {
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(config)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(GuardedConnector::new(policy).under_tls());
+        Self::with_connector(connector)
+            .max_body_size(crate::deliver::KEPT_BODY)
+            .truncate_over_limit()
+    }
+}
+
 impl HyperClient<GuardedConnector> {
     /// A client for senders: every host name is resolved once, addresses that `policy`
     /// refuses are dropped, and the connection goes to a vetted address; URLs with refused IP
     /// addresses fail before any connection. It reads at most the first 64 KiB of a response
     /// (all a delivery report keeps). Plain HTTP.
     pub fn guarded(policy: crate::deliver::AddressPolicy) -> Self {
-        let mut http = HttpConnector::new_with_resolver(GuardedResolver {
-            policy: Arc::new(policy.clone()),
-        });
-        http.set_nodelay(true);
-        Self::with_connector(GuardedConnector {
-            inner: http,
-            policy: Arc::new(policy),
-        })
-        .max_body_size(crate::deliver::KEPT_BODY)
-        .truncate_over_limit()
+        Self::with_connector(GuardedConnector::new(policy))
+            .max_body_size(crate::deliver::KEPT_BODY)
+            .truncate_over_limit()
     }
 }
 
@@ -158,6 +160,25 @@ impl tower_service::Service<hyper_util::client::legacy::connect::dns::Name> for 
 pub struct GuardedConnector {
     inner: HttpConnector<GuardedResolver>,
     policy: Arc<crate::deliver::AddressPolicy>,
+}
+
+impl GuardedConnector {
+    /// A connector that dials only what `policy` permits.
+    pub fn new(policy: crate::deliver::AddressPolicy) -> Self {
+        let policy = Arc::new(policy);
+        let mut inner = HttpConnector::new_with_resolver(GuardedResolver {
+            policy: policy.clone(),
+        });
+        inner.set_nodelay(true);
+        GuardedConnector { inner, policy }
+    }
+
+    /// The same connector, under a TLS connector that passes it `https` URIs.
+    #[cfg(feature = "rustls")]
+    fn under_tls(mut self) -> Self {
+        self.inner.enforce_http(false);
+        self
+    }
 }
 
 impl tower_service::Service<http::Uri> for GuardedConnector {
