@@ -4,7 +4,7 @@
 //! | feature | what |
 //! |---|---|
 //! | `hyper` | [`hyper::HyperClient`] (an [`HttpClient`](crate::transport::HttpClient) over hyper-util's pooled client) and server helpers: bounded body reading, verification, a ready handler, the CloudEvents webhook validation handshake |
-//! | `rustls` | HTTPS through rustls: [`tls_config`], `HyperClient::https`, `with_tls_config`, `guarded_https`, and `ReqwestClient::https` |
+//! | `rustls` | HTTPS for `HyperClient` through rustls: [`tls_config`], `HyperClient::https`, `with_tls_config`, `guarded_https` |
 //! | `reqwest` | [`reqwest::ReqwestClient`] |
 //! | `axum` | [`axum::Webhook`] and [`axum::WebhookEvent`] extractors, and [`axum::VerifyLayer`] for any tower server |
 //! | `tower` | [`tower::ServiceClient`]: any `tower::Service` over `http` types as an `HttpClient` |

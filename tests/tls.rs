@@ -119,26 +119,3 @@ async fn the_guarded_https_client_delivers_to_a_permitted_tls_receiver_and_refus
         .unwrap_err();
     assert_eq!(error.kind(), TransportErrorKind::Connect, "{error}");
 }
-
-#[cfg(feature = "reqwest")]
-#[tokio::test]
-async fn reqwest_speaks_https_through_rustls() {
-    use hookwire::adapters::reqwest::ReqwestClient;
-    let (address, cert) = tls_server().await;
-    let url = format!("https://localhost:{}/", address.port());
-    let trusted = reqwest::Client::builder()
-        .tls_backend_preconfigured(trusting(cert))
-        .build()
-        .unwrap();
-    let response = ReqwestClient::new(trusted)
-        .send(Request::get(&url).body(Bytes::new()).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let default_roots = ReqwestClient::https(reqwest::Client::builder()).unwrap();
-    let error = default_roots
-        .send(Request::get(&url).body(Bytes::new()).unwrap())
-        .await
-        .unwrap_err();
-    assert_eq!(error.kind(), TransportErrorKind::Connect, "{error}");
-}

@@ -13,8 +13,9 @@ use crate::transport::{HttpClient, TransportError, TransportErrorKind};
 /// An [`HttpClient`] over a `reqwest::Client`.
 ///
 /// Build the `reqwest::Client` as your application needs (timeouts, proxies, TLS: hookwire
-/// turns off reqwest's default features; with hookwire's `rustls` feature,
-/// `ReqwestClient::https` sets up rustls, or enable reqwest's own TLS feature yourself). Every header, repeated ones included, the status and the version cross
+/// turns off reqwest's default features, so enable reqwest's TLS feature of your choice in your
+/// own `Cargo.toml` for HTTPS; hookwire does not, because reqwest's provider-less rustls
+/// feature would make every `reqwest::Client::new()` in the application panic). Every header, repeated ones included, the status and the version cross
 /// unchanged; the response body is read chunk by chunk and the read stops once it passes
 /// [`max_body_size`](ReqwestClient::max_body_size) (10 MiB by default). reqwest's timeouts
 /// surface as [`TransportErrorKind::Timeout`].
@@ -80,24 +81,6 @@ impl ReqwestClient {
     pub fn max_body_size(mut self, bytes: usize) -> Self {
         self.max_body = bytes;
         self
-    }
-
-    /// A transport over `builder` with HTTPS through rustls configured by
-    /// [`tls_config`](super::tls_config) (the *ring* provider and webpki roots), for users who
-    /// do not pick reqwest's TLS themselves.
-    ///
-    /// # Errors
-    ///
-    /// A [`TransportError`] if the TLS configuration or the client cannot be built.
-    #[cfg(feature = "rustls")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
-    pub fn https(builder: reqwest::ClientBuilder) -> Result<Self, TransportError> {
-        let config = super::tls_config()?;
-        let client = builder
-            .tls_backend_preconfigured(config)
-            .build()
-            .map_err(transport_error)?;
-        Ok(Self::new(client))
     }
 
     /// Keeps the first [`max_body_size`](ReqwestClient::max_body_size) bytes of a longer
