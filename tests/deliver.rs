@@ -484,3 +484,23 @@ async fn the_replay_guard_forgets_after_its_ttl_and_beyond_its_capacity() {
     assert!(guard.first_sight("c", t0 + Duration::from_secs(602)).await);
     assert!(guard.len() <= 2);
 }
+
+proptest::proptest! {
+    /// An IPv4 address written in any IPv6 form that carries it is judged as the address
+    /// itself: no form smuggles a private address past the policy.
+    #[test]
+    fn ipv6_forms_of_an_ipv4_address_are_judged_as_the_address(octets in proptest::prelude::any::<[u8; 4]>()) {
+        let v4 = std::net::Ipv4Addr::from(octets);
+        let expected = is_public(IpAddr::V4(v4));
+        let [a, b, c, d] = octets;
+        let (hi, lo) = (u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d]));
+        let forms = [
+            v4.to_ipv6_mapped(),
+            std::net::Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, hi, lo),
+            std::net::Ipv6Addr::new(0x2002, hi, lo, 0, 0, 0, 0, 1),
+        ];
+        for form in forms {
+            proptest::prop_assert_eq!(is_public(IpAddr::V6(form)), expected, "{} as {}", v4, form);
+        }
+    }
+}
