@@ -582,3 +582,30 @@ async fn client_adapters_speak_http2_when_built_for_it_and_report_the_version() 
         );
     }
 }
+
+#[tokio::test]
+async fn a_replay_guard_in_the_axum_config_answers_repeats_without_handling_them() {
+    use axum::Router;
+    use axum::routing::post;
+    use hookwire::webhook::MemoryReplayGuard;
+
+    static HANDLED: AtomicUsize = AtomicUsize::new(0);
+    async fn once(Webhook(_): Webhook) -> &'static str {
+        HANDLED.fetch_add(1, Ordering::SeqCst);
+        "handled"
+    }
+    let config = WebhookConfig::new(Verifier::new(&secret()))
+        .replay_guard(MemoryReplayGuard::new(Duration::from_secs(600)));
+    let app = Router::new().route("/once", post(once)).with_state(config);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let first = signed_to(address, "/once", b"{}").send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.text().await.unwrap(), "handled");
+    let repeat = signed_to(address, "/once", b"{}").send().await.unwrap();
+    assert_eq!(repeat.status(), 200);
+    assert_eq!(repeat.text().await.unwrap(), "already received\n");
+    assert_eq!(HANDLED.load(Ordering::SeqCst), 1);
+}
