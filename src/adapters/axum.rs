@@ -204,7 +204,7 @@ fn decode_event<T: DeserializeOwned>(webhook: &VerifiedWebhook) -> Result<Event<
 /// A tower layer that verifies every request before the inner service sees it: requests that
 /// fail are answered (400, 401 or 413) without reaching it; those that pass reach it with their
 /// body (read once, up to the limit) and a [`VerifiedWebhook`] in their extensions, its body
-/// empty (the request carries the body).
+/// and headers empty (the request carries both).
 ///
 /// ```
 /// use axum::{Extension, Router, routing::post};
@@ -275,11 +275,15 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let config = self.config.clone();
         Box::pin(async move {
+            // The headers travel through verification and come back with the webhook; the rest
+            // of the request waits here.
             let (mut parts, body) = request.into_parts();
-            let probe = http::Request::from_parts(parts.clone(), body);
+            let mut probe = http::Request::new(body);
+            *probe.headers_mut() = std::mem::take(&mut parts.headers);
             match config.verify(probe).await {
                 Ok(mut webhook) => {
                     let body = std::mem::take(&mut webhook.body);
+                    parts.headers = std::mem::take(&mut webhook.headers);
                     parts.extensions.insert(webhook);
                     inner
                         .call(http::Request::from_parts(parts, B::from(body)))

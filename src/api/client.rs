@@ -233,7 +233,6 @@ impl<T: HttpClient> Client<T> {
     /// Builds, authenticates and sends, retrying under the policy.
     async fn execute<E: Endpoint>(&self, endpoint: &E) -> Result<Response<Bytes>, ApiError> {
         let mut request = Some(self.build(endpoint)?);
-        let method = endpoint.method();
         let started = self.timer.as_ref().map(|timer| timer.now());
         let mut retry = 0u32;
         loop {
@@ -245,7 +244,6 @@ impl<T: HttpClient> Client<T> {
                 (None, _) => None,
             }
             .ok_or_else(|| ApiError::Build("the request was already sent".into()))?;
-            let headers = (!last).then(|| attempt.headers().clone());
             if let Some(auth) = &self.auth {
                 auth.authenticate(&mut attempt)
                     .await
@@ -258,11 +256,12 @@ impl<T: HttpClient> Client<T> {
                     Ok(response)
                 }
             });
-            let wait = match (&self.timer, started, headers) {
-                (Some(timer), Some(started), Some(headers)) => self.retry.delay(
+            // While another attempt may follow, the kept request answers for method and headers.
+            let wait = match (&self.timer, started, &request) {
+                (Some(timer), Some(started), Some(kept)) => self.retry.delay(
                     retry,
-                    &method,
-                    &headers,
+                    kept.method(),
+                    kept.headers(),
                     &outcome,
                     timer.now().saturating_duration_since(started),
                     SystemTime::now(),
