@@ -90,7 +90,7 @@ fn adapters(c: &mut Criterion) {
     group.finish();
 
     let raw_reqwest = reqwest::Client::new();
-    let reqwest_adapter = ReqwestClient::new(reqwest::Client::new());
+    let reqwest_adapter = ReqwestClient::new().expect("client");
     let mut group = c.benchmark_group("adapter_reqwest/loopback");
     group.bench_function("raw_reqwest", |b| {
         b.iter(|| {

@@ -11,9 +11,10 @@ use std::sync::Arc;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hookwire::adapters::hyper::HyperClient;
 use hookwire::bytes::Bytes;
-use hookwire::deliver::{AddressPolicy, Destination, Dispatcher, Payload, Verdict};
+use hookwire::deliver::{Destination, Dispatcher, Payload, Verdict};
 use hookwire::http::{Request, Response, StatusCode};
 use hookwire::timer::TokioTimer;
+use hookwire::transport::AddressPolicy;
 use hookwire::webhook::{Secret, Signer};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -55,8 +56,10 @@ fn deliver(c: &mut Criterion) {
     let url = format!("http://{address}/hooks");
     let secret = Secret::generate();
 
-    let policy = AddressPolicy::new().allow("127.0.0.0/8".parse().expect("cidr"));
-    let dispatcher = Arc::new(Dispatcher::new(HyperClient::new(), TokioTimer).policy(policy));
+    // The guarded client the README tells senders to use, allowing the loopback receiver.
+    let policy = AddressPolicy::new().allow("127.0.0.0/8").expect("cidr");
+    let dispatcher =
+        Arc::new(Dispatcher::new(HyperClient::guarded(policy), TokioTimer).expect("guarded"));
     let destination = Arc::new(Destination::new(&url, &secret).expect("url"));
 
     let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();

@@ -12,12 +12,12 @@ use std::time::{Duration, SystemTime};
 use hookwire::adapters::hyper::HyperClient;
 use hookwire::bytes::Bytes;
 use hookwire::deliver::{
-    AddressPolicy, Destination, Dispatcher, Job, Outbox, Payload, Schedule, SqliteOutbox, State,
-    Worker,
+    Destination, Dispatcher, Job, Outbox, Payload, Schedule, SqliteOutbox, State, Worker,
 };
 use hookwire::event::Event;
 use hookwire::http::{Request, Response, StatusCode};
 use hookwire::timer::TokioTimer;
+use hookwire::transport::AddressPolicy;
 use hookwire::webhook::{Secret, Verifier};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -99,10 +99,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // The worker: loopback is allowed on purpose here; by default it is refused.
-    let policy = AddressPolicy::new().allow("127.0.0.0/8".parse()?);
-    let dispatcher = Dispatcher::new(HyperClient::guarded(policy.clone()), TokioTimer)
-        .policy(policy)
-        .schedule(Schedule::list(vec![
+    let policy = AddressPolicy::new().allow("127.0.0.0/8")?;
+    let dispatcher =
+        Dispatcher::new(HyperClient::guarded(policy), TokioTimer)?.schedule(Schedule::list(vec![
             Duration::ZERO,
             Duration::from_millis(200),
             Duration::from_secs(2),

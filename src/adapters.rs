@@ -16,6 +16,9 @@ pub mod axum;
 mod body;
 #[cfg(any(feature = "hyper", feature = "reqwest"))]
 mod guard;
+#[cfg(any(feature = "hyper", feature = "reqwest"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "hyper", feature = "reqwest"))))]
+pub use guard::{Resolve, SystemResolver};
 #[cfg(feature = "hyper")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub mod hyper;

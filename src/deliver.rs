@@ -2,15 +2,15 @@
 //!
 //! A [`Dispatcher`] delivers a [`Payload`] to a [`Destination`]: it signs every attempt afresh
 //! under the message's stable id, classifies each response ([`classify`]), waits as the
-//! [`Schedule`] and the receiver's `Retry-After` say, and reports every [`Attempt`]. The
-//! [`AddressPolicy`] refuses private, loopback, link-local, metadata and other non-public
-//! addresses, checked where the address is dialled by the adapters' guarded clients.
+//! [`Schedule`] and the receiver's `Retry-After` say, and reports every [`Attempt`]. It sends
+//! through a guarded transport, whose
+//! [`AddressPolicy`](crate::transport::AddressPolicy) refuses private, loopback, link-local,
+//! metadata and other non-public addresses where the address is dialled.
 //!
 //! For deliveries that must survive a restart, enqueue [`Job`]s in an [`Outbox`]
 //! ([`MemoryOutbox`], or `SqliteOutbox` with the `sqlite` feature) and let a `Worker` (feature
 //! `tokio`) drain it with bounded concurrency.
 
-mod address;
 mod dispatcher;
 mod outbox;
 mod outcome;
@@ -20,7 +20,6 @@ mod sqlite;
 #[cfg(feature = "tokio")]
 mod worker;
 
-pub use address::{AddressError, AddressPolicy, is_public};
 pub use dispatcher::{DeliverError, DeliveryReport, Destination, Dispatcher, Outcome, Payload};
 pub use outbox::{Entry, Job, Lease, MemoryOutbox, Outbox, OutboxError, State};
 pub use outcome::{Attempt, KEPT_BODY, Verdict, classify};

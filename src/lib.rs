@@ -112,7 +112,7 @@
     doc = "(The example is shown when the `hyper` feature is on, as on docs.rs.)"
 )]
 //!
-//! The [`http`] and [`bytes`] crates are re-exported, so that your code can name the exact
+//! The [`http`], [`bytes`] and [`url`] crates are re-exported, so that your code can name the exact
 //! versions hookwire uses.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -120,6 +120,7 @@
 
 pub use bytes;
 pub use http;
+pub use url;
 
 pub mod adapters;
 pub mod api;

@@ -36,6 +36,7 @@ use crate::transport::{HttpClient, TransportError};
 #[derive(Clone, Default)]
 pub struct MockClient {
     inner: Arc<Inner>,
+    policy: Option<Arc<crate::transport::AddressPolicy>>,
 }
 
 #[derive(Default)]
@@ -63,7 +64,18 @@ impl MockClient {
                 timer: Some(Arc::new(timer)),
                 ..Inner::default()
             }),
+            policy: None,
         }
+    }
+
+    /// The same mock, acting as a guarded transport: it reports `policy` through
+    /// [`HttpClient::address_policy`] and refuses, unrecorded, a request whose URL the policy
+    /// refuses (host names are not resolved: only IP addresses and the scheme are judged), as
+    /// `HyperClient::guarded` does before it connects.
+    #[must_use]
+    pub fn guarded(mut self, policy: crate::transport::AddressPolicy) -> Self {
+        self.policy = Some(Arc::new(policy));
+        self
     }
 
     /// Adds a response to the script.
@@ -113,6 +125,11 @@ impl std::fmt::Debug for MockClient {
 #[async_trait]
 impl HttpClient for MockClient {
     async fn send(&self, request: Request<Bytes>) -> Result<Response<Bytes>, TransportError> {
+        if let Some(policy) = &self.policy {
+            policy
+                .check_uri(request.uri())
+                .map_err(TransportError::refused)?;
+        }
         self.inner
             .requests
             .lock()
@@ -135,6 +152,10 @@ impl HttpClient for MockClient {
                 Ok(response)
             }
         }
+    }
+
+    fn address_policy(&self) -> Option<&crate::transport::AddressPolicy> {
+        self.policy.as_deref()
     }
 }
 

@@ -1,5 +1,6 @@
 //! The one trait all HTTP I/O goes through: the API client, the webhook dispatcher and the
-//! poller send with it, and adapters implement it.
+//! poller send with it, and adapters implement it; and the [`AddressPolicy`] that a sender's
+//! transport enforces on the addresses it dials.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -9,6 +10,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::{Request, Response};
+
+mod address;
+mod redact;
+
+pub use address::{AddressError, AddressPolicy, RangeError, is_public};
+pub use redact::redact_url;
 
 /// Sends an HTTP request and reads the whole response.
 ///
@@ -37,6 +44,14 @@ pub trait HttpClient: Send + Sync {
     ///
     /// A [`TransportError`] when no complete response arrived.
     async fn send(&self, request: Request<Bytes>) -> Result<Response<Bytes>, TransportError>;
+
+    /// The [`AddressPolicy`] this transport enforces on every address it connects to, or
+    /// `None` when it connects wherever a URL points. Guarded transports (`HyperClient::guarded`,
+    /// `ReqwestClient::guarded`) return theirs; a webhook `Dispatcher` refuses a transport that
+    /// returns `None` unless it is built with `Dispatcher::unguarded`.
+    fn address_policy(&self) -> Option<&AddressPolicy> {
+        None
+    }
 }
 
 #[async_trait]
@@ -55,6 +70,10 @@ impl HttpClient for Arc<dyn HttpClient> {
     async fn send(&self, request: Request<Bytes>) -> Result<Response<Bytes>, TransportError> {
         (**self).send(request).await
     }
+
+    fn address_policy(&self) -> Option<&AddressPolicy> {
+        (**self).address_policy()
+    }
 }
 
 #[async_trait]
@@ -62,14 +81,21 @@ impl HttpClient for Box<dyn HttpClient> {
     async fn send(&self, request: Request<Bytes>) -> Result<Response<Bytes>, TransportError> {
         (**self).send(request).await
     }
+
+    fn address_policy(&self) -> Option<&AddressPolicy> {
+        (**self).address_policy()
+    }
 }
 
 /// What kind of failure a [`TransportError`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TransportErrorKind {
-    /// No connection could be made (DNS, refused, TLS handshake, address policy).
+    /// No connection could be made (DNS, refused, TLS handshake).
     Connect,
+    /// The [`AddressPolicy`] refused the destination: nothing was sent, and trying again
+    /// changes nothing.
+    Refused,
     /// The request or the response took longer than allowed.
     Timeout,
     /// The connection failed while the body was being sent or read.
@@ -112,6 +138,28 @@ impl TransportError {
         Self::new(TransportErrorKind::Connect, "could not connect").with_source(source)
     }
 
+    /// The address policy refused the destination; [`TransportError::refusal`] returns why.
+    pub fn refused(refusal: AddressError) -> Self {
+        Self::new(
+            TransportErrorKind::Refused,
+            "the destination is refused by the address policy",
+        )
+        .with_source(refusal)
+    }
+
+    /// Why the address policy refused the destination, when it did: looked up along the
+    /// chain of causes, so that adapters that wrap the policy's error are covered too.
+    pub fn refusal(&self) -> Option<&AddressError> {
+        let mut cause: Option<&(dyn StdError + 'static)> = self.source();
+        while let Some(error) = cause {
+            if let Some(refusal) = error.downcast_ref::<AddressError>() {
+                return Some(refusal);
+            }
+            cause = error.source();
+        }
+        None
+    }
+
     /// The request or response took too long.
     pub fn timeout() -> Self {
         Self::new(TransportErrorKind::Timeout, "timed out")
@@ -147,6 +195,11 @@ impl TransportError {
     /// Whether no connection could be made.
     pub fn is_connect(&self) -> bool {
         self.kind == TransportErrorKind::Connect
+    }
+
+    /// Whether the address policy refused the destination.
+    pub fn is_refused(&self) -> bool {
+        self.kind == TransportErrorKind::Refused
     }
 }
 

@@ -100,7 +100,6 @@ async fn echo(request: Request<Incoming>) -> Response<Full<Bytes>> {
 }
 
 fn transports() -> Vec<(&'static str, Box<dyn HttpClient>)> {
-    let reqwest = reqwest::Client::builder().build().unwrap();
     vec![
         (
             "hyper",
@@ -108,7 +107,7 @@ fn transports() -> Vec<(&'static str, Box<dyn HttpClient>)> {
         ),
         (
             "reqwest",
-            Box::new(ReqwestClient::new(reqwest).max_body_size(2 * 1024 * 1024)),
+            Box::new(ReqwestClient::new().unwrap().max_body_size(2 * 1024 * 1024)),
         ),
     ]
 }
@@ -156,7 +155,7 @@ async fn client_adapters_refuse_a_response_over_their_limit() {
         ("hyper", Box::new(HyperClient::new().max_body_size(1000))),
         (
             "reqwest",
-            Box::new(ReqwestClient::new(reqwest::Client::new()).max_body_size(1000)),
+            Box::new(ReqwestClient::new().unwrap().max_body_size(1000)),
         ),
     ];
     for (name, transport) in transports {
@@ -210,7 +209,7 @@ async fn client_adapters_stop_reading_an_endless_response_at_the_limit() {
         ),
         (
             "reqwest",
-            Box::new(ReqwestClient::new(reqwest::Client::new()).max_body_size(256 * 1024)),
+            Box::new(ReqwestClient::new().unwrap().max_body_size(256 * 1024)),
         ),
     ];
     for (name, transport) in transports {
@@ -237,12 +236,9 @@ async fn client_adapters_map_timeouts_and_refused_connections() {
     };
     let hyper = HyperClient::new().timeout(Duration::from_millis(200));
     assert!(hyper.send(stall()).await.unwrap_err().is_timeout());
-    let reqwest = ReqwestClient::new(
-        reqwest::Client::builder()
-            .timeout(Duration::from_millis(200))
-            .build()
-            .unwrap(),
-    );
+    let reqwest = ReqwestClient::new()
+        .unwrap()
+        .timeout(Duration::from_millis(200));
     assert!(reqwest.send(stall()).await.unwrap_err().is_timeout());
 
     // A port with nothing listening.
@@ -264,7 +260,8 @@ async fn client_adapters_map_timeouts_and_refused_connections() {
             .is_connect()
     );
     assert!(
-        ReqwestClient::new(reqwest::Client::new())
+        ReqwestClient::new()
+            .unwrap()
             .send(refused())
             .await
             .unwrap_err()
@@ -556,13 +553,11 @@ async fn client_adapters_speak_http2_when_built_for_it_and_report_the_version() 
     let h2 = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
         .http2_only(true)
         .build_http();
-    let reqwest = reqwest::Client::builder()
-        .http2_prior_knowledge()
-        .build()
-        .unwrap();
+    let reqwest =
+        ReqwestClient::from_builder(reqwest::Client::builder().http2_prior_knowledge()).unwrap();
     let transports: Vec<(&str, Box<dyn HttpClient>)> = vec![
         ("hyper", Box::new(HyperClient::from_client(h2))),
-        ("reqwest", Box::new(ReqwestClient::new(reqwest))),
+        ("reqwest", Box::new(reqwest)),
     ];
     for (name, transport) in transports {
         let request = Request::post(format!("http://{address}/echo"))

@@ -7,12 +7,14 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use hookwire::deliver::{
-    AddressError, AddressPolicy, Attempt, Destination, Dispatcher, Job, MemoryOutbox, Outbox,
-    OutboxError, Outcome, Payload, Schedule, State, Verdict, classify, is_public,
+    Attempt, Destination, Dispatcher, Job, MemoryOutbox, Outbox, OutboxError, Outcome, Payload,
+    Schedule, State, Verdict, classify,
 };
 use hookwire::http::{Request, Response, StatusCode};
 use hookwire::testing::{FakeTimer, MockClient, MockResponse};
-use hookwire::transport::{TransportError, TransportErrorKind};
+use hookwire::transport::{
+    AddressError, AddressPolicy, TransportError, TransportErrorKind, is_public,
+};
 use hookwire::webhook::{MemoryReplayGuard, ReplayGuard, Secret, Verifier};
 
 // ---------------------------------------------------------------- schedule
@@ -125,14 +127,16 @@ fn payload() -> Payload {
 }
 
 fn dispatcher(mock: &MockClient, timer: &FakeTimer) -> Dispatcher<MockClient> {
-    Dispatcher::new(mock.clone(), timer.clone()).schedule(
-        Schedule::list(vec![
-            Duration::ZERO,
-            Duration::from_secs(5),
-            Duration::from_secs(300),
-        ])
-        .jitter(0.0),
-    )
+    Dispatcher::new(mock.clone().guarded(AddressPolicy::new()), timer.clone())
+        .expect("a guarded transport")
+        .schedule(
+            Schedule::list(vec![
+                Duration::ZERO,
+                Duration::from_secs(5),
+                Duration::from_secs(300),
+            ])
+            .jitter(0.0),
+        )
 }
 
 #[tokio::test]
@@ -226,7 +230,7 @@ async fn an_attempt_that_outlasts_its_timeout_is_a_timeout() {
     let timer = FakeTimer::new();
     let never =
         |_: Request<Bytes>| std::future::pending::<Result<Response<Bytes>, TransportError>>();
-    let dispatcher = Dispatcher::new(never, timer.clone())
+    let dispatcher = Dispatcher::unguarded(never, timer.clone())
         .schedule(Schedule::list(vec![Duration::ZERO]))
         .attempt_timeout(Duration::from_secs(15));
     let report = dispatcher.deliver(&destination(), &payload()).await;
@@ -267,9 +271,9 @@ async fn private_addresses_are_refused_before_anything_is_sent() {
         );
         assert!(mock.requests().is_empty(), "{url}");
     }
-    let mock = MockClient::new();
-    let report = dispatcher(&mock, &timer)
-        .policy(AddressPolicy::new().https_only(true))
+    let mock = MockClient::new().guarded(AddressPolicy::new().https_only(true));
+    let report = Dispatcher::new(mock.clone(), timer.clone())
+        .expect("a guarded transport")
         .deliver(
             &Destination::new("http://hooks.customer.example/", &secret()).unwrap(),
             &payload(),
@@ -314,10 +318,22 @@ fn non_public_ranges_are_refused_in_every_written_form() {
         "2002:7f00:1::",
         "2002:c0a8:0101::1",
         "fec0::1",
+        // SIIT (IPv4-translated), SRv6, local-use NAT64 with the address in bits 48 to 87,
+        // the 6to4 relay anycast range, and Azure's WireServer, which looks public.
+        "::ffff:0:7f00:1",
+        "::ffff:0:a9fe:a9fe",
+        "5f00::1",
+        "64:ff9b:1:808:8:800::",
+        "64:ff9b:1:7f00:0:100::",
+        "192.88.99.1",
+        "168.63.129.16",
     ];
     for address in refused {
         let ip: IpAddr = address.parse().unwrap();
-        assert!(!is_public(ip), "{address} should be refused");
+        assert!(
+            !AddressPolicy::new().permits(ip),
+            "{address} should be refused"
+        );
     }
     let public = [
         "93.184.215.14",
@@ -330,7 +346,7 @@ fn non_public_ranges_are_refused_in_every_written_form() {
     ];
     for address in public {
         assert!(
-            is_public(address.parse().unwrap()),
+            AddressPolicy::new().permits(address.parse().unwrap()),
             "{address} should be allowed"
         );
     }
@@ -338,7 +354,7 @@ fn non_public_ranges_are_refused_in_every_written_form() {
 
 #[test]
 fn the_allow_list_and_url_checks() {
-    let policy = AddressPolicy::new().allow("10.20.0.0/16".parse().unwrap());
+    let policy = AddressPolicy::new().allow("10.20.0.0/16").unwrap();
     assert!(policy.permits("10.20.1.1".parse().unwrap()));
     assert!(!policy.permits("10.21.1.1".parse().unwrap()));
     let check = |p: &AddressPolicy, url: &str| p.check_url(&url::Url::parse(url).unwrap());
@@ -352,6 +368,64 @@ fn the_allow_list_and_url_checks() {
         Err(AddressError::Refused(_))
     ));
     assert_eq!(check(&policy, "http://10.20.0.9/"), Ok(()));
+}
+
+#[test]
+fn the_deny_list_comes_before_the_allow_list_and_everything_needs_an_explicit_call() {
+    use hookwire::transport::RangeError;
+    for everything in ["0.0.0.0/0", "::/0"] {
+        assert_eq!(
+            AddressPolicy::new().allow(everything).unwrap_err(),
+            RangeError::Everything(everything.into())
+        );
+    }
+    assert!(matches!(
+        AddressPolicy::new().allow("10.0.0.0/33"),
+        Err(RangeError::Invalid(_))
+    ));
+    let open = AddressPolicy::new().allow_any_address();
+    assert!(open.permits("127.0.0.1".parse().unwrap()));
+    assert!(open.permits("10.1.2.3".parse().unwrap()));
+    // The cloud deny-list holds even when everything is allowed.
+    assert!(!open.permits("168.63.129.16".parse().unwrap()));
+    assert!(!open.permits("::ffff:168.63.129.16".parse().unwrap()));
+
+    let policy = AddressPolicy::new()
+        .allow("10.20.0.0/16")
+        .unwrap()
+        .deny("10.20.5.0/24")
+        .unwrap()
+        .deny("93.184.215.14")
+        .unwrap();
+    assert!(policy.permits("10.20.4.1".parse().unwrap()));
+    assert!(!policy.permits("10.20.5.1".parse().unwrap()));
+    assert!(!policy.permits("::ffff:10.20.5.1".parse().unwrap()));
+    assert!(!policy.permits("93.184.215.14".parse().unwrap()));
+    assert!(policy.permits("93.184.215.15".parse().unwrap()));
+}
+
+#[test]
+fn hosts_are_read_as_a_url_parser_reads_them() {
+    let policy = AddressPolicy::new();
+    for host in [
+        "2130706433",
+        "0x7f000001",
+        "0x7f.1",
+        "127.1",
+        "017700000001",
+        "0",
+        "127.0.0.1.",
+    ] {
+        let uri: hookwire::http::Uri = format!("http://{host}:8080/").parse().unwrap();
+        assert!(
+            matches!(policy.check_uri(&uri), Err(AddressError::Refused(_))),
+            "{host}"
+        );
+    }
+    let uri: hookwire::http::Uri = "http://hooks.example:8080/".parse().unwrap();
+    assert_eq!(policy.check_uri(&uri), Ok(()));
+    let https_only = AddressPolicy::new().https_only(true);
+    assert_eq!(https_only.check_uri(&uri), Err(AddressError::NotHttps));
 }
 
 // ---------------------------------------------------------------- outboxes
@@ -496,6 +570,7 @@ proptest::proptest! {
         let (hi, lo) = (u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d]));
         let forms = [
             v4.to_ipv6_mapped(),
+            std::net::Ipv6Addr::new(0, 0, 0, 0, 0xffff, 0, hi, lo),
             std::net::Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, hi, lo),
             std::net::Ipv6Addr::new(0x2002, hi, lo, 0, 0, 0, 0, 1),
         ];

@@ -22,12 +22,14 @@ use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::rt::TokioExecutor;
 
 use super::body::{OverLimit, ReadError, read_limited};
+use super::guard::Guard;
 pub use super::server::{
     DEFAULT_BODY_LIMIT, Rejection, VerifiedWebhook, validation_response, verify_request,
     verify_request_once,
 };
+use super::{Resolve, SystemResolver};
 use crate::api::DEFAULT_MAX_RESPONSE;
-use crate::transport::{HttpClient, TransportError, TransportErrorKind};
+use crate::transport::{AddressPolicy, HttpClient, TransportError, TransportErrorKind};
 use crate::webhook::Scheme;
 
 /// An [`HttpClient`] over hyper-util's pooled client.
@@ -54,7 +56,11 @@ pub struct HyperClient<C = HttpConnector> {
     max_body: usize,
     over_limit: OverLimit,
     timeout: Option<Duration>,
+    policy: Option<Arc<AddressPolicy>>,
 }
+
+/// How long a whole exchange may take unless set: 30 seconds.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl HyperClient {
     /// A client over plain TCP with a connection pool.
@@ -97,42 +103,49 @@ impl HyperClient<hyper_rustls::HttpsConnector<HttpConnector>> {
 #[cfg(feature = "rustls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 impl HyperClient<hyper_rustls::HttpsConnector<GuardedConnector>> {
-    /// [`HyperClient::guarded`] over HTTPS (and HTTP) through rustls with `config` (for
-    /// instance [`tls_config`](super::tls_config)): what a sender delivering to its customers'
-    /// URLs uses.
-    pub fn guarded_https(
-        policy: crate::deliver::AddressPolicy,
-        config: rustls::ClientConfig,
-    ) -> Self {
+    /// [`HyperClient::guarded`] over HTTPS (and HTTP, unless the policy is https-only) through
+    /// rustls with `config` (for instance [`tls_config`](super::tls_config)): what a sender
+    /// delivering to its customers' URLs uses.
+    pub fn guarded_https(policy: AddressPolicy, config: rustls::ClientConfig) -> Self {
+        Self::guarded_https_by(GuardedConnector::new(policy), config)
+    }
+
+    /// [`HyperClient::guarded_https`] over a [`GuardedConnector`] you configured (another
+    /// resolver).
+    pub fn guarded_https_by(connector: GuardedConnector, config: rustls::ClientConfig) -> Self {
+        let policy = connector.guard.policy.clone();
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(config)
             .https_or_http()
             .enable_http1()
             .enable_http2()
-            .wrap_connector(GuardedConnector::new(policy).under_tls());
-        Self::with_connector(connector)
-            .max_body_size(crate::deliver::KEPT_BODY)
-            .truncate_over_limit()
+            .wrap_connector(connector.under_tls());
+        Self::with_connector(connector).for_sender(policy)
     }
 }
 
 impl HyperClient<GuardedConnector> {
     /// A client for senders: every host name is resolved once, addresses that `policy`
-    /// refuses are dropped, and the connection goes to a vetted address; URLs with refused IP
-    /// addresses fail before any connection. It reads at most the first 64 KiB of a response
-    /// (all a delivery report keeps). Plain HTTP.
-    pub fn guarded(policy: crate::deliver::AddressPolicy) -> Self {
-        Self::with_connector(GuardedConnector::new(policy))
-            .max_body_size(crate::deliver::KEPT_BODY)
-            .truncate_over_limit()
+    /// refuses are dropped, and the connection goes to a vetted address; URLs whose host is a
+    /// refused IP address (in any form a URL parser reads as one) fail before any connection,
+    /// as do `http` URLs under an https-only policy. It follows no redirects and reads at most
+    /// the first 64 KiB of a response (all a delivery report keeps). Plain HTTP.
+    pub fn guarded(policy: AddressPolicy) -> Self {
+        Self::guarded_by(GuardedConnector::new(policy))
+    }
+
+    /// [`HyperClient::guarded`] over a [`GuardedConnector`] you configured (another resolver).
+    pub fn guarded_by(connector: GuardedConnector) -> Self {
+        let policy = connector.guard.policy.clone();
+        Self::with_connector(connector).for_sender(policy)
     }
 }
 
-/// A resolver that keeps only the addresses an [`AddressPolicy`](crate::deliver::AddressPolicy)
+/// A resolver for hyper-util's connector that keeps only the addresses an [`AddressPolicy`]
 /// permits.
 #[derive(Debug, Clone)]
 pub struct GuardedResolver {
-    policy: Arc<crate::deliver::AddressPolicy>,
+    guard: Guard,
 }
 
 impl tower_service::Service<hyper_util::client::legacy::connect::dns::Name> for GuardedResolver {
@@ -145,32 +158,43 @@ impl tower_service::Service<hyper_util::client::legacy::connect::dns::Name> for 
     }
 
     fn call(&mut self, name: hyper_util::client::legacy::connect::dns::Name) -> Self::Future {
-        let policy = self.policy.clone();
+        let guard = self.guard.clone();
         Box::pin(async move {
             // The port is set by the connector afterwards.
-            let addresses = super::guard::resolve(&policy, name.as_str(), 0).await?;
+            let addresses = guard.resolve(name.as_str(), 0).await?;
             Ok(addresses.into_iter())
         })
     }
 }
 
-/// An HTTP connector that refuses URLs whose host is a refused IP address and resolves host
-/// names through a [`GuardedResolver`].
+/// An HTTP connector that refuses URIs the policy refuses (a refused IP address as host, or
+/// `http` under an https-only policy) and resolves host names through a [`GuardedResolver`].
 #[derive(Debug, Clone)]
 pub struct GuardedConnector {
     inner: HttpConnector<GuardedResolver>,
-    policy: Arc<crate::deliver::AddressPolicy>,
+    guard: Guard,
 }
 
 impl GuardedConnector {
-    /// A connector that dials only what `policy` permits.
-    pub fn new(policy: crate::deliver::AddressPolicy) -> Self {
-        let policy = Arc::new(policy);
+    /// A connector that dials only what `policy` permits, resolving names with the system's
+    /// resolver ([`SystemResolver`]).
+    pub fn new(policy: AddressPolicy) -> Self {
+        Self::with_resolver(policy, SystemResolver::new())
+    }
+
+    /// A connector that dials only what `policy` permits, resolving names with `resolver`.
+    pub fn with_resolver(policy: AddressPolicy, resolver: impl Resolve) -> Self {
+        let guard = Guard::new(policy, Arc::new(resolver));
         let mut inner = HttpConnector::new_with_resolver(GuardedResolver {
-            policy: policy.clone(),
+            guard: guard.clone(),
         });
         inner.set_nodelay(true);
-        GuardedConnector { inner, policy }
+        GuardedConnector { inner, guard }
+    }
+
+    /// The policy it enforces.
+    pub fn policy(&self) -> &AddressPolicy {
+        &self.guard.policy
     }
 
     /// The same connector, under a TLS connector that passes it `https` URIs.
@@ -191,7 +215,7 @@ impl tower_service::Service<http::Uri> for GuardedConnector {
     }
 
     fn call(&mut self, uri: http::Uri) -> Self::Future {
-        if let Err(refused) = super::guard::check_literal(&self.policy, &uri) {
+        if let Err(refused) = self.guard.check(&uri) {
             return Box::pin(std::future::ready(Err(refused.into())));
         }
         let connecting = self.inner.call(uri);
@@ -217,8 +241,17 @@ impl<C: Connect + Clone + Send + Sync + 'static> HyperClient<C> {
             client,
             max_body: DEFAULT_MAX_RESPONSE,
             over_limit: OverLimit::Refuse,
-            timeout: None,
+            timeout: Some(DEFAULT_TIMEOUT),
+            policy: None,
         }
+    }
+
+    /// What a sender's client reads: the first 64 KiB of an answer, and the policy it
+    /// enforces, reported through [`HttpClient::address_policy`].
+    fn for_sender(mut self, policy: Arc<AddressPolicy>) -> Self {
+        self.policy = Some(policy);
+        self.max_body_size(crate::deliver::KEPT_BODY)
+            .truncate_over_limit()
     }
 
     /// The largest response body read, in bytes; 10 MiB unless set.
@@ -237,10 +270,19 @@ impl<C: Connect + Clone + Send + Sync + 'static> HyperClient<C> {
         self
     }
 
-    /// How long a whole exchange (connect, send, read) may take.
+    /// How long a whole exchange (connect, send, read) may take; [`DEFAULT_TIMEOUT`] (30 s)
+    /// unless set.
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Lets an exchange take as long as the server takes: only where something else bounds
+    /// it (a dispatcher's attempt timeout does).
+    #[must_use]
+    pub fn no_timeout(mut self) -> Self {
+        self.timeout = None;
         self
     }
 
@@ -255,7 +297,11 @@ impl<C: Connect + Clone + Send + Sync + 'static> HyperClient<C> {
                 } else {
                     TransportErrorKind::Other
                 };
-                TransportError::new(kind, "the request failed").with_source(error)
+                let error = TransportError::new(kind, "the request failed").with_source(error);
+                match error.refusal() {
+                    Some(refusal) => TransportError::refused(refusal.clone()),
+                    None => error,
+                }
             })?;
         let (parts, body) = response.into_parts();
         let body = read_limited(&parts.headers, body, self.max_body, self.over_limit)
@@ -273,6 +319,7 @@ impl<C> std::fmt::Debug for HyperClient<C> {
         f.debug_struct("HyperClient")
             .field("max_body", &self.max_body)
             .field("timeout", &self.timeout)
+            .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
 }
@@ -286,6 +333,10 @@ impl<C: Connect + Clone + Send + Sync + 'static> HttpClient for HyperClient<C> {
                 .map_err(|_| TransportError::timeout())?,
             None => self.exchange(request).await,
         }
+    }
+
+    fn address_policy(&self) -> Option<&AddressPolicy> {
+        self.policy.as_deref()
     }
 }
 

@@ -11,12 +11,11 @@ use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
 use serde::Serialize;
 use url::Url;
 
-use super::address::{AddressError, AddressPolicy};
 use super::outcome::{Attempt, Verdict, classify};
 use super::schedule::Schedule;
 use crate::event::{Event, EventError};
 use crate::timer::Timer;
-use crate::transport::{HttpClient, TransportError};
+use crate::transport::{AddressError, HttpClient, TransportError, redact_url};
 use crate::webhook::{Secret, SignError, Signer};
 
 /// Where deliveries go: a URL, the secrets to sign with, and extra headers.
@@ -65,7 +64,7 @@ impl Destination {
 impl fmt::Debug for Destination {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Destination")
-            .field("url", &self.url.as_str())
+            .field("url", &redact_url(&self.url))
             .field("signer", &self.signer)
             .finish_non_exhaustive()
     }
@@ -153,13 +152,24 @@ pub enum DeliverError {
     /// The address policy refuses the URL.
     #[error(transparent)]
     Address(#[from] AddressError),
+    /// The transport connects wherever a URL points: it enforces no address policy.
+    #[error(
+        "the transport enforces no address policy, so deliveries could reach internal services; use a guarded transport (HyperClient::guarded, ReqwestClient::guarded), or Dispatcher::unguarded for tests and local development"
+    )]
+    Unguarded,
 }
 
 /// Sends webhooks: each attempt signed afresh (a new timestamp) under the message's stable
 /// id, with `content-type` and a user agent; responses classified ([`classify`]); waits from
 /// the [`Schedule`], stretched to a 429 or 503's `Retry-After` up to a cap; an attempt timeout
-/// (15 s by default); the [`AddressPolicy`] checked before anything is sent. Redirects are
-/// never followed: give it a transport that does not follow them (hookwire's adapters don't).
+/// (15 s by default). Redirects are never followed: give it a transport that does not follow
+/// them (hookwire's adapters don't).
+///
+/// The guard against server-side request forgery travels with the transport: a dispatcher is
+/// built over a transport that enforces an [`AddressPolicy`](crate::transport::AddressPolicy)
+/// where it dials (`HyperClient::guarded`, `ReqwestClient::guarded`), and checks each URL
+/// against that same policy before signing. [`Dispatcher::unguarded`] says plainly that no
+/// address is refused, for tests and local development.
 pub struct Dispatcher<C> {
     client: C,
     timer: Arc<dyn Timer>,
@@ -167,12 +177,25 @@ pub struct Dispatcher<C> {
     timeout: Duration,
     retry_after_cap: Duration,
     user_agent: HeaderValue,
-    policy: AddressPolicy,
 }
 
 impl<C: HttpClient> Dispatcher<C> {
-    /// A dispatcher sending through `client`, waiting on `timer`.
-    pub fn new(client: C, timer: impl Timer + 'static) -> Self {
+    /// A dispatcher sending through `client`, a guarded transport, waiting on `timer`.
+    ///
+    /// # Errors
+    ///
+    /// [`DeliverError::Unguarded`] when `client` enforces no address policy.
+    pub fn new(client: C, timer: impl Timer + 'static) -> Result<Self, DeliverError> {
+        if client.address_policy().is_none() {
+            return Err(DeliverError::Unguarded);
+        }
+        Ok(Self::unguarded(client, timer))
+    }
+
+    /// A dispatcher that delivers wherever a URL points, through a transport that may enforce
+    /// no address policy: for tests, local development, or an egress proxy that is the guard.
+    /// Never for URLs that customers chose.
+    pub fn unguarded(client: C, timer: impl Timer + 'static) -> Self {
         Dispatcher {
             client,
             timer: Arc::new(timer),
@@ -180,7 +203,6 @@ impl<C: HttpClient> Dispatcher<C> {
             timeout: Duration::from_secs(15),
             retry_after_cap: Duration::from_secs(24 * 60 * 60),
             user_agent: HeaderValue::from_static(concat!("hookwire/", env!("CARGO_PKG_VERSION"))),
-            policy: AddressPolicy::default(),
         }
     }
 
@@ -214,13 +236,6 @@ impl<C: HttpClient> Dispatcher<C> {
         self
     }
 
-    /// The address policy; public addresses only unless set.
-    #[must_use]
-    pub fn policy(mut self, policy: AddressPolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-
     /// The schedule, for outboxes that store the next attempt's time.
     pub fn current_schedule(&self) -> &Schedule {
         &self.schedule
@@ -230,17 +245,23 @@ impl<C: HttpClient> Dispatcher<C> {
     ///
     /// # Errors
     ///
-    /// A [`DeliverError`] when nothing could be sent (a refused address, an unsignable id).
+    /// A [`DeliverError`] when nothing could be sent (a refused address, an unsignable id): a
+    /// permanent failure, which retrying would not change.
     pub async fn attempt(
         &self,
         destination: &Destination,
         payload: &Payload,
     ) -> Result<(Attempt, Verdict), DeliverError> {
-        self.policy.check_url(&destination.url)?;
+        if let Some(policy) = self.client.address_policy() {
+            policy.check_url(&destination.url)?;
+        }
         let request = self.request(destination, payload)?;
         let at = SystemTime::now();
         let started = self.timer.now();
         let result = self.send_with_timeout(request).await;
+        if let Some(refusal) = result.as_ref().err().and_then(TransportError::refusal) {
+            return Err(DeliverError::Address(refusal.clone()));
+        }
         let latency = self.timer.now().saturating_duration_since(started);
         Ok((
             Attempt::new(at, latency, &result),
@@ -324,12 +345,12 @@ impl<C: HttpClient> Dispatcher<C> {
     }
 }
 
-impl<C> fmt::Debug for Dispatcher<C> {
+impl<C: HttpClient> fmt::Debug for Dispatcher<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Dispatcher")
             .field("schedule", &self.schedule)
             .field("timeout", &self.timeout)
-            .field("policy", &self.policy)
+            .field("policy", &self.client.address_policy())
             .finish_non_exhaustive()
     }
 }

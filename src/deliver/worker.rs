@@ -141,7 +141,12 @@ where
     };
     let (attempt, verdict) = match dispatcher.attempt(&destination, &lease.job.payload).await {
         Ok(done) => done,
-        Err(DeliverError::Address(_) | DeliverError::Url(_) | DeliverError::Sign(_)) => {
+        Err(
+            DeliverError::Address(_)
+            | DeliverError::Url(_)
+            | DeliverError::Sign(_)
+            | DeliverError::Unguarded,
+        ) => {
             return outbox.finish(&lease, State::DeadLettered).await;
         }
     };
