@@ -99,6 +99,48 @@ fn schemes(c: &mut Criterion) {
 
     #[cfg(feature = "ed25519")]
     v1a(c, &body);
+    #[cfg(feature = "ed25519")]
+    v1a_junk_entries(c);
+}
+
+/// The worst an unauthenticated `v1a` request can cost: a 1 MiB body and 1 000 junk `v1a`
+/// entries, beside one genuine verification of the same body. The bound on candidates keeps
+/// the ratio near `MAX_V1A_CANDIDATES`, not near 1 000.
+#[cfg(feature = "ed25519")]
+fn v1a_junk_entries(c: &mut Criterion) {
+    use hookwire::webhook::{Signer, SigningKey, Verifier};
+
+    let body = vec![b'x'; 1024 * 1024];
+    let key = SigningKey::generate();
+    let at = UNIX_EPOCH + Duration::from_secs(SENT);
+    let genuine = Signer::from_signing_key(&key)
+        .sign("msg_1", at, &body)
+        .expect("signs")
+        .to_header_map();
+    let junk_entry = format!("v1a,{}", "A".repeat(86) + "==");
+    let junk = vec![junk_entry; 1000].join(" ");
+    let mut flooded = genuine.clone();
+    flooded.insert("webhook-signature", junk.parse().expect("header"));
+    let verifier = Verifier::from_public_key(&key.public_key());
+
+    let mut group = c.benchmark_group("v1a_1000_junk_entries/1MiB");
+    group.sample_size(10);
+    group.bench_function("one_genuine_verification", |b| {
+        b.iter(|| {
+            verifier
+                .verify_at(black_box(&genuine), black_box(&body), at)
+                .expect("verifies")
+                .timestamp()
+        })
+    });
+    group.bench_function("junk_entries_refused", |b| {
+        b.iter(|| {
+            verifier
+                .verify_at(black_box(&flooded), black_box(&body), at)
+                .expect_err("refused")
+        })
+    });
+    group.finish();
 }
 
 /// `v1a` beside ed25519-dalek verifying the same concatenated content.

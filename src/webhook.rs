@@ -56,6 +56,9 @@ pub use secret::{Secret, SecretError};
 pub use shopify::Shopify;
 pub use sign::{SignError, SignedHeaders, Signer, message_id};
 pub use slack::Slack;
+#[cfg(feature = "ed25519")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
+pub use standard::MAX_V1A_CANDIDATES;
 pub use standard::{
     SVIX_ID, SVIX_SIGNATURE, SVIX_TIMESTAMP, Verifier, WEBHOOK_ID, WEBHOOK_SIGNATURE,
     WEBHOOK_TIMESTAMP,

@@ -207,3 +207,71 @@ fn public_key_round_trips_through_display_and_from_str() {
     let signing: SigningKey = WHSK.parse().unwrap();
     assert_eq!(signing.public_key(), key);
 }
+
+#[test]
+fn weak_public_keys_are_refused() {
+    use base64::Engine;
+    // The identity point (y = 1) and the point of order 2 (y = -1): small-order keys under
+    // which a signature with R = identity and s = 0 verifies every message.
+    let identity = {
+        let mut bytes = [0u8; 32];
+        bytes[0] = 1;
+        bytes
+    };
+    let order_two = {
+        let mut bytes = [0xffu8; 32];
+        bytes[0] = 0xec;
+        bytes[31] = 0x7f;
+        bytes
+    };
+    for weak in [identity, order_two] {
+        let text = format!(
+            "whpk_{}",
+            base64::engine::general_purpose::STANDARD.encode(weak)
+        );
+        assert_eq!(PublicKey::parse(&text), Err(KeyError::WeakKey), "{text}");
+    }
+    assert!(PublicKey::parse(WHPK).is_ok());
+}
+
+#[test]
+fn a_forged_signature_with_a_small_order_r_is_refused() {
+    use base64::Engine;
+    // R = identity, s = 0: the forgery that weak keys accept. Under a real key it must fail
+    // too, and quickly, whatever the message.
+    let mut forged = [0u8; 64];
+    forged[0] = 1;
+    let entry = format!(
+        "v1a,{}",
+        base64::engine::general_purpose::STANDARD.encode(forged)
+    );
+    let verifier = Verifier::from_public_key(&PublicKey::parse(WHPK).unwrap());
+    assert_eq!(
+        verifier.verify_at(&headers(&entry), BODY, at(TS)),
+        Err(VerifyError::NoMatchingSignature)
+    );
+}
+
+#[test]
+fn only_the_first_few_v1a_entries_are_checked() {
+    use hookwire::webhook::MAX_V1A_CANDIDATES;
+    let junk = format!("v1a,{}==", "A".repeat(86));
+    let verifier = Verifier::from_public_key(&PublicKey::parse(WHPK).unwrap());
+    // The genuine signature within the bound verifies.
+    let within = vec![junk.as_str(); MAX_V1A_CANDIDATES - 1]
+        .into_iter()
+        .chain([V1A_1])
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(verifier.verify_at(&headers(&within), BODY, at(TS)).is_ok());
+    // Behind 1 000 junk entries it is not reached: the work per request is bounded.
+    let flooded = vec![junk.as_str(); 1000]
+        .into_iter()
+        .chain([V1A_1])
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert_eq!(
+        verifier.verify_at(&headers(&flooded), BODY, at(TS)),
+        Err(VerifyError::NoMatchingSignature)
+    );
+}

@@ -370,7 +370,7 @@ fn stripe_malformed_headers_are_typed_errors() {
         ("t=", VerifyError::MalformedTimestamp),
         ("t=abc,v1=00", VerifyError::MalformedTimestamp),
         ("v1=00", VerifyError::MalformedSignature),
-        ("v1,t=1", VerifyError::MalformedSignature),
+        ("v1,flag", VerifyError::MalformedSignature),
         ("t=1700000000", VerifyError::NoSupportedSignature),
         ("t=1700000000,v1=", VerifyError::NoMatchingSignature),
         ("t=1700000000,v1=zz", VerifyError::NoMatchingSignature),
@@ -388,6 +388,25 @@ fn stripe_malformed_headers_are_typed_errors() {
             "stripe-signature"
         )))
     );
+}
+
+#[test]
+fn stripe_skips_items_it_does_not_know_as_stripes_libraries_do() {
+    let stripe = Stripe::new(STRIPE_SECRET).unwrap();
+    let now = at(STRIPE_TS);
+    for value in [
+        format!("t={STRIPE_TS},v1={STRIPE_1},flag"),
+        format!("flag,t={STRIPE_TS},v0=abc,v1={STRIPE_1}"),
+        format!("t={STRIPE_TS},,v1={STRIPE_1},future=1,=x"),
+    ] {
+        let map = stripe_header(&value);
+        let verified = stripe.verify_at(&map, STRIPE_BODY, now);
+        assert_eq!(
+            verified.map(|v| v.timestamp()),
+            Ok(Some(STRIPE_TS as i64)),
+            "{value}"
+        );
+    }
 }
 
 #[test]

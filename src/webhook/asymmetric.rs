@@ -129,8 +129,9 @@ impl PublicKey {
     ///
     /// # Errors
     ///
-    /// [`KeyError::InvalidBase64`], [`KeyError::WrongLength`], or [`KeyError::InvalidPoint`]
-    /// for 32 bytes that are not a point on the curve.
+    /// [`KeyError::InvalidBase64`], [`KeyError::WrongLength`], [`KeyError::InvalidPoint`]
+    /// for 32 bytes that are not a point on the curve, or [`KeyError::WeakKey`] for a point of
+    /// small order (such as the identity), under which forged signatures verify.
     pub fn parse(key: &str) -> Result<Self, KeyError> {
         let mut decoded = [0u8; DECODE_BUF];
         let len = decode(key, PUBLIC_PREFIX, &mut decoded)?;
@@ -141,9 +142,12 @@ impl PublicKey {
                 len,
                 expected: "32",
             })?;
-        ed25519_dalek::VerifyingKey::from_bytes(bytes)
-            .map(PublicKey)
-            .map_err(|_| KeyError::InvalidPoint)
+        let key =
+            ed25519_dalek::VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::InvalidPoint)?;
+        if key.is_weak() {
+            return Err(KeyError::WeakKey);
+        }
+        Ok(PublicKey(key))
     }
 
     /// The key in the `whpk_<base64>` form.
@@ -152,7 +156,8 @@ impl PublicKey {
     }
 
     /// Whether the base64 `encoded` signature is this key's signature of the concatenation of
-    /// `parts`: verified as a stream, with no copy and no heap allocation.
+    /// `parts`: verified as a stream, with no copy and no heap allocation, and strictly (as
+    /// `verify_strict`): a signature whose `R` is of small order is refused.
     pub(crate) fn verifies(&self, parts: &[&[u8]], encoded: &[u8]) -> bool {
         let mut decoded = [0u8; DECODE_BUF];
         let signature = match STANDARD.decode_slice(encoded, &mut decoded) {
@@ -162,6 +167,12 @@ impl PublicKey {
             },
             _ => return false,
         };
+        let small_order_r = curve25519_dalek::edwards::CompressedEdwardsY(*signature.r_bytes())
+            .decompress()
+            .is_none_or(|r| r.is_small_order());
+        if small_order_r {
+            return false;
+        }
         let Ok(mut stream) = self.0.verify_stream(&signature) else {
             return false;
         };
@@ -231,4 +242,10 @@ pub enum KeyError {
     /// 32 bytes that are not a valid ed25519 public key.
     #[error("the ed25519 public key is not a valid curve point")]
     InvalidPoint,
+    /// A public key of small order (such as the identity point): signatures that verify
+    /// under it can be made without any secret.
+    #[error(
+        "the ed25519 public key is a weak (small-order) point under which anyone can forge signatures; use the sender's real public key"
+    )]
+    WeakKey,
 }

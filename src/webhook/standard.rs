@@ -37,6 +37,11 @@ pub(crate) const V1_PREFIX: &[u8] = b"v1,";
 /// What an asymmetric (ed25519) entry of a signature header starts with.
 #[cfg(feature = "ed25519")]
 pub(crate) const V1A_PREFIX: &[u8] = b"v1a,";
+/// How many `v1a` entries of one signature header are checked, per public key: enough for a
+/// sender that signs with an old and a new key during a rotation, and a bound on the work an
+/// unauthenticated request can cause.
+#[cfg(feature = "ed25519")]
+pub const MAX_V1A_CANDIDATES: usize = 4;
 
 /// The entries of a signature header: `version,signature` pairs separated by spaces (runs of
 /// spaces are tolerated). Bytes, not text: the entries are ASCII, and a byte loop is cheaper
@@ -63,7 +68,8 @@ pub(crate) fn key(secret: &Secret) -> KeyedMac {
 /// one of its signatures matches any one of the verifier's keys. Signatures of versions the
 /// verifier holds no key for (`v1a` without public keys, `v2`, …) are skipped, and a matching
 /// signature is accepted even beside entries that are malformed; those decide the error only
-/// when nothing matches. Each header is read under its `webhook-*` name, else its `svix-*` name;
+/// when nothing matches. Of the `v1a` entries, only the first [`MAX_V1A_CANDIDATES`] are
+/// checked against each public key (each costs an ed25519 verification over the body). Each header is read under its `webhook-*` name, else its `svix-*` name;
 /// where a header repeats, its first value counts.
 ///
 /// ```
@@ -231,7 +237,11 @@ impl Verifier {
         }
         #[cfg(feature = "ed25519")]
         for public_key in &self.public_keys {
-            let candidates = entries(signature).filter_map(|e| e.strip_prefix(V1A_PREFIX));
+            // Each candidate costs a full ed25519 verification over the body: only the first
+            // few are tried, so that a header stuffed with junk entries cannot buy CPU time.
+            let candidates = entries(signature)
+                .filter_map(|e| e.strip_prefix(V1A_PREFIX))
+                .take(MAX_V1A_CANDIDATES);
             for encoded in candidates {
                 if public_key.verifies(&content, encoded) {
                     return Ok(verified);

@@ -111,8 +111,9 @@ impl Scheme for Stripe {
                     timestamp.get_or_insert(t);
                 }
                 Some(("v1", _)) => has_v1 = true,
-                Some(_) => {}
-                None => return Err(VerifyError::MalformedSignature),
+                // Unknown items, and items without `=`, are skipped, as Stripe's own libraries
+                // skip them: Stripe may add items to the header.
+                Some(_) | None => {}
             }
         }
         let timestamp = timestamp.ok_or(VerifyError::MalformedSignature)?;
