@@ -609,3 +609,52 @@ proptest! {
         let _ = cloudevents::decode::<serde_json::Value>(&headers, &body);
     }
 }
+
+#[test]
+fn a_repeated_member_in_structured_json_is_refused() {
+    let base = r#""specversion":"1.0","id":"a","source":"/s","type":"t""#;
+    for (extra, name) in [
+        (r#","id":"b""#, "id"),
+        (r#","type":"other""#, "type"),
+        (r#","subject":"x","subject":"y""#, "subject"),
+        (r#","traceparent":"1","traceparent":"2""#, "traceparent"),
+        (r#","data":1,"data":2"#, "data"),
+    ] {
+        let text = format!("{{{base}{extra}}}");
+        let error = Event::<serde_json::Value>::from_json(text.as_bytes()).unwrap_err();
+        match &error {
+            EventError::InvalidAttribute { name: got, reason } => {
+                assert_eq!(got, name, "{text}");
+                assert!(reason.contains("twice"), "{reason}");
+            }
+            other => panic!("{text}: {other:?}"),
+        }
+        assert!(RawEvent::from_json(text.as_bytes()).is_err(), "{text}");
+    }
+    // Each once is fine.
+    let text = format!(r#"{{{base},"subject":"x","traceparent":"1"}}"#);
+    assert!(Event::<serde_json::Value>::from_json(text.as_bytes()).is_ok());
+}
+
+#[test]
+fn a_repeated_ce_header_in_binary_mode_is_refused() {
+    for repeated in ["ce-id", "ce-type", "ce-specversion", "ce-traceparent"] {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("ce-specversion", "1.0"),
+            ("ce-id", "a"),
+            ("ce-source", "/s"),
+            ("ce-type", "t"),
+            ("ce-traceparent", "00"),
+        ] {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+        assert!(cloudevents::decode::<serde_json::Value>(&headers, b"{}").is_ok());
+        headers.append(repeated, HeaderValue::from_static("1.0"));
+        let error = cloudevents::decode::<serde_json::Value>(&headers, b"{}").unwrap_err();
+        assert!(
+            matches!(&error, EventError::InvalidHeader { name, .. } if name == repeated),
+            "{repeated}: {error:?}"
+        );
+    }
+}

@@ -326,9 +326,16 @@ fn decode_binary<T: DeserializeOwned>(
 ) -> Result<Event<T>, EventError> {
     let mut event: Event<T> = Event::blank();
     let mut specversion = None;
-    for (name, value) in headers {
+    for name in headers.keys() {
         let Some(attribute) = name.as_str().strip_prefix("ce-") else {
             continue;
+        };
+        let mut values = headers.get_all(name).iter();
+        let (Some(value), None) = (values.next(), values.next()) else {
+            return Err(EventError::InvalidHeader {
+                name: name.to_string(),
+                reason: "appears more than once; each CloudEvents attribute has one value, and readers that take the first would see another event than readers that take the last",
+            });
         };
         let value = header_text(name, value)?;
         match attribute {

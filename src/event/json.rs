@@ -189,6 +189,42 @@ enum Field {
     Extension(String),
 }
 
+impl Field {
+    /// The member's name; extensions carry their own.
+    fn name(&self) -> &str {
+        match self {
+            Field::SpecVersion => "specversion",
+            Field::Id => "id",
+            Field::Source => "source",
+            Field::Type => "type",
+            Field::DataContentType => "datacontenttype",
+            Field::DataSchema => "dataschema",
+            Field::Subject => "subject",
+            Field::Time => "time",
+            Field::Data => "data",
+            Field::DataBase64 => "data_base64",
+            Field::Extension(name) => name,
+        }
+    }
+
+    /// A small number for each fixed member, to note which were seen; 10 for extensions.
+    fn index(&self) -> u32 {
+        match self {
+            Field::SpecVersion => 0,
+            Field::Id => 1,
+            Field::Source => 2,
+            Field::Type => 3,
+            Field::DataContentType => 4,
+            Field::DataSchema => 5,
+            Field::Subject => 6,
+            Field::Time => 7,
+            Field::Data => 8,
+            Field::DataBase64 => 9,
+            Field::Extension(_) => 10,
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for Field {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct FieldVisitor;
@@ -299,7 +335,23 @@ impl<'de, T: DeserializeOwned> Visitor<'de> for EventSeed<'_, T> {
         let mut data: Option<PendingData<T>> = None;
         let mut content_type_seen = false;
 
+        let mut seen = 0u16;
+        let mut seen_extensions = std::collections::BTreeSet::new();
         while let Some(field) = map.next_key::<Field>()? {
+            let repeated = match &field {
+                Field::Extension(name) => !seen_extensions.insert(name.clone()),
+                fixed => {
+                    let bit = 1u16 << fixed.index();
+                    let repeated = seen & bit != 0;
+                    seen |= bit;
+                    repeated
+                }
+            };
+            if repeated {
+                let name = field.name();
+                let reason = "appears twice; each attribute appears once, and readers that take the first would see another event than readers that take the last";
+                return Err(self.fail(invalid(name, reason)));
+            }
             let (name, slot) = match field {
                 Field::SpecVersion => ("specversion", &mut specversion),
                 Field::Id => ("id", &mut id),
