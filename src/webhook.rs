@@ -22,7 +22,7 @@
 //!
 //! Every verification compares in constant time, checks the timestamp where the scheme has one,
 //! never panics on what arrived, and allocates nothing on the heap. [`message_id`] makes unique,
-//! time-sortable ids for new messages, and a [`ReplayGuard`] drops messages seen before.
+//! time-sortable ids for new messages, and a [`ReplayGuard`] has each message handled once (claimed before the handler runs, committed when it succeeded, released when it failed).
 //!
 //! Verify the body exactly as it arrived, before parsing it: a body that was parsed and
 //! serialised again no longer matches its signature.
@@ -50,7 +50,7 @@ pub use asymmetric::{KeyError, PublicKey, SigningKey};
 pub use configurable::HmacScheme;
 pub use github::GitHub;
 pub use mac::{Algorithm, Encoding};
-pub use replay::{MemoryReplayGuard, ReplayGuard};
+pub use replay::{Claim, MAX_ID_LEN, MemoryReplayGuard, ReplayError, ReplayGuard, ReplayKey};
 pub use scheme::{Message, MultiVerifier, Scheme};
 pub use secret::{Secret, SecretError};
 pub use shopify::Shopify;

@@ -579,28 +579,47 @@ async fn client_adapters_speak_http2_when_built_for_it_and_report_the_version() 
 }
 
 #[tokio::test]
-async fn a_replay_guard_in_the_axum_config_answers_repeats_without_handling_them() {
+async fn the_axum_replay_guard_hands_each_message_on_once_and_loses_none_to_a_failed_handler() {
     use axum::Router;
+    use axum::http::StatusCode as AxumStatus;
     use axum::routing::post;
+    use hookwire::adapters::axum::VerifyLayer;
     use hookwire::webhook::MemoryReplayGuard;
 
-    static HANDLED: AtomicUsize = AtomicUsize::new(0);
-    async fn once(Webhook(_): Webhook) -> &'static str {
-        HANDLED.fetch_add(1, Ordering::SeqCst);
-        "handled"
+    // The handler fails the first time it sees a message and succeeds after.
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    async fn flaky(Webhook(webhook): Webhook) -> (AxumStatus, String) {
+        let n = CALLS.fetch_add(1, Ordering::SeqCst);
+        let id = webhook.verified().id().unwrap_or_default().to_owned();
+        if n == 0 {
+            (
+                AxumStatus::INTERNAL_SERVER_ERROR,
+                format!("database down for {id}"),
+            )
+        } else {
+            (AxumStatus::OK, format!("handled {id}"))
+        }
     }
-    let config = WebhookConfig::new(Verifier::new(&secret()))
-        .replay_guard(MemoryReplayGuard::new(Duration::from_secs(600)));
-    let app = Router::new().route("/once", post(once)).with_state(config);
+    let config = WebhookConfig::new(Verifier::new(&secret()));
+    let app = Router::new()
+        .route("/once", post(flaky))
+        .layer(
+            VerifyLayer::new(config.clone())
+                .replay_guard(MemoryReplayGuard::new(Duration::from_secs(600))),
+        )
+        .with_state(config);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     let first = signed_to(address, "/once", b"{}").send().await.unwrap();
-    assert_eq!(first.status(), 200);
-    assert_eq!(first.text().await.unwrap(), "handled");
+    assert_eq!(first.status(), 500);
+    // The sender's retry is handled, not answered "already received".
+    let retry = signed_to(address, "/once", b"{}").send().await.unwrap();
+    assert_eq!(retry.status(), 200);
+    assert!(retry.text().await.unwrap().starts_with("handled"));
     let repeat = signed_to(address, "/once", b"{}").send().await.unwrap();
     assert_eq!(repeat.status(), 200);
     assert_eq!(repeat.text().await.unwrap(), "already received\n");
-    assert_eq!(HANDLED.load(Ordering::SeqCst), 1);
+    assert_eq!(CALLS.load(Ordering::SeqCst), 2);
 }

@@ -15,7 +15,7 @@ use hookwire::testing::{FakeTimer, MockClient, MockResponse};
 use hookwire::transport::{
     AddressError, AddressPolicy, TransportError, TransportErrorKind, is_public,
 };
-use hookwire::webhook::{MemoryReplayGuard, ReplayGuard, Secret, Verifier};
+use hookwire::webhook::{Secret, Verifier};
 
 // ---------------------------------------------------------------- schedule
 
@@ -546,18 +546,6 @@ async fn the_sqlite_outbox_keeps_the_contract_and_its_data_across_reopening() {
 }
 
 // ---------------------------------------------------------------- replay guard
-
-#[tokio::test]
-async fn the_replay_guard_forgets_after_its_ttl_and_beyond_its_capacity() {
-    let guard = MemoryReplayGuard::new(Duration::from_secs(600)).capacity(2);
-    let t0 = SystemTime::now();
-    assert!(guard.first_sight("a", t0).await);
-    assert!(!guard.first_sight("a", t0 + Duration::from_secs(599)).await);
-    assert!(guard.first_sight("a", t0 + Duration::from_secs(600)).await);
-    assert!(guard.first_sight("b", t0 + Duration::from_secs(601)).await);
-    assert!(guard.first_sight("c", t0 + Duration::from_secs(602)).await);
-    assert!(guard.len() <= 2);
-}
 
 proptest::proptest! {
     /// An IPv4 address written in any IPv6 form that carries it is judged as the address

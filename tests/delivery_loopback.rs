@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use hookwire::adapters::hyper::{HyperClient, verify_request_once};
+use hookwire::adapters::hyper::{HyperClient, handle_once};
 use hookwire::adapters::reqwest::ReqwestClient;
 use hookwire::deliver::{
     Destination, Dispatcher, Job, MemoryOutbox, Outbox, Payload, Schedule, SqliteOutbox, State,
@@ -87,25 +87,24 @@ async fn faulty_receiver(secret: &Secret) -> Receiver {
                             24..=29 => return Err("reset"),
                             _ => {}
                         }
-                        match verify_request_once(
+                        let response = handle_once(
                             &*verifier,
                             &*guard,
-                            request,
                             1 << 20,
-                            SystemTime::now(),
-                        )
-                        .await
-                        {
-                            Ok(webhook) => {
+                            request,
+                            |webhook| async move {
                                 if let Ok(mut handled) = handled.lock() {
                                     handled.push(
                                         webhook.verified().id().unwrap_or_default().to_owned(),
                                     );
                                 }
-                                Ok(status(204))
-                            }
-                            Err(rejection) => Ok(rejection.to_response().map(Full::new)),
-                        }
+                                let mut response = Response::new(Bytes::new());
+                                *response.status_mut() = StatusCode::NO_CONTENT;
+                                response
+                            },
+                        )
+                        .await;
+                        Ok(response)
                     }
                 });
                 let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())

@@ -39,8 +39,9 @@ use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::body::{OverLimit, ReadError, read_limited};
 pub use super::server::{DEFAULT_BODY_LIMIT, Rejection, VerifiedWebhook};
-use super::server::{verify_request, verify_request_once};
+use super::server::{run_once, verify_request};
 use crate::event::{Event, EventError, cloudevents};
 use crate::webhook::{ReplayGuard, Scheme};
 
@@ -49,7 +50,6 @@ use crate::webhook::{ReplayGuard, Scheme};
 pub struct WebhookConfig {
     scheme: Arc<dyn Scheme>,
     limit: usize,
-    guard: Option<Arc<dyn ReplayGuard>>,
 }
 
 impl WebhookConfig {
@@ -58,16 +58,7 @@ impl WebhookConfig {
         WebhookConfig {
             scheme: Arc::new(scheme),
             limit: DEFAULT_BODY_LIMIT,
-            guard: None,
         }
-    }
-
-    /// Drops messages whose id `guard` has seen before: they are answered 200 ("already
-    /// received") and never reach the handler.
-    #[must_use]
-    pub fn replay_guard(mut self, guard: impl ReplayGuard + 'static) -> Self {
-        self.guard = Some(Arc::new(guard));
-        self
     }
 
     /// The largest body read, in bytes; larger ones get 413 and are not read further.
@@ -77,24 +68,26 @@ impl WebhookConfig {
         self
     }
 
+    /// Verifies `request`, or, under a [`VerifyLayer`] that verified it already, reads the
+    /// body the layer passed on with the webhook it left in the extensions.
     async fn verify<B>(&self, request: http::Request<B>) -> Result<VerifiedWebhook, Rejection>
     where
         B: http_body::Body,
         B::Error: fmt::Display,
     {
-        match &self.guard {
-            Some(guard) => {
-                verify_request_once(
-                    &*self.scheme,
-                    &**guard,
-                    request,
-                    self.limit,
-                    SystemTime::now(),
-                )
-                .await
-            }
-            None => verify_request(&*self.scheme, request, self.limit, SystemTime::now()).await,
-        }
+        let (mut parts, body) = request.into_parts();
+        let Some(mut webhook) = parts.extensions.remove::<VerifiedWebhook>() else {
+            let request = http::Request::from_parts(parts, body);
+            return verify_request(&*self.scheme, request, self.limit, SystemTime::now()).await;
+        };
+        webhook.body = read_limited(&parts.headers, body, self.limit, OverLimit::Refuse)
+            .await
+            .map_err(|error| match error {
+                ReadError::TooLarge => Rejection::TooLarge { limit: self.limit },
+                ReadError::Body(error) => Rejection::Body(error.to_string()),
+            })?;
+        webhook.headers = parts.headers;
+        Ok(webhook)
     }
 }
 
@@ -204,7 +197,13 @@ fn decode_event<T: DeserializeOwned>(webhook: &VerifiedWebhook) -> Result<Event<
 /// A tower layer that verifies every request before the inner service sees it: requests that
 /// fail are answered (400, 401 or 413) without reaching it; those that pass reach it with their
 /// body (read once, up to the limit) and a [`VerifiedWebhook`] in their extensions, its body
-/// and headers empty (the request carries both).
+/// and headers empty (the request carries both). The [`Webhook`] and [`WebhookEvent`]
+/// extractors under it take that webhook instead of verifying again.
+///
+/// With a [`replay_guard`](VerifyLayer::replay_guard), each message reaches the inner service
+/// once: the layer sees the answer, so a message is committed as handled only when the service
+/// answered 2xx, and released when it failed (an error status, a panic, an event that did not
+/// decode), so that the sender's retry is handled and nothing is lost.
 ///
 /// ```
 /// use axum::{Extension, Router, routing::post};
@@ -222,15 +221,37 @@ fn decode_event<T: DeserializeOwned>(webhook: &VerifiedWebhook) -> Result<Event<
 ///     .layer(VerifyLayer::new(WebhookConfig::new(verifier)));
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct VerifyLayer {
     config: WebhookConfig,
+    guard: Option<Arc<dyn ReplayGuard>>,
 }
 
 impl VerifyLayer {
     /// A layer that verifies with `config`.
     pub fn new(config: WebhookConfig) -> Self {
-        VerifyLayer { config }
+        VerifyLayer {
+            config,
+            guard: None,
+        }
+    }
+
+    /// Hands each message to the inner service once, with `guard` (see the type's docs): a
+    /// message already handled is answered 200 without reaching it, one being handled right
+    /// now 409 with `Retry-After`.
+    #[must_use]
+    pub fn replay_guard(mut self, guard: impl ReplayGuard + 'static) -> Self {
+        self.guard = Some(Arc::new(guard));
+        self
+    }
+}
+
+impl fmt::Debug for VerifyLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifyLayer")
+            .field("config", &self.config)
+            .field("replay_guard", &self.guard.is_some())
+            .finish()
     }
 }
 
@@ -241,25 +262,38 @@ impl<S> Layer<S> for VerifyLayer {
         VerifyService {
             inner,
             config: self.config.clone(),
+            guard: self.guard.clone(),
         }
     }
 }
 
 /// The service [`VerifyLayer`] makes.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct VerifyService<S> {
     inner: S,
     config: WebhookConfig,
+    guard: Option<Arc<dyn ReplayGuard>>,
+}
+
+impl<S: fmt::Debug> fmt::Debug for VerifyService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifyService")
+            .field("inner", &self.inner)
+            .field("config", &self.config)
+            .field("replay_guard", &self.guard.is_some())
+            .finish()
+    }
 }
 
 impl<S, B, ResBody> Service<http::Request<B>> for VerifyService<S>
 where
     S: Service<http::Request<B>, Response = http::Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send,
+    S::Error: Send,
     B: http_body::Body + From<Bytes> + Send + 'static,
     B::Data: Send,
     B::Error: fmt::Display,
-    ResBody: From<Bytes>,
+    ResBody: From<Bytes> + Send,
 {
     type Response = http::Response<ResBody>;
     type Error = S::Error;
@@ -274,22 +308,27 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let config = self.config.clone();
+        let guard = self.guard.clone();
         Box::pin(async move {
             // The headers travel through verification and come back with the webhook; the rest
             // of the request waits here.
             let (mut parts, body) = request.into_parts();
             let mut probe = http::Request::new(body);
             *probe.headers_mut() = std::mem::take(&mut parts.headers);
-            match config.verify(probe).await {
-                Ok(mut webhook) => {
-                    let body = std::mem::take(&mut webhook.body);
-                    parts.headers = std::mem::take(&mut webhook.headers);
-                    parts.extensions.insert(webhook);
-                    inner
-                        .call(http::Request::from_parts(parts, B::from(body)))
-                        .await
-                }
-                Err(rejection) => Ok(rejection.to_response().map(ResBody::from)),
+            let now = SystemTime::now();
+            let mut webhook = match verify_request(&*config.scheme, probe, config.limit, now).await
+            {
+                Ok(webhook) => webhook,
+                Err(rejection) => return Ok(rejection.to_response().map(ResBody::from)),
+            };
+            let body = std::mem::take(&mut webhook.body);
+            parts.headers = std::mem::take(&mut webhook.headers);
+            let meta = webhook.without_content();
+            parts.extensions.insert(webhook);
+            let request = http::Request::from_parts(parts, B::from(body));
+            match guard {
+                Some(guard) => run_once(&*guard, &meta, now, || inner.call(request)).await,
+                None => inner.call(request).await,
             }
         })
     }

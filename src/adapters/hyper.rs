@@ -25,12 +25,11 @@ use super::body::{OverLimit, ReadError, read_limited};
 use super::guard::Guard;
 pub use super::server::{
     DEFAULT_BODY_LIMIT, Rejection, VerifiedWebhook, validation_response, verify_request,
-    verify_request_once,
 };
 use super::{Resolve, SystemResolver};
 use crate::api::DEFAULT_MAX_RESPONSE;
 use crate::transport::{AddressPolicy, HttpClient, TransportError, TransportErrorKind};
-use crate::webhook::Scheme;
+use crate::webhook::{ReplayGuard, Scheme};
 
 /// An [`HttpClient`] over hyper-util's pooled client.
 ///
@@ -383,5 +382,39 @@ where
     match verify_request(scheme, request, limit, SystemTime::now()).await {
         Ok(webhook) => handler(webhook).await.map(Full::new),
         Err(rejection) => rejection.to_response().map(Full::new),
+    }
+}
+
+/// [`handle`], handling each message once with `guard`: a message already handled is answered
+/// 200 without calling `handler`; one being handled right now, 409 with `Retry-After`; and when
+/// `handler` answers anything but 2xx (or panics), the message is released, so that the
+/// sender's retry is handled and nothing is lost. Ids longer than
+/// [`MAX_ID_LEN`](crate::webhook::MAX_ID_LEN) are refused with 400.
+pub async fn handle_once<S, B, F, Fut>(
+    scheme: &S,
+    guard: &dyn ReplayGuard,
+    limit: usize,
+    request: Request<B>,
+    handler: F,
+) -> Response<Full<Bytes>>
+where
+    S: Scheme + ?Sized,
+    B: Body,
+    B::Error: std::fmt::Display,
+    F: FnOnce(VerifiedWebhook) -> Fut,
+    Fut: Future<Output = Response<Bytes>>,
+{
+    let now = SystemTime::now();
+    let webhook = match verify_request(scheme, request, limit, now).await {
+        Ok(webhook) => webhook,
+        Err(rejection) => return rejection.to_response().map(Full::new),
+    };
+    let handled = super::server::run_once(guard, &webhook.without_content(), now, || async move {
+        Ok::<_, std::convert::Infallible>(handler(webhook).await)
+    })
+    .await;
+    match handled {
+        Ok(response) => response.map(Full::new),
+        Err(never) => match never {},
     }
 }

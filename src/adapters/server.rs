@@ -2,15 +2,21 @@
 //! the rejections and their status codes, and the CloudEvents webhook validation handshake.
 
 use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::time::SystemTime;
 
+use futures_util::FutureExt;
+
 use bytes::Bytes;
-use http::header::{ALLOW, CONTENT_TYPE};
+use http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body;
 
 use super::body::{OverLimit, ReadError, read_limited};
-use crate::webhook::{ReplayGuard, Scheme, Verified, VerifyError};
+use crate::webhook::{
+    Claim, MAX_ID_LEN, ReplayError, ReplayGuard, ReplayKey, Scheme, Verified, VerifyError,
+};
 
 /// The default limit on a webhook body: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -26,12 +32,32 @@ pub struct VerifiedWebhook {
     scheme: &'static str,
     id: Option<String>,
     timestamp: Option<i64>,
+    verifiable_until: Option<SystemTime>,
 }
 
 impl VerifiedWebhook {
     /// What the scheme verified: its name, the message id and timestamp where it has them.
     pub fn verified(&self) -> Verified<'_> {
         Verified::new(self.scheme, self.id.as_deref(), self.timestamp)
+    }
+
+    /// The same webhook without its headers and body: what a layer leaves in a request's
+    /// extensions, and what [`run_once`] needs.
+    pub(crate) fn without_content(&self) -> VerifiedWebhook {
+        VerifiedWebhook {
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            scheme: self.scheme,
+            id: self.id.clone(),
+            timestamp: self.timestamp,
+            verifiable_until: self.verifiable_until,
+        }
+    }
+
+    /// When this exact message stops verifying, where the scheme signs a timestamp (see
+    /// [`Verified::verifiable_until`]).
+    pub fn verifiable_until(&self) -> Option<SystemTime> {
+        self.verifiable_until
     }
 }
 
@@ -48,9 +74,20 @@ pub enum Rejection {
     Body(String),
     /// Verification failed (401 for a bad signature or timestamp, 400 for a malformed request).
     Verify(VerifyError),
-    /// A message already received (by its id), answered 200 so that the sender stops, and
+    /// A message already handled (by its id), answered 200 so that the sender stops, and
     /// not handled again.
     Duplicate,
+    /// Another delivery of the same message is being handled right now; answered 409 with
+    /// `Retry-After`, so that the sender tries again once that handling has succeeded or
+    /// failed.
+    InFlight,
+    /// The message id is longer than [`MAX_ID_LEN`] (400).
+    IdTooLong {
+        /// The id's length, in bytes.
+        len: usize,
+    },
+    /// The replay guard could not be consulted (503 with `Retry-After`).
+    Unavailable(ReplayError),
 }
 
 impl Rejection {
@@ -60,6 +97,9 @@ impl Rejection {
             Rejection::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Rejection::Body(_) => StatusCode::BAD_REQUEST,
             Rejection::Duplicate => StatusCode::OK,
+            Rejection::InFlight => StatusCode::CONFLICT,
+            Rejection::IdTooLong { .. } => StatusCode::BAD_REQUEST,
+            Rejection::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Rejection::Verify(error) => match error {
                 VerifyError::TooOld { .. }
                 | VerifyError::TooNew { .. }
@@ -75,6 +115,8 @@ impl Rejection {
     pub fn to_response(&self) -> Response<Bytes> {
         let text: &'static str = match self.status() {
             StatusCode::OK => "already received\n",
+            StatusCode::CONFLICT => "this message is being handled; try again later\n",
+            StatusCode::SERVICE_UNAVAILABLE => "temporarily unavailable; try again later\n",
             StatusCode::PAYLOAD_TOO_LARGE => "payload too large\n",
             StatusCode::UNAUTHORIZED => "webhook signature or timestamp rejected\n",
             _ => "malformed webhook request\n",
@@ -85,6 +127,16 @@ impl Rejection {
             CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
+        let retry_after = match self {
+            Rejection::InFlight => Some("5"),
+            Rejection::Unavailable(_) => Some("30"),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static(seconds));
+        }
         response
     }
 }
@@ -100,7 +152,15 @@ impl fmt::Display for Rejection {
             }
             Rejection::Body(reason) => write!(f, "the webhook body could not be read: {reason}"),
             Rejection::Verify(error) => write!(f, "{error}"),
-            Rejection::Duplicate => f.write_str("the message was already received"),
+            Rejection::Duplicate => f.write_str("the message was already handled"),
+            Rejection::InFlight => {
+                f.write_str("another delivery of the message is being handled right now")
+            }
+            Rejection::IdTooLong { len } => write!(
+                f,
+                "the message id is {len} bytes long, longer than the {MAX_ID_LEN} accepted"
+            ),
+            Rejection::Unavailable(_) => f.write_str("the replay guard could not be consulted"),
         }
     }
 }
@@ -109,6 +169,7 @@ impl std::error::Error for Rejection {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Rejection::Verify(error) => Some(error),
+            Rejection::Unavailable(error) => Some(error),
             _ => None,
         }
     }
@@ -141,10 +202,11 @@ where
     let verified = scheme
         .verify_at(&parts.headers, &body, now)
         .map_err(Rejection::Verify)?;
-    let (scheme, id, timestamp) = (
+    let (scheme, id, timestamp, verifiable_until) = (
         verified.scheme(),
         verified.id().map(str::to_owned),
         verified.timestamp(),
+        verified.verifiable_until(),
     );
     Ok(VerifiedWebhook {
         headers: parts.headers,
@@ -152,31 +214,59 @@ where
         scheme,
         id,
         timestamp,
+        verifiable_until,
     })
 }
 
-/// As [`verify_request`], then drops a message whose id `guard` has seen before, with
-/// [`Rejection::Duplicate`] (answered 200, so that the sender stops retrying).
+/// Runs `handle` for a verified webhook at most once per message, with `guard`: the message is
+/// claimed first; when `handle` answers 2xx the claim is committed, and when it answers
+/// anything else (or panics) the claim is released, so that the sender's retry is handled and
+/// nothing is lost. A message already handled is answered 200 without running `handle`; one
+/// being handled right now, 409 with `Retry-After`. A webhook without an id runs `handle`
+/// every time. What the server adapters use; call it from your own adapter.
 ///
 /// # Errors
 ///
-/// A [`Rejection`].
-pub async fn verify_request_once<S, B>(
-    scheme: &S,
+/// What `handle` returns.
+pub async fn run_once<R, E, Fut>(
     guard: &dyn ReplayGuard,
-    request: Request<B>,
-    limit: usize,
+    webhook: &VerifiedWebhook,
     now: SystemTime,
-) -> Result<VerifiedWebhook, Rejection>
+    handle: impl FnOnce() -> Fut,
+) -> Result<Response<R>, E>
 where
-    S: Scheme + ?Sized,
-    B: Body,
-    B::Error: fmt::Display,
+    R: From<Bytes>,
+    Fut: Future<Output = Result<Response<R>, E>>,
 {
-    let webhook = verify_request(scheme, request, limit, now).await?;
-    match webhook.id.as_deref() {
-        Some(id) if !guard.first_sight(id, now).await => Err(Rejection::Duplicate),
-        _ => Ok(webhook),
+    let Some(id) = webhook.id.as_deref() else {
+        return handle().await;
+    };
+    let refuse = |rejection: Rejection| Ok(rejection.to_response().map(R::from));
+    if id.len() > MAX_ID_LEN {
+        return refuse(Rejection::IdTooLong { len: id.len() });
+    }
+    let key = ReplayKey {
+        scheme: webhook.scheme,
+        id,
+    };
+    match guard.claim(key, now).await {
+        Err(error) => return refuse(Rejection::Unavailable(error)),
+        Ok(Claim::Done) => return refuse(Rejection::Duplicate),
+        Ok(Claim::InFlight) => return refuse(Rejection::InFlight),
+        Ok(_) => {}
+    }
+    let outcome = AssertUnwindSafe(handle()).catch_unwind().await;
+    let handled = matches!(&outcome, Ok(Ok(response)) if response.status().is_success());
+    // A failed commit leaves the claim to lapse at the end of its lease; a failed release
+    // likewise: the sender's retry is handled then.
+    if handled {
+        let _ = guard.commit(key, now, webhook.verifiable_until).await;
+    } else {
+        let _ = guard.release(key).await;
+    }
+    match outcome {
+        Ok(result) => result,
+        Err(panic) => std::panic::resume_unwind(panic),
     }
 }
 

@@ -200,7 +200,12 @@ impl Scheme for HmacScheme {
         };
         for key in &self.keys {
             if key.tag(&content).matches(self.encoding, signature) {
-                return Ok(Verified::new(self.name, id, sent));
+                let verified = Verified::new(self.name, id, sent);
+                return Ok(if sent.is_some() {
+                    verified.with_tolerance(self.tolerance)
+                } else {
+                    verified
+                });
             }
         }
         Err(VerifyError::NoMatchingSignature)

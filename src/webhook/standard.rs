@@ -216,7 +216,7 @@ impl Verifier {
         let sent = parse_timestamp(timestamp)?;
         check_timestamp(sent, now, self.tolerance)?;
         let signature = signature.as_bytes();
-        let verified = Verified::new(NAME, Some(id), Some(sent));
+        let verified = Verified::new(NAME, Some(id), Some(sent)).with_tolerance(self.tolerance);
         let content: [&[u8]; 5] = [id.as_bytes(), b".", timestamp.as_bytes(), b".", body];
 
         // Hash the body only when there is a signature this verifier can check. The first entry

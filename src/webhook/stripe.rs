@@ -131,7 +131,9 @@ impl Scheme for Stripe {
             });
             for candidate in candidates {
                 if expected.matches(Encoding::Hex, candidate.as_bytes()) {
-                    return Ok(Verified::new("stripe", None, Some(sent)));
+                    return Ok(
+                        Verified::new("stripe", None, Some(sent)).with_tolerance(self.tolerance)
+                    );
                 }
             }
         }

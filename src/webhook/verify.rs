@@ -78,6 +78,7 @@ pub struct Verified<'a> {
     scheme: &'static str,
     id: Option<&'a str>,
     timestamp: Option<i64>,
+    tolerance: Option<Duration>,
 }
 
 impl<'a> Verified<'a> {
@@ -87,7 +88,29 @@ impl<'a> Verified<'a> {
             scheme,
             id,
             timestamp,
+            tolerance: None,
         }
+    }
+
+    /// The same result, noting the tolerance the timestamp was checked against, so that
+    /// [`verifiable_until`](Verified::verifiable_until) can tell a replay guard how long the
+    /// message stays verifiable.
+    #[must_use]
+    pub fn with_tolerance(mut self, tolerance: Duration) -> Self {
+        self.tolerance = Some(tolerance);
+        self
+    }
+
+    /// The first instant at which this exact message no longer verifies: its signed timestamp
+    /// plus the tolerance plus one second (timestamps are whole seconds, and the boundary is
+    /// accepted). A replay guard must remember the id at least until then. `None` where the
+    /// scheme signs no timestamp: such a message verifies forever.
+    pub fn verifiable_until(&self) -> Option<SystemTime> {
+        let timestamp = u64::try_from(self.timestamp?).ok()?;
+        UNIX_EPOCH
+            .checked_add(Duration::from_secs(timestamp))?
+            .checked_add(self.tolerance?)?
+            .checked_add(Duration::from_secs(1))
     }
 
     /// The name of the scheme that verified the message, such as `"standard-webhooks"`.
