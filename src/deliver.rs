@@ -26,7 +26,7 @@ pub use outcome::{Attempt, KEPT_BODY, Verdict, classify};
 pub use schedule::Schedule;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
-pub use sqlite::SqliteOutbox;
+pub use sqlite::{Durability, SqliteOutbox};
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use worker::Worker;

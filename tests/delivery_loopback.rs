@@ -245,10 +245,16 @@ async fn a_worker_killed_mid_run_loses_nothing_to_its_successor_on_the_same_file
         move |_: &str| Some(destination.clone()),
     )
     .concurrency(16)
-    .lease_for(Duration::from_secs(1))
+    .lease_for(Duration::from_secs(2))
     .poll_interval(Duration::from_millis(10));
     let killed = tokio::spawn(worker.run(std::future::pending()));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while receiver.handled.lock().unwrap().len() < 60 {
+        assert!(!killed.is_finished(), "the first worker stopped on its own");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the first worker delivered too little"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     killed.abort();
@@ -263,7 +269,7 @@ async fn a_worker_killed_mid_run_loses_nothing_to_its_successor_on_the_same_file
         move |_: &str| Some(destination.clone()),
     )
     .concurrency(16)
-    .lease_for(Duration::from_secs(1))
+    .lease_for(Duration::from_secs(2))
     .poll_interval(Duration::from_millis(10));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(worker.run(async move {

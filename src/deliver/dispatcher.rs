@@ -236,6 +236,11 @@ impl<C: HttpClient> Dispatcher<C> {
         self
     }
 
+    /// How long one attempt may take.
+    pub fn current_attempt_timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// The schedule, for outboxes that store the next attempt's time.
     pub fn current_schedule(&self) -> &Schedule {
         &self.schedule

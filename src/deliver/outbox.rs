@@ -92,8 +92,19 @@ pub enum OutboxError {
     #[error("the lease on this job was lost; another worker has it now")]
     LeaseLost,
     /// The store failed.
-    #[error("the outbox store failed: {0}")]
+    #[error("the outbox store failed")]
     Store(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A worker's lease would end before its attempt can: the job could be leased again and
+    /// delivered twice at once.
+    #[error(
+        "the lease ({lease:?}) must outlast the attempt timeout ({attempt:?}) by more than a second; lengthen Worker::lease_for"
+    )]
+    LeaseTooShort {
+        /// The worker's lease.
+        lease: Duration,
+        /// The dispatcher's attempt timeout.
+        attempt: Duration,
+    },
 }
 
 /// Where deliveries wait, so that none is lost when a process stops.
@@ -191,6 +202,11 @@ impl Outbox for MemoryOutbox {
         limit: usize,
         lease_for: Duration,
     ) -> Result<Vec<Lease>, OutboxError> {
+        let until = now.checked_add(lease_for).ok_or_else(|| {
+            OutboxError::Store(
+                format!("a lease of {lease_for:?} reaches past representable time").into(),
+            )
+        })?;
         let mut rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
         let mut due: Vec<&mut Row> = rows
             .values_mut()
@@ -205,7 +221,7 @@ impl Outbox for MemoryOutbox {
             .into_iter()
             .take(limit)
             .map(|row| {
-                row.lease_until = Some(now + lease_for);
+                row.lease_until = Some(until);
                 row.token += 1;
                 Lease {
                     job: row.job.clone(),

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::dispatcher::Payload;
 use super::outbox::{Entry, Job, Lease, Outbox, OutboxError, State};
@@ -21,7 +21,6 @@ use crate::transport::TransportErrorKind;
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
-PRAGMA synchronous = NORMAL;
 CREATE TABLE IF NOT EXISTS hookwire_outbox (
     endpoint     TEXT NOT NULL,
     id           TEXT NOT NULL,
@@ -49,11 +48,30 @@ CREATE TABLE IF NOT EXISTS hookwire_attempts (
 );
 ";
 
-/// An [`Outbox`] in an SQLite file.
+/// How durable an acknowledged write is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Durability {
+    /// SQLite's `synchronous = FULL`: once `enqueue` returns, the job survives a power loss.
+    #[default]
+    Full,
+    /// SQLite's `synchronous = NORMAL` in WAL mode: faster commits; a process crash loses
+    /// nothing, but a power loss or an operating-system crash may lose the last acknowledged
+    /// writes.
+    Normal,
+}
+
+/// An [`Outbox`] in an SQLite file, in WAL mode. Writes are durable when acknowledged unless
+/// opened with [`Durability::Normal`]; several outboxes (and processes) may share one file.
 #[derive(Debug, Clone)]
 pub struct SqliteOutbox {
     connection: Arc<Mutex<Connection>>,
 }
+
+/// A lease duration too long to add to the current time.
+#[derive(Debug, thiserror::Error)]
+#[error("a lease of {0:?} reaches past the end of representable time")]
+struct LeaseTooLong(Duration);
 
 fn store<E: std::error::Error + Send + Sync + 'static>(error: E) -> OutboxError {
     OutboxError::Store(Box::new(error))
@@ -75,6 +93,18 @@ impl SqliteOutbox {
     ///
     /// [`OutboxError::Store`] when the file cannot be opened or the schema created.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, OutboxError> {
+        Self::open_with(path, Durability::Full).await
+    }
+
+    /// Opens (or creates) the outbox in the file at `path`, with the given durability.
+    ///
+    /// # Errors
+    ///
+    /// [`OutboxError::Store`] when the file cannot be opened or the schema created.
+    pub async fn open_with(
+        path: impl AsRef<Path>,
+        durability: Durability,
+    ) -> Result<Self, OutboxError> {
         let path = path.as_ref().to_owned();
         let connection = tokio::task::spawn_blocking(move || -> Result<Connection, OutboxError> {
             let connection = Connection::open(path).map_err(store)?;
@@ -82,6 +112,13 @@ impl SqliteOutbox {
                 .busy_timeout(Duration::from_secs(5))
                 .map_err(store)?;
             connection.execute_batch(SCHEMA).map_err(store)?;
+            let synchronous = match durability {
+                Durability::Full => "FULL",
+                Durability::Normal => "NORMAL",
+            };
+            connection
+                .pragma_update(None, "synchronous", synchronous)
+                .map_err(store)?;
             Ok(connection)
         })
         .await
@@ -89,6 +126,21 @@ impl SqliteOutbox {
         Ok(SqliteOutbox {
             connection: Arc::new(Mutex::new(connection)),
         })
+    }
+
+    /// The `synchronous` setting the store's connection commits with: 2 for `FULL`, 1 for
+    /// `NORMAL` (SQLite's numbering).
+    ///
+    /// # Errors
+    ///
+    /// [`OutboxError::Store`] when SQLite cannot be asked.
+    pub async fn synchronous(&self) -> Result<i64, OutboxError> {
+        self.with(|connection| {
+            connection
+                .query_row("PRAGMA synchronous", [], |row| row.get(0))
+                .map_err(store)
+        })
+        .await
     }
 
     async fn with<T: Send + 'static>(
@@ -163,9 +215,17 @@ impl Outbox for SqliteOutbox {
         limit: usize,
         lease_for: Duration,
     ) -> Result<Vec<Lease>, OutboxError> {
-        let (now, until) = (millis(now), millis(now + lease_for));
+        let until = now
+            .checked_add(lease_for)
+            .ok_or_else(|| store(LeaseTooLong(lease_for)))?;
+        let (now, until) = (millis(now), millis(until));
         self.with(move |connection| {
-            let transaction = connection.transaction().map_err(store)?;
+            // The write lock is taken up front: a deferred transaction that reads, then
+            // writes, fails at once with "database is locked" in WAL mode when another
+            // connection wrote in between, whatever the busy timeout.
+            let transaction = connection
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(store)?;
             let mut leases = Vec::new();
             {
                 let mut select = transaction

@@ -1,7 +1,8 @@
 //! The worker that drains an outbox.
 
+use std::collections::HashSet;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use tokio::task::JoinSet;
@@ -13,6 +14,12 @@ use crate::transport::HttpClient;
 
 /// Drains an [`Outbox`]: leases due jobs, delivers them with a [`Dispatcher`] (at most
 /// `concurrency` at once), records every attempt and reschedules, finishes or dead-letters.
+///
+/// A store that fails (a locked or unreachable database) does not stop it: leasing backs off
+/// (doubling from the poll interval up to 30 seconds) and goes on. It never runs one job twice
+/// at once: a job it leases again while its attempt is still in flight (a clock jump, a lease
+/// shorter than the attempt) is left alone, and the lease must outlast the dispatcher's attempt
+/// timeout, which [`run`](Worker::run) checks.
 ///
 /// On shutdown it stops leasing and waits for the attempts in flight, up to a grace period;
 /// any it abandons keep their lease until it expires, then another worker takes them, so
@@ -75,33 +82,77 @@ where
         self
     }
 
-    /// Runs until `shutdown` completes.
+    /// Runs until `shutdown` completes, then drains the attempts in flight within the grace
+    /// period.
     ///
     /// # Errors
     ///
-    /// The outbox's error when leasing fails.
+    /// [`OutboxError::LeaseTooShort`], before anything is leased, when the lease does not
+    /// outlast the dispatcher's attempt timeout (plus a second for the bookkeeping).
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), OutboxError> {
+        let attempt = self.dispatcher.current_attempt_timeout();
+        if self.lease_for <= attempt.saturating_add(Duration::from_secs(1)) {
+            return Err(OutboxError::LeaseTooShort {
+                lease: self.lease_for,
+                attempt,
+            });
+        }
         let mut shutdown = std::pin::pin!(shutdown);
         let mut in_flight: JoinSet<()> = JoinSet::new();
+        let running: Arc<Mutex<HashSet<(String, String)>>> = Arc::default();
+        let mut failures = 0u32;
         loop {
             let room = self.concurrency.saturating_sub(in_flight.len());
             let leased = if room > 0 {
-                self.outbox
+                match self
+                    .outbox
                     .lease(SystemTime::now(), room, self.lease_for)
-                    .await?
+                    .await
+                {
+                    Ok(leased) => {
+                        failures = 0;
+                        leased
+                    }
+                    Err(_) => {
+                        // A transient store failure: back off, keep what is in flight going.
+                        failures = failures.saturating_add(1);
+                        let wait = self
+                            .idle
+                            .saturating_mul(2u32.saturating_pow(failures.min(16)))
+                            .min(Duration::from_secs(30));
+                        tokio::select! {
+                            () = &mut shutdown => break,
+                            () = tokio::time::sleep(wait) => continue,
+                        }
+                    }
+                }
             } else {
                 Vec::new()
             };
             let busy = !leased.is_empty();
             for lease in leased {
-                let (outbox, dispatcher, destinations) = (
+                let key = (lease.job.endpoint.clone(), lease.job.payload.id.clone());
+                if !running
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(key.clone())
+                {
+                    // Its attempt is still running here: never twice at once.
+                    continue;
+                }
+                let (outbox, dispatcher, destinations, running) = (
                     self.outbox.clone(),
                     self.dispatcher.clone(),
                     self.destinations.clone(),
+                    running.clone(),
                 );
                 in_flight.spawn(async move {
                     // A lost lease or a store failure leaves the job to its lease's expiry.
                     let _ = process(&*outbox, &dispatcher, &*destinations, lease).await;
+                    running
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .remove(&key);
                 });
             }
             if busy && in_flight.len() < self.concurrency {
@@ -155,7 +206,10 @@ where
         Verdict::Delivered => outbox.finish(&lease, State::Delivered).await,
         Verdict::Gone => outbox.finish(&lease, State::Gone).await,
         Verdict::Retry { .. } => match dispatcher.next_delay(lease.attempts + 1, verdict) {
-            Some(wait) => outbox.reschedule(&lease, SystemTime::now() + wait).await,
+            Some(wait) => match SystemTime::now().checked_add(wait) {
+                Some(at) => outbox.reschedule(&lease, at).await,
+                None => outbox.finish(&lease, State::DeadLettered).await,
+            },
             None => outbox.finish(&lease, State::DeadLettered).await,
         },
     }

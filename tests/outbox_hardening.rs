@@ -1,0 +1,200 @@
+//! The outbox and worker under an unlucky operator: two processes on one SQLite file, a store
+//! that fails for a while, a lease shorter than an attempt, and what "acknowledged" means.
+#![cfg(all(feature = "sqlite", feature = "test-util"))]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use hookwire::deliver::{
+    Attempt, Destination, Dispatcher, Durability, Entry, Job, Lease, MemoryOutbox, Outbox,
+    OutboxError, Payload, SqliteOutbox, State, Worker,
+};
+use hookwire::testing::{MockClient, MockResponse};
+use hookwire::timer::TokioTimer;
+use hookwire::transport::AddressPolicy;
+use hookwire::webhook::Secret;
+
+fn job(n: usize) -> Job {
+    Job {
+        endpoint: "customer-1".into(),
+        payload: Payload::json(format!("msg_{n}"), "t", &b"{}"[..]),
+    }
+}
+
+fn temp_file(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "hookwire-{name}-{}-{}",
+        std::process::id(),
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("outbox.sqlite")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_outboxes_on_one_file_lease_without_lock_errors() {
+    let path = temp_file("two-outboxes");
+    let first = SqliteOutbox::open(&path).await.unwrap();
+    let second = SqliteOutbox::open(&path).await.unwrap();
+    for n in 0..400 {
+        first.enqueue(job(n), SystemTime::now()).await.unwrap();
+    }
+    let lease_all = |outbox: SqliteOutbox| {
+        tokio::spawn(async move {
+            let (mut leased, mut errors) = (Vec::new(), Vec::new());
+            for _ in 0..100 {
+                match outbox
+                    .lease(SystemTime::now(), 4, Duration::from_secs(600))
+                    .await
+                {
+                    Ok(batch) => leased.extend(batch.into_iter().map(|l| l.job.payload.id)),
+                    Err(error) => errors.push(error.to_string()),
+                }
+            }
+            (leased, errors)
+        })
+    };
+    let (a, b) = (lease_all(first), lease_all(second));
+    let (a, b) = (a.await.unwrap(), b.await.unwrap());
+    assert!(
+        a.1.is_empty() && b.1.is_empty(),
+        "lease errors: {:?} {:?}",
+        a.1,
+        b.1
+    );
+    let mut all: Vec<String> = a.0.into_iter().chain(b.0).collect();
+    assert_eq!(all.len(), 400, "every job leased");
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 400, "no job leased twice");
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
+
+#[tokio::test]
+async fn acknowledged_means_durable_unless_asked_otherwise() {
+    let path = temp_file("durability");
+    let full = SqliteOutbox::open(&path).await.unwrap();
+    assert_eq!(full.synchronous().await.unwrap(), 2, "FULL");
+    let normal = SqliteOutbox::open_with(&path, Durability::Normal)
+        .await
+        .unwrap();
+    assert_eq!(normal.synchronous().await.unwrap(), 1, "NORMAL");
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
+
+/// A memory outbox whose `lease` fails its first `failures` calls.
+struct Flaky {
+    inner: MemoryOutbox,
+    failures: AtomicUsize,
+}
+
+#[hookwire::async_trait]
+impl Outbox for Flaky {
+    async fn enqueue(&self, job: Job, at: SystemTime) -> Result<(), OutboxError> {
+        self.inner.enqueue(job, at).await
+    }
+    async fn lease(
+        &self,
+        now: SystemTime,
+        limit: usize,
+        lease_for: Duration,
+    ) -> Result<Vec<Lease>, OutboxError> {
+        if self
+            .failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(OutboxError::Store("database is locked".into()));
+        }
+        self.inner.lease(now, limit, lease_for).await
+    }
+    async fn record(&self, lease: &Lease, attempt: &Attempt) -> Result<(), OutboxError> {
+        self.inner.record(lease, attempt).await
+    }
+    async fn reschedule(&self, lease: &Lease, at: SystemTime) -> Result<(), OutboxError> {
+        self.inner.reschedule(lease, at).await
+    }
+    async fn finish(&self, lease: &Lease, state: State) -> Result<(), OutboxError> {
+        self.inner.finish(lease, state).await
+    }
+    async fn list(&self, state: Option<State>) -> Result<Vec<Entry>, OutboxError> {
+        self.inner.list(state).await
+    }
+    async fn redrive(
+        &self,
+        endpoint: &str,
+        id: &str,
+        now: SystemTime,
+    ) -> Result<bool, OutboxError> {
+        self.inner.redrive(endpoint, id, now).await
+    }
+}
+
+fn dispatcher(mock: &MockClient) -> Dispatcher<MockClient> {
+    Dispatcher::new(mock.clone().guarded(AddressPolicy::new()), TokioTimer)
+        .unwrap()
+        .attempt_timeout(Duration::from_secs(2))
+}
+
+#[tokio::test]
+async fn a_worker_rides_out_a_failing_store_and_delivers_everything() {
+    let outbox = Arc::new(Flaky {
+        inner: MemoryOutbox::new(),
+        failures: AtomicUsize::new(3),
+    });
+    for n in 0..5 {
+        outbox.enqueue(job(n), SystemTime::now()).await.unwrap();
+    }
+    let mut mock = MockClient::new();
+    for _ in 0..5 {
+        mock = mock.push(MockResponse::status(204));
+    }
+    let destination =
+        Destination::new("https://hooks.customer.example/in", &Secret::generate()).unwrap();
+    let worker = Worker::new(
+        outbox.clone(),
+        Arc::new(dispatcher(&mock)),
+        move |_: &str| Some(destination.clone()),
+    )
+    .poll_interval(Duration::from_millis(5));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(worker.run(async move {
+        let _ = stopped.await;
+    }));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while outbox.list(Some(State::Delivered)).await.unwrap().len() < 5 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the worker stopped delivering"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+    assert_eq!(
+        outbox.failures.load(Ordering::SeqCst),
+        0,
+        "the failures happened"
+    );
+    assert_eq!(mock.requests().len(), 5);
+}
+
+#[tokio::test]
+async fn a_lease_that_does_not_outlast_an_attempt_is_refused_before_anything_runs() {
+    let outbox = Arc::new(MemoryOutbox::new());
+    outbox.enqueue(job(0), SystemTime::now()).await.unwrap();
+    let mock = MockClient::new().push(MockResponse::status(204));
+    let worker = Worker::new(outbox.clone(), Arc::new(dispatcher(&mock)), |_: &str| None)
+        .lease_for(Duration::from_secs(2));
+    let error = worker.run(std::future::pending()).await.unwrap_err();
+    assert!(
+        matches!(error, OutboxError::LeaseTooShort { .. }),
+        "{error}"
+    );
+    assert!(mock.requests().is_empty());
+    assert_eq!(outbox.list(Some(State::Pending)).await.unwrap().len(), 1);
+}
