@@ -565,7 +565,8 @@ async fn the_token_is_refreshed_shortly_before_expiry_and_after_invalidation() {
     token.authenticate(&mut request).await.unwrap();
     token.authenticate(&mut request).await.unwrap();
     assert_eq!(fetches.load(Ordering::SeqCst), 1);
-    tokio::time::sleep(Duration::from_millis(120)).await; // inside the 200 ms margin now
+    // The margin is at most half the lifetime (150 ms here): at 170 ms the token is due.
+    tokio::time::sleep(Duration::from_millis(170)).await;
     token.authenticate(&mut request).await.unwrap();
     assert_eq!(fetches.load(Ordering::SeqCst), 2);
     assert_eq!(request.headers()["authorization"], "Bearer token-1");
@@ -1164,4 +1165,245 @@ proptest::proptest! {
             (Ok(_), Err(error)) => proptest::prop_assert!(false, "sent though url refuses it: {error}"),
         }
     }
+}
+
+// ---------------------------------------------------------------- hardening
+
+#[tokio::test]
+async fn credentials_never_follow_a_link_to_another_origin() {
+    for (link, expected) in [
+        ("http://evil.example/collect", "http://evil.example/collect"),
+        // A plain-http downgrade of the API's own host is another origin too.
+        (
+            "http://api.bank.example/v1/transactions?page=2",
+            "http://api.bank.example/v1/transactions?page=2",
+        ),
+    ] {
+        let mock = MockClient::new()
+            .push(
+                MockResponse::json(200, &json!(["t1"]))
+                    .header("link", &format!(r#"<{link}>; rel="next""#)),
+            )
+            .push(MockResponse::json(200, &json!(["t2"])));
+        let items: Vec<String> = client(&mock)
+            .auth(Bearer::new("tok_live_s3cr3t"))
+            .paged(ByLink { url: None })
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(items, ["t1", "t2"]);
+        let requests = mock.requests();
+        assert_eq!(
+            requests[0].headers()["authorization"],
+            "Bearer tok_live_s3cr3t"
+        );
+        assert_eq!(requests[1].uri(), expected);
+        assert!(
+            requests[1].headers().get("authorization").is_none(),
+            "{link}: the token went to another origin"
+        );
+    }
+    // Trusted on purpose, it does go.
+    let mock = MockClient::new()
+        .push(
+            MockResponse::json(200, &json!(["t1"]))
+                .header("link", r#"<https://pages.bank.example/t?p=2>; rel="next""#),
+        )
+        .push(MockResponse::json(200, &json!(["t2"])));
+    let _: Vec<String> = client(&mock)
+        .auth(Bearer::new("tok"))
+        .send_credentials_to("https://pages.bank.example/")
+        .unwrap()
+        .paged(ByLink { url: None })
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(mock.requests()[1].headers()["authorization"], "Bearer tok");
+}
+
+#[tokio::test]
+async fn relative_link_targets_resolve_against_the_request_url() {
+    let mock = MockClient::new()
+        .push(
+            MockResponse::json(200, &json!(["t1"]))
+                .header("link", r#"</v1/transactions?page=2>; rel="next""#),
+        )
+        .push(
+            MockResponse::json(200, &json!(["t2"]))
+                .header("link", r#"<transactions?page=3>; rel="next""#),
+        )
+        .push(MockResponse::json(200, &json!(["t3"])));
+    let items: Vec<String> = client(&mock)
+        .auth(Bearer::new("tok"))
+        .paged(ByLink { url: None })
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(items, ["t1", "t2", "t3"]);
+    let uris: Vec<String> = mock
+        .requests()
+        .iter()
+        .map(|r| r.uri().to_string())
+        .collect();
+    assert_eq!(
+        uris,
+        [
+            "https://api.bank.example/v1/transactions",
+            "https://api.bank.example/v1/transactions?page=2",
+            "https://api.bank.example/v1/transactions?page=3",
+        ]
+    );
+    assert!(
+        mock.requests()
+            .iter()
+            .all(|r| r.headers()["authorization"] == "Bearer tok")
+    );
+}
+
+struct Statements(String);
+
+struct RawPath(&'static str);
+
+impl Endpoint for RawPath {
+    type Response = serde_json::Value;
+    fn path(&self) -> String {
+        self.0.into()
+    }
+}
+
+impl Endpoint for Statements {
+    type Response = serde_json::Value;
+    fn path(&self) -> String {
+        format!("accounts/{}/statements", segment(&self.0))
+    }
+}
+
+#[tokio::test]
+async fn dot_segments_never_climb_out_of_their_segment() {
+    for value in ["..", "."] {
+        let mock = MockClient::new().push(MockResponse::json(200, &json!({})));
+        let error = client(&mock)
+            .send(&Statements(value.into()))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, ApiError::Build(_)), "{value}: {error:?}");
+        assert!(mock.requests().is_empty(), "{value} was sent");
+    }
+    // Paths written by hand, with the dots percent-encoded as the url crate still resolves.
+    for path in [
+        "accounts/%2E%2E/statements",
+        "accounts/.%2e/statements",
+        "accounts/%2e./statements",
+        "accounts/%2e/statements",
+        "../admin",
+    ] {
+        let mock = MockClient::new().push(MockResponse::json(200, &json!({})));
+        let error = client(&mock).send(&RawPath(path)).await.unwrap_err();
+        assert!(matches!(error, ApiError::Build(_)), "{path}: {error:?}");
+        assert!(mock.requests().is_empty(), "{path} was sent");
+    }
+    // Encoded by `segment`, a value that merely spells an escape is harmless text.
+    let mock = MockClient::new().push(MockResponse::json(200, &json!({})));
+    client(&mock)
+        .send(&Statements("%2E%2E".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        mock.requests()[0].uri(),
+        "https://api.bank.example/v1/accounts/%252E%252E/statements"
+    );
+    // Dots inside a segment are ordinary.
+    let mock = MockClient::new().push(MockResponse::json(200, &json!({})));
+    client(&mock)
+        .send(&Statements("a..b".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        mock.requests()[0].uri(),
+        "https://api.bank.example/v1/accounts/a..b/statements"
+    );
+}
+
+#[tokio::test]
+async fn an_absurd_token_lifetime_is_no_panic_and_no_refetch() {
+    let idp = MockClient::new().push(MockResponse::json(
+        200,
+        &json!({"access_token": "at-1", "expires_in": u64::MAX}),
+    ));
+    let token =
+        RefreshingToken::client_credentials(idp.clone(), "https://idp.example/t", "c", "s", &[]);
+    let mut request = Request::new(Bytes::new());
+    token.authenticate(&mut request).await.unwrap();
+    token.authenticate(&mut request).await.unwrap();
+    assert_eq!(request.headers()["authorization"], "Bearer at-1");
+    assert_eq!(idp.requests().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_fetch_is_shared_with_the_requests_waiting_on_it() {
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counter = fetches.clone();
+    let token = Arc::new(RefreshingToken::new(move || {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Err::<Token, _>(AuthError::new("the identity provider is down"))
+        }
+    }));
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let token = token.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut request = Request::new(Bytes::new());
+            token.authenticate(&mut request).await
+        }));
+    }
+    for task in tasks {
+        let error = task.await.unwrap().unwrap_err();
+        assert!(error.to_string().contains("down"), "{error}");
+    }
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        1,
+        "each waiter fetched again"
+    );
+    // A later request tries again.
+    let mut request = Request::new(Bytes::new());
+    assert!(token.authenticate(&mut request).await.is_err());
+    assert_eq!(fetches.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_token_shorter_lived_than_the_margin_is_not_fetched_on_every_call() {
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counter = fetches.clone();
+    let token = RefreshingToken::new(move || {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, AuthError>(Token {
+                access_token: "short".to_owned().into(),
+                expires_in: Some(Duration::from_secs(30)),
+            })
+        }
+    });
+    let mut request = Request::new(Bytes::new());
+    for _ in 0..5 {
+        token.authenticate(&mut request).await.unwrap();
+    }
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_hanging_token_fetch_times_out() {
+    let token =
+        RefreshingToken::new(|| async { std::future::pending::<Result<Token, AuthError>>().await })
+            .fetch_timeout(Duration::from_millis(50), hookwire::timer::TokioTimer);
+    let mut request = Request::new(Bytes::new());
+    let error = tokio::time::timeout(Duration::from_secs(5), token.authenticate(&mut request))
+        .await
+        .expect("the fetch was bounded")
+        .unwrap_err();
+    assert!(error.to_string().contains("longer than"), "{error}");
 }

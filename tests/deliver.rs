@@ -20,6 +20,17 @@ use hookwire::webhook::{Secret, Verifier};
 // ---------------------------------------------------------------- schedule
 
 #[test]
+fn delays_near_the_largest_duration_saturate_instead_of_panicking() {
+    let schedule = Schedule::list(vec![Duration::MAX, Duration::MAX]).jitter(0.5);
+    for attempt in 0..2 {
+        let delay = schedule.delay(attempt).unwrap();
+        assert!(delay >= Duration::MAX / 2, "{delay:?}");
+    }
+    let exponential = Schedule::exponential(Duration::MAX, Duration::MAX, 40).jitter(0.2);
+    assert!(exponential.delay(39).is_some());
+}
+
+#[test]
 fn the_default_schedule_is_the_common_practice_with_twenty_percent_jitter() {
     let schedule = Schedule::default();
     let minutes = |m: u64| Duration::from_secs(m * 60);

@@ -287,3 +287,39 @@ async fn ids_are_kept_apart_by_scheme() {
         Claim::Claimed
     );
 }
+
+#[tokio::test]
+async fn a_body_that_trickles_in_is_cut_off_at_the_read_deadline() {
+    use futures_util::StreamExt;
+    use hookwire::adapters::hyper::{BodyLimits, Rejection};
+    use http_body_util::StreamBody;
+    use hyper::body::Frame;
+
+    let chunks = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(Frame::data(
+        Bytes::from_static(b"{"),
+    ))])
+    .chain(futures_util::stream::pending());
+    let request = Request::post("/hooks")
+        .body(StreamBody::new(chunks))
+        .unwrap();
+    let limits = BodyLimits::new(1024).read_timeout(Duration::from_millis(100));
+    let started = std::time::Instant::now();
+    let rejection = verify_request(
+        &Verifier::new(&secret()),
+        request,
+        limits,
+        SystemTime::now(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(rejection, Rejection::Timeout { .. }),
+        "{rejection}"
+    );
+    assert_eq!(rejection.status(), StatusCode::REQUEST_TIMEOUT);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // The defaults bound every path: 30 s for a body, and for a client's whole exchange.
+    assert_eq!(BodyLimits::default().timeout(), Duration::from_secs(30));
+    let client = format!("{:?}", hookwire::adapters::hyper::HyperClient::new());
+    assert!(client.contains("timeout: Some(30s)"), "{client}");
+}

@@ -39,9 +39,8 @@ use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::body::{OverLimit, ReadError, read_limited};
-pub use super::server::{DEFAULT_BODY_LIMIT, Rejection, VerifiedWebhook};
-use super::server::{run_once, verify_request};
+pub use super::server::{BodyLimits, DEFAULT_BODY_LIMIT, Rejection, VerifiedWebhook};
+use super::server::{read_body, run_once, verify_request};
 use crate::event::{Event, EventError, cloudevents};
 use crate::webhook::{ReplayGuard, Scheme};
 
@@ -49,22 +48,31 @@ use crate::webhook::{ReplayGuard, Scheme};
 #[derive(Clone)]
 pub struct WebhookConfig {
     scheme: Arc<dyn Scheme>,
-    limit: usize,
+    limit: BodyLimits,
 }
 
 impl WebhookConfig {
-    /// Verification under `scheme`, with bodies up to [`DEFAULT_BODY_LIMIT`] (1 MiB).
+    /// Verification under `scheme`, with bodies up to [`DEFAULT_BODY_LIMIT`] (1 MiB) read within
+    /// 30 seconds.
     pub fn new(scheme: impl Scheme + 'static) -> Self {
         WebhookConfig {
             scheme: Arc::new(scheme),
-            limit: DEFAULT_BODY_LIMIT,
+            limit: BodyLimits::default(),
         }
     }
 
     /// The largest body read, in bytes; larger ones get 413 and are not read further.
     #[must_use]
     pub fn body_limit(mut self, bytes: usize) -> Self {
-        self.limit = bytes;
+        self.limit = BodyLimits::new(bytes).read_timeout(self.limit.timeout());
+        self
+    }
+
+    /// How long the whole body may take to arrive; 30 seconds unless set. A body that
+    /// trickles in past it gets 408.
+    #[must_use]
+    pub fn read_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.limit = self.limit.read_timeout(timeout);
         self
     }
 
@@ -80,12 +88,7 @@ impl WebhookConfig {
             let request = http::Request::from_parts(parts, body);
             return verify_request(&*self.scheme, request, self.limit, SystemTime::now()).await;
         };
-        webhook.body = read_limited(&parts.headers, body, self.limit, OverLimit::Refuse)
-            .await
-            .map_err(|error| match error {
-                ReadError::TooLarge => Rejection::TooLarge { limit: self.limit },
-                ReadError::Body(error) => Rejection::Body(error.to_string()),
-            })?;
+        webhook.body = read_body(&parts.headers, body, self.limit).await?;
         webhook.headers = parts.headers;
         Ok(webhook)
     }

@@ -24,7 +24,8 @@ use hyper_util::rt::TokioExecutor;
 use super::body::{OverLimit, ReadError, read_limited};
 use super::guard::Guard;
 pub use super::server::{
-    DEFAULT_BODY_LIMIT, Rejection, VerifiedWebhook, validation_response, verify_request,
+    BodyLimits, DEFAULT_BODY_LIMIT, DEFAULT_READ_TIMEOUT, Rejection, VerifiedWebhook,
+    validation_response, verify_request,
 };
 use super::{Resolve, SystemResolver};
 use crate::api::DEFAULT_MAX_RESPONSE;
@@ -339,9 +340,10 @@ impl<C: Connect + Clone + Send + Sync + 'static> HttpClient for HyperClient<C> {
     }
 }
 
-/// A ready webhook handler: reads the body up to `limit`, verifies it under `scheme` and, if
-/// it passes, answers with what `handler` returns; otherwise answers 400, 401 or 413 with a
-/// short message that reveals nothing more.
+/// A ready webhook handler: reads the body within `limits` (a byte count, or [`BodyLimits`]
+/// with a read deadline, 30 s by default), verifies it under `scheme` and, if it passes,
+/// answers with what `handler` returns; otherwise answers 400, 401, 408 or 413 with a short
+/// message that reveals nothing more.
 ///
 /// ```no_run
 /// use std::sync::Arc;
@@ -368,7 +370,7 @@ impl<C: Connect + Clone + Send + Sync + 'static> HttpClient for HyperClient<C> {
 /// ```
 pub async fn handle<S, B, F, Fut>(
     scheme: &S,
-    limit: usize,
+    limits: impl Into<BodyLimits>,
     request: Request<B>,
     handler: F,
 ) -> Response<Full<Bytes>>
@@ -379,7 +381,7 @@ where
     F: FnOnce(VerifiedWebhook) -> Fut,
     Fut: Future<Output = Response<Bytes>>,
 {
-    match verify_request(scheme, request, limit, SystemTime::now()).await {
+    match verify_request(scheme, request, limits, SystemTime::now()).await {
         Ok(webhook) => handler(webhook).await.map(Full::new),
         Err(rejection) => rejection.to_response().map(Full::new),
     }
@@ -393,7 +395,7 @@ where
 pub async fn handle_once<S, B, F, Fut>(
     scheme: &S,
     guard: &dyn ReplayGuard,
-    limit: usize,
+    limits: impl Into<BodyLimits>,
     request: Request<B>,
     handler: F,
 ) -> Response<Full<Bytes>>
@@ -405,7 +407,7 @@ where
     Fut: Future<Output = Response<Bytes>>,
 {
     let now = SystemTime::now();
-    let webhook = match verify_request(scheme, request, limit, now).await {
+    let webhook = match verify_request(scheme, request, limits, now).await {
         Ok(webhook) => webhook,
         Err(rejection) => return rejection.to_response().map(Full::new),
     };

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use futures_util::FutureExt;
 
@@ -20,6 +20,85 @@ use crate::webhook::{
 
 /// The default limit on a webhook body: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// The default deadline for reading a webhook body: 30 seconds.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How much of a webhook body is read, and for how long: at most
+/// [`max_bytes`](BodyLimits::max_bytes) (413 past it, the rest unread) within
+/// [`read_timeout`](BodyLimits::read_timeout) (408 past it), so that neither a huge body nor
+/// one that trickles in a byte at a time can hold a server. A plain `usize` converts into
+/// limits of that many bytes with the default deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimits {
+    max_bytes: usize,
+    read_timeout: Duration,
+}
+
+impl Default for BodyLimits {
+    fn default() -> Self {
+        BodyLimits {
+            max_bytes: DEFAULT_BODY_LIMIT,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+        }
+    }
+}
+
+impl From<usize> for BodyLimits {
+    fn from(max_bytes: usize) -> Self {
+        BodyLimits {
+            max_bytes,
+            ..BodyLimits::default()
+        }
+    }
+}
+
+impl BodyLimits {
+    /// At most `max_bytes`, within [`DEFAULT_READ_TIMEOUT`].
+    pub fn new(max_bytes: usize) -> Self {
+        Self::from(max_bytes)
+    }
+
+    /// The deadline for reading the whole body.
+    #[must_use]
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// The most bytes read.
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
+    /// The deadline for reading the whole body.
+    pub fn timeout(&self) -> Duration {
+        self.read_timeout
+    }
+}
+
+/// Reads `body` within `limits`.
+pub(crate) async fn read_body<B>(
+    headers: &HeaderMap,
+    body: B,
+    limits: BodyLimits,
+) -> Result<Bytes, Rejection>
+where
+    B: Body,
+    B::Error: fmt::Display,
+{
+    let reading = read_limited(headers, body, limits.max_bytes, OverLimit::Refuse);
+    match tokio::time::timeout(limits.read_timeout, reading).await {
+        Err(_) => Err(Rejection::Timeout {
+            after: limits.read_timeout,
+        }),
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(ReadError::TooLarge)) => Err(Rejection::TooLarge {
+            limit: limits.max_bytes,
+        }),
+        Ok(Err(ReadError::Body(error))) => Err(Rejection::Body(error.to_string())),
+    }
+}
 
 /// A request whose signature checked out: its headers, its exact body, and what the scheme
 /// verified.
@@ -72,6 +151,11 @@ pub enum Rejection {
     },
     /// The body could not be read (400).
     Body(String),
+    /// The body did not arrive within the read timeout (408); the connection should be closed.
+    Timeout {
+        /// The deadline.
+        after: Duration,
+    },
     /// Verification failed (401 for a bad signature or timestamp, 400 for a malformed request).
     Verify(VerifyError),
     /// A message already handled (by its id), answered 200 so that the sender stops, and
@@ -96,6 +180,7 @@ impl Rejection {
         match self {
             Rejection::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Rejection::Body(_) => StatusCode::BAD_REQUEST,
+            Rejection::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Rejection::Duplicate => StatusCode::OK,
             Rejection::InFlight => StatusCode::CONFLICT,
             Rejection::IdTooLong { .. } => StatusCode::BAD_REQUEST,
@@ -118,6 +203,7 @@ impl Rejection {
             StatusCode::CONFLICT => "this message is being handled; try again later\n",
             StatusCode::SERVICE_UNAVAILABLE => "temporarily unavailable; try again later\n",
             StatusCode::PAYLOAD_TOO_LARGE => "payload too large\n",
+            StatusCode::REQUEST_TIMEOUT => "the body took too long to arrive\n",
             StatusCode::UNAUTHORIZED => "webhook signature or timestamp rejected\n",
             _ => "malformed webhook request\n",
         };
@@ -151,6 +237,9 @@ impl fmt::Display for Rejection {
                 )
             }
             Rejection::Body(reason) => write!(f, "the webhook body could not be read: {reason}"),
+            Rejection::Timeout { after } => {
+                write!(f, "the webhook body did not arrive within {after:?}")
+            }
             Rejection::Verify(error) => write!(f, "{error}"),
             Rejection::Duplicate => f.write_str("the message was already handled"),
             Rejection::InFlight => {
@@ -175,8 +264,9 @@ impl std::error::Error for Rejection {
     }
 }
 
-/// Reads `request`'s body up to `limit` bytes (stopping, unread, at the first byte past it)
-/// and verifies it under `scheme` at `now`.
+/// Reads `request`'s body within `limits` (a byte count, or [`BodyLimits`]: stopping, unread,
+/// at the first byte past the limit, and at the read deadline) and verifies it under `scheme`
+/// at `now`.
 ///
 /// # Errors
 ///
@@ -184,7 +274,7 @@ impl std::error::Error for Rejection {
 pub async fn verify_request<S, B>(
     scheme: &S,
     request: Request<B>,
-    limit: usize,
+    limits: impl Into<BodyLimits>,
     now: SystemTime,
 ) -> Result<VerifiedWebhook, Rejection>
 where
@@ -193,12 +283,7 @@ where
     B::Error: fmt::Display,
 {
     let (parts, body) = request.into_parts();
-    let body = read_limited(&parts.headers, body, limit, OverLimit::Refuse)
-        .await
-        .map_err(|error| match error {
-            ReadError::TooLarge => Rejection::TooLarge { limit },
-            ReadError::Body(error) => Rejection::Body(error.to_string()),
-        })?;
+    let body = read_body(&parts.headers, body, limits.into()).await?;
     let verified = scheme
         .verify_at(&parts.headers, &body, now)
         .map_err(Rejection::Verify)?;

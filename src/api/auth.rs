@@ -241,7 +241,18 @@ where
 pub struct RefreshingToken {
     fetch: Box<dyn FetchToken>,
     margin: Duration,
-    cached: Mutex<Option<Cached>>,
+    timeout: Option<(Duration, std::sync::Arc<dyn crate::timer::Timer>)>,
+    /// Counts finished fetches, so that a request knows whether one ended while it waited.
+    finished: std::sync::atomic::AtomicU64,
+    cached: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    token: Option<Cached>,
+    /// The last fetch's failure (its number among finished fetches, and its message), shared
+    /// with the requests that waited on it.
+    failed: Option<(u64, String)>,
 }
 
 struct Cached {
@@ -255,8 +266,22 @@ impl RefreshingToken {
         RefreshingToken {
             fetch: Box::new(fetch),
             margin: Duration::from_secs(60),
-            cached: Mutex::new(None),
+            timeout: None,
+            finished: std::sync::atomic::AtomicU64::new(0),
+            cached: Mutex::new(State::default()),
         }
+    }
+
+    /// Bounds each fetch by `timeout`, waiting on `timer`. The client-credentials grant is
+    /// bounded by its transport's own timeout already (hookwire's adapters default to 30 s).
+    #[must_use]
+    pub fn fetch_timeout(
+        mut self,
+        timeout: Duration,
+        timer: impl crate::timer::Timer + 'static,
+    ) -> Self {
+        self.timeout = Some((timeout, std::sync::Arc::new(timer)));
+        self
     }
 
     /// An OAuth 2.0 client-credentials token (RFC 6749 §4.4) from `token_url`, authenticated
@@ -276,7 +301,8 @@ impl RefreshingToken {
         })
     }
 
-    /// How long before expiry the token is refreshed; 60 seconds unless set.
+    /// How long before expiry the token is refreshed; 60 seconds unless set, and at most half
+    /// of a token's lifetime (so that a short-lived token is not fetched on every request).
     #[must_use]
     pub fn refresh_margin(mut self, margin: Duration) -> Self {
         self.margin = margin;
@@ -285,7 +311,21 @@ impl RefreshingToken {
 
     /// Forgets the cached token, so that the next request fetches a new one (after a 401, say).
     pub async fn invalidate(&self) {
-        *self.cached.lock().await = None;
+        self.cached.lock().await.token = None;
+    }
+
+    async fn fetch_bounded(&self) -> Result<Token, AuthError> {
+        let Some((timeout, timer)) = &self.timeout else {
+            return self.fetch.fetch().await;
+        };
+        let fetch = std::pin::pin!(self.fetch.fetch());
+        let deadline = std::pin::pin!(timer.sleep(*timeout));
+        match futures_util::future::select(fetch, deadline).await {
+            futures_util::future::Either::Left((result, _)) => result,
+            futures_util::future::Either::Right(((), _)) => Err(AuthError::new(format!(
+                "fetching the token took longer than {timeout:?}"
+            ))),
+        }
     }
 }
 
@@ -300,20 +340,46 @@ impl fmt::Debug for RefreshingToken {
 #[async_trait]
 impl Authenticate for RefreshingToken {
     async fn authenticate(&self, request: &mut Request<Bytes>) -> Result<(), AuthError> {
-        let mut cached = self.cached.lock().await;
-        let fresh = cached
+        // A failure of a fetch that finished while this request waited is this request's
+        // failure too: each waiter does not fetch again in turn.
+        let seen = self.finished.load(std::sync::atomic::Ordering::SeqCst);
+        let mut state = self.cached.lock().await;
+        let fresh = state
+            .token
             .as_ref()
             .is_some_and(|c| c.refresh_at.is_none_or(|at| Instant::now() < at));
         if !fresh {
+            if let Some((failed_at, message)) = &state.failed {
+                if *failed_at > seen {
+                    return Err(AuthError::new(message.clone()));
+                }
+            }
             let requested = Instant::now();
-            let token = self.fetch.fetch().await?;
-            let header = secret_value(&format!("Bearer {}", token.access_token.as_str()))?;
-            let refresh_at = token
-                .expires_in
-                .map(|lifetime| requested + lifetime.saturating_sub(self.margin));
-            *cached = Some(Cached { header, refresh_at });
+            let fetched = self.fetch_bounded().await.and_then(|token| {
+                let header = secret_value(&format!("Bearer {}", token.access_token.as_str()))?;
+                Ok((header, token.expires_in))
+            });
+            let number = self
+                .finished
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                + 1;
+            let (header, lifetime) = match fetched {
+                Ok(fetched) => fetched,
+                Err(error) => {
+                    state.failed = Some((number, error.to_string()));
+                    state.token = None;
+                    return Err(error);
+                }
+            };
+            state.failed = None;
+            // A lifetime from outside may be anything: too long to add means "no expiry".
+            let refresh_at = lifetime.and_then(|lifetime| {
+                let margin = self.margin.min(lifetime / 2);
+                requested.checked_add(lifetime.saturating_sub(margin))
+            });
+            state.token = Some(Cached { header, refresh_at });
         }
-        if let Some(cached) = cached.as_ref() {
+        if let Some(cached) = state.token.as_ref() {
             request
                 .headers_mut()
                 .insert(AUTHORIZATION, cached.header.clone());

@@ -27,6 +27,11 @@ pub const DEFAULT_MAX_PAGES: usize = 1000;
 
 /// Sends [`Endpoint`]s to an API over a transport `T` and decodes their responses.
 ///
+/// Each attempt is bounded by the transport's deadline (hookwire's adapters default to 30
+/// seconds for a whole exchange), and retries by the [`RetryPolicy`]'s attempt and time
+/// budgets. Credentials go only to the base URL's origin; paths with `.` or `..` segments are
+/// refused.
+///
 /// ```
 /// # async fn run() -> Result<(), hookwire::api::ApiError> {
 /// use hookwire::api::{Bearer, Client, Endpoint};
@@ -53,6 +58,8 @@ pub struct Client<T> {
     base_query: Option<String>,
     headers: HeaderMap,
     auth: Option<Arc<dyn Authenticate>>,
+    /// Origins besides the base URL's that credentials may go to.
+    trusted: Vec<url::Origin>,
     retry: RetryPolicy,
     timer: Option<Arc<dyn Timer>>,
     max_response: usize,
@@ -95,6 +102,7 @@ impl<T: HttpClient> Client<T> {
             base_query,
             headers,
             auth: None,
+            trusted: Vec::new(),
             retry: RetryPolicy::none(),
             timer: None,
             max_response: DEFAULT_MAX_RESPONSE,
@@ -118,11 +126,36 @@ impl<T: HttpClient> Client<T> {
         self
     }
 
-    /// Credentials added to every request, before each attempt.
+    /// Credentials added to every request to the base URL's origin (its scheme, host and
+    /// port), before each attempt. A request to any other origin (an absolute URL from a
+    /// `Link` header, a plain-`http` downgrade) goes without them unless that origin is
+    /// trusted with [`send_credentials_to`](Client::send_credentials_to).
     #[must_use]
     pub fn auth(mut self, auth: impl Authenticate + 'static) -> Self {
         self.auth = Some(Arc::new(auth));
         self
+    }
+
+    /// Trusts the origin of `url` (scheme, host and port) with the credentials too, such as
+    /// an API that pages through a separate host.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiError::Build`] when `url` is not an absolute URL.
+    pub fn send_credentials_to(mut self, url: &str) -> Result<Self, ApiError> {
+        let url = Url::parse(url)
+            .map_err(|error| ApiError::Build(format!("the trusted URL is invalid: {error}")))?;
+        self.trusted.push(url.origin());
+        Ok(self)
+    }
+
+    /// Whether credentials may go with `request`: to the base URL's origin, or a trusted one.
+    fn trusts(&self, request: &Request<Bytes>) -> bool {
+        let Ok(url) = Url::parse(&request.uri().to_string()) else {
+            return false;
+        };
+        let origin = url.origin();
+        origin == self.base.origin() || self.trusted.contains(&origin)
     }
 
     /// Retries under `policy`, waiting with `timer`. Without this, each call makes one
@@ -209,7 +242,14 @@ impl<T: HttpClient> Client<T> {
                 return Err(ApiError::PageLimit { limit: max_pages });
             }
             let response = self.checked(&endpoint).await?;
-            let headers = response.headers().clone();
+            let mut headers = response.headers().clone();
+            let context = self
+                .target(&endpoint.path())
+                .ok()
+                .and_then(|target| Url::parse(&target).ok());
+            if let Some(context) = context {
+                super::page::resolve_links(&mut headers, &context);
+            }
             let page = E::Response::from_response(response)?;
             let following = endpoint.next(&page, &headers);
             let items = E::items(page);
@@ -244,7 +284,7 @@ impl<T: HttpClient> Client<T> {
                 (None, _) => None,
             }
             .ok_or_else(|| ApiError::Build("the request was already sent".into()))?;
-            if let Some(auth) = &self.auth {
+            if let Some(auth) = self.auth.as_ref().filter(|_| self.trusts(&attempt)) {
                 auth.authenticate(&mut attempt)
                     .await
                     .map_err(ApiError::Auth)?;
@@ -325,6 +365,11 @@ impl<T> Client<T> {
                 .map_err(|error| ApiError::Build(format!("the URL `{path}` is invalid: {error}")));
         }
         let relative = path.trim_start_matches('/');
+        if has_dot_segment(relative) {
+            return Err(ApiError::Build(format!(
+                "the path `{path}` has a `.` or `..` segment (perhaps percent-encoded), which would climb out of the path it is part of; refuse such input before it reaches the path"
+            )));
+        }
         let mut target = if is_plain(relative) {
             // Nothing for the url crate to encode or resolve: appending gives what joining
             // would, without parsing the base again.
@@ -343,7 +388,7 @@ impl<T> Client<T> {
         };
         if let Some(base_query) = &self.base_query {
             match target.find('?') {
-                Some(at) => target.insert_str(at + 1, &format!("{base_query}&")),
+                Some(index) => target.insert_str(index + 1, &format!("{base_query}&")),
                 None => {
                     target.push('?');
                     target.push_str(base_query);
@@ -372,6 +417,16 @@ fn is_plain(relative: &str) -> bool {
         && !path
             .split('/')
             .any(|segment| segment == "." || segment == "..")
+}
+
+/// Whether the path part of `relative` has a segment that a URL parser resolves as `.` or
+/// `..`, written plainly or percent-encoded (`%2e`, `.%2E`, …).
+fn has_dot_segment(relative: &str) -> bool {
+    let path = relative.split(['?', '#']).next().unwrap_or_default();
+    path.split('/').any(|segment| {
+        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+        decoded == "." || decoded == ".."
+    })
 }
 
 fn status_error(response: Response<Bytes>) -> ApiError {

@@ -119,7 +119,10 @@ const SEGMENT: &AsciiSet = &CONTROLS
     .add(b'|')
     .add(b'}');
 
-/// A path parameter, percent-encoded so that it stays one segment whatever it holds.
+/// A path parameter, percent-encoded so that it stays one segment whatever it holds. A value
+/// of `.` or `..` cannot stay one segment (URL parsers resolve it, encoded or not): the
+/// [`Client`](super::Client) refuses any path with such a segment, so that
+/// `accounts/{segment}/statements` never becomes `statements`.
 ///
 /// ```
 /// assert_eq!(hookwire::api::segment("a/b c?").to_string(), "a%2Fb%20c%3F");

@@ -48,7 +48,10 @@ pub trait Paginated: Endpoint + Sized {
     fn next(&self, page: &Self::Response, headers: &HeaderMap) -> Option<Self>;
 }
 
-/// The target of the `rel="next"` link in the `Link` headers (RFC 8288), if any.
+/// The target of the `rel="next"` link in the `Link` headers (RFC 8288), if any. In the
+/// headers [`Client::paged`](super::Client::paged) hands to [`Paginated::next`], relative
+/// targets are already resolved against the URL of the request (RFC 8288), so the target is
+/// absolute.
 ///
 /// ```
 /// use hookwire::api::next_link;
@@ -70,6 +73,44 @@ pub fn next_link(headers: &HeaderMap) -> Option<String> {
                 .any(|rel| rel.eq_ignore_ascii_case("next"))
         })
         .map(|(target, _)| target.to_owned())
+}
+
+/// Rewrites every `Link` header so that its targets are absolute, resolved against `context`
+/// (the URL of the request whose response carries them), as RFC 8288 says relative targets
+/// are read. A value that no longer forms a header is left as it was.
+pub(crate) fn resolve_links(headers: &mut HeaderMap, context: &url::Url) {
+    let values: Vec<String> = headers
+        .get_all(LINK)
+        .iter()
+        .map(|value| {
+            let Ok(text) = value.to_str() else {
+                return String::from_utf8_lossy(value.as_bytes()).into_owned();
+            };
+            let mut out = String::with_capacity(text.len() + 32);
+            let mut rest = text;
+            while let Some(start) = rest.find('<') {
+                let Some(end) = rest[start..].find('>').map(|end| start + end) else {
+                    break;
+                };
+                out.push_str(&rest[..=start]);
+                let target = &rest[start + 1..end];
+                match context.join(target) {
+                    Ok(resolved) => out.push_str(resolved.as_str()),
+                    Err(_) => out.push_str(target),
+                }
+                out.push('>');
+                rest = &rest[end + 1..];
+            }
+            out.push_str(rest);
+            out
+        })
+        .collect();
+    let originals: Vec<http::HeaderValue> = headers.get_all(LINK).iter().cloned().collect();
+    headers.remove(LINK);
+    for (value, original) in values.into_iter().zip(originals) {
+        let value = http::HeaderValue::from_str(&value).unwrap_or(original);
+        headers.append(LINK, value);
+    }
 }
 
 /// The `(target, rel)` pairs of one `Link` header value: `<target>; param=value; …` links

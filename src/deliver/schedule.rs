@@ -110,6 +110,10 @@ impl Schedule {
         // A uniform factor in [1 - jitter, 1 + jitter].
         let unit = getrandom::u64().map_or(0.5, |r| (r >> 11) as f64 / (1u64 << 53) as f64);
         let factor = 1.0 + self.jitter * (2.0 * unit - 1.0);
-        Some(nominal.mul_f64(factor.max(0.0)))
+        // Checked: a delay near `Duration::MAX` stretched by the jitter saturates, never panics.
+        Some(
+            Duration::try_from_secs_f64(nominal.as_secs_f64() * factor.max(0.0))
+                .unwrap_or(Duration::MAX),
+        )
     }
 }

@@ -83,7 +83,9 @@ fn millis(time: SystemTime) -> i64 {
 }
 
 fn time(millis: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(u64::try_from(millis).unwrap_or(0))
+    UNIX_EPOCH
+        .checked_add(Duration::from_millis(u64::try_from(millis).unwrap_or(0)))
+        .unwrap_or(UNIX_EPOCH)
 }
 
 impl SqliteOutbox {
