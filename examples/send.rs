@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use hookwire::adapters::hyper::HyperClient;
 use hookwire::bytes::Bytes;
 use hookwire::deliver::{
-    Destination, Dispatcher, Job, Outbox, Payload, Schedule, SqliteOutbox, State, Worker,
+    Destination, Dispatcher, Job, ListQuery, Outbox, Payload, Schedule, SqliteOutbox, State, Worker,
 };
 use hookwire::event::Event;
 use hookwire::http::{Request, Response, StatusCode};
@@ -117,14 +117,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let running = tokio::spawn(worker.run(async move {
         let _ = stopped.await;
     }));
-    while !outbox.list(Some(State::Pending)).await?.is_empty() {
+    while outbox.count(Some(State::Pending)).await? > 0 {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let _ = stop.send(());
     running.await??;
 
     println!("deliveries to http://{address}/webhooks:");
-    for entry in outbox.list(None).await? {
+    for entry in outbox.list(&ListQuery::new()).await? {
         println!(
             "  {} {:<18} {:?}",
             entry.job.payload.id,

@@ -21,7 +21,7 @@ mod sqlite;
 mod worker;
 
 pub use dispatcher::{DeliverError, DeliveryReport, Destination, Dispatcher, Outcome, Payload};
-pub use outbox::{Entry, Job, Lease, MemoryOutbox, Outbox, OutboxError, State};
+pub use outbox::{Entry, Job, Lease, ListQuery, MemoryOutbox, Outbox, OutboxError, State};
 pub use outcome::{Attempt, KEPT_BODY, Verdict, classify};
 pub use schedule::Schedule;
 #[cfg(feature = "sqlite")]

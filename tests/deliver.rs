@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use hookwire::deliver::{
-    Attempt, Destination, Dispatcher, Job, MemoryOutbox, Outbox, OutboxError, Outcome, Payload,
-    Schedule, State, Verdict, classify,
+    Attempt, Destination, Dispatcher, Job, ListQuery, MemoryOutbox, Outbox, OutboxError, Outcome,
+    Payload, Schedule, State, Verdict, classify,
 };
 use hookwire::http::{Request, Response, StatusCode};
 use hookwire::testing::{FakeTimer, MockClient, MockResponse};
@@ -498,11 +498,16 @@ pub async fn outbox_contract(outbox: &dyn Outbox) {
     let regranted = outbox.lease(t0 + lease_for, 10, lease_for).await.unwrap();
     assert!(regranted.iter().any(|l| l.job.endpoint == "ep2"));
     assert!(matches!(
-        outbox.finish(&second, State::Delivered).await,
+        outbox
+            .finish(&second, State::Delivered, SystemTime::now())
+            .await,
         Err(OutboxError::LeaseLost)
     ));
     let fresh = regranted.iter().find(|l| l.job.endpoint == "ep2").unwrap();
-    outbox.finish(fresh, State::Delivered).await.unwrap();
+    outbox
+        .finish(fresh, State::Delivered, SystemTime::now())
+        .await
+        .unwrap();
 
     let later = outbox
         .lease(t0 + Duration::from_secs(61), 10, lease_for)
@@ -511,17 +516,23 @@ pub async fn outbox_contract(outbox: &dyn Outbox) {
     let again = later.iter().find(|l| l.job.payload.id == "a").unwrap();
     assert_eq!(again.attempts, 1);
     outbox.record(again, &attempt(500)).await.unwrap();
-    outbox.finish(again, State::DeadLettered).await.unwrap();
+    outbox
+        .finish(again, State::DeadLettered, SystemTime::now())
+        .await
+        .unwrap();
 
-    let dead = outbox.list(Some(State::DeadLettered)).await.unwrap();
+    let dead = outbox
+        .list(&ListQuery::new().state(State::DeadLettered))
+        .await
+        .unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].attempts.len(), 2);
     assert_eq!(
         dead[0].attempts[0].status,
         Some(StatusCode::INTERNAL_SERVER_ERROR)
     );
-    assert_eq!(outbox.list(Some(State::Delivered)).await.unwrap().len(), 1);
-    assert_eq!(outbox.list(None).await.unwrap().len(), 3);
+    assert_eq!(outbox.count(Some(State::Delivered)).await.unwrap(), 1);
+    assert_eq!(outbox.count(None).await.unwrap(), 3);
 
     assert!(outbox.redrive("ep1", "a", t0).await.unwrap());
     assert!(!outbox.redrive("ep1", "missing", t0).await.unwrap());
@@ -533,9 +544,84 @@ pub async fn outbox_contract(outbox: &dyn Outbox) {
     assert_eq!(redriven.attempts, 0, "a redrive starts the schedule over");
 }
 
+/// Listing comes a page at a time in a stable order, and retention purges delivered and gone
+/// jobs (with their attempts) past a cutoff, keeping dead-lettered and pending ones.
+async fn paging_and_retention_contract(outbox: &dyn Outbox) {
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    for n in 0..25 {
+        outbox
+            .enqueue(job(&format!("ep{}", n % 3), &format!("m{n:02}")), t0)
+            .await
+            .unwrap();
+    }
+    let leased = outbox
+        .lease(t0, 100, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(leased.len(), 25);
+    for (n, lease) in leased.iter().enumerate() {
+        outbox.record(lease, &attempt(500)).await.unwrap();
+        let (state, at) = match n % 5 {
+            0 | 1 => (State::Delivered, t0),
+            2 => (State::Gone, t0 + Duration::from_secs(100)),
+            3 => (State::DeadLettered, t0),
+            _ => continue,
+        };
+        outbox.finish(lease, state, at).await.unwrap();
+    }
+    // Pages of 7 cover everything once, in (endpoint, id) order.
+    let mut seen = Vec::new();
+    let mut query = ListQuery::new().limit(7);
+    loop {
+        let page = outbox.list(&query).await.unwrap();
+        assert!(page.len() <= 7);
+        let Some(last) = page.last() else { break };
+        query = query.after(last);
+        seen.extend(
+            page.iter()
+                .map(|e| (e.job.endpoint.clone(), e.job.payload.id.clone())),
+        );
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(seen, sorted, "pages are ordered and never repeat a job");
+    assert_eq!(seen.len(), 25);
+    let delivered = outbox
+        .list(&ListQuery::new().state(State::Delivered).limit(100))
+        .await
+        .unwrap();
+    assert_eq!(delivered.len(), 10);
+    assert!(
+        delivered
+            .iter()
+            .all(|e| e.finished_at == Some(t0) && e.next_at.is_none())
+    );
+    assert_eq!(outbox.count(Some(State::Pending)).await.unwrap(), 5);
+
+    let purged = outbox.purge(t0 + Duration::from_secs(50)).await.unwrap();
+    assert_eq!(purged, 10, "the delivered jobs finished before the cutoff");
+    assert_eq!(outbox.count(Some(State::Delivered)).await.unwrap(), 0);
+    assert_eq!(outbox.count(Some(State::Gone)).await.unwrap(), 5);
+    assert_eq!(outbox.count(Some(State::DeadLettered)).await.unwrap(), 5);
+    assert_eq!(outbox.count(Some(State::Pending)).await.unwrap(), 5);
+    let purged = outbox.purge(t0 + Duration::from_secs(101)).await.unwrap();
+    assert_eq!(purged, 5);
+    assert_eq!(outbox.count(None).await.unwrap(), 10);
+    // A purged job enqueued again is a new job, with no history.
+    outbox.enqueue(job("ep0", "m00"), t0).await.unwrap();
+    let again = outbox
+        .list(&ListQuery::new().state(State::Pending).limit(100))
+        .await
+        .unwrap();
+    let fresh = again.iter().find(|e| e.job.payload.id == "m00").unwrap();
+    assert!(fresh.attempts.is_empty(), "the purged attempts are gone");
+}
+
 #[tokio::test]
 async fn the_memory_outbox_keeps_the_contract() {
     outbox_contract(&MemoryOutbox::new()).await;
+    paging_and_retention_contract(&MemoryOutbox::new()).await;
 }
 
 #[cfg(feature = "sqlite")]
@@ -552,7 +638,11 @@ async fn the_sqlite_outbox_keeps_the_contract_and_its_data_across_reopening() {
         outbox_contract(&outbox).await;
     }
     let reopened = hookwire::deliver::SqliteOutbox::open(&path).await.unwrap();
-    assert_eq!(reopened.list(None).await.unwrap().len(), 3);
+    assert_eq!(reopened.count(None).await.unwrap(), 3);
+    let fresh = hookwire::deliver::SqliteOutbox::open(dir.join("paging.db"))
+        .await
+        .unwrap();
+    paging_and_retention_contract(&fresh).await;
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use hookwire::deliver::{
-    Attempt, Destination, Dispatcher, Durability, Entry, Job, Lease, MemoryOutbox, Outbox,
-    OutboxError, Payload, SqliteOutbox, State, Worker,
+    Attempt, Destination, Dispatcher, Durability, Entry, Job, Lease, ListQuery, MemoryOutbox,
+    Outbox, OutboxError, Payload, SqliteOutbox, State, Worker,
 };
 use hookwire::testing::{MockClient, MockResponse};
 use hookwire::timer::TokioTimer;
@@ -118,11 +118,22 @@ impl Outbox for Flaky {
     async fn reschedule(&self, lease: &Lease, at: SystemTime) -> Result<(), OutboxError> {
         self.inner.reschedule(lease, at).await
     }
-    async fn finish(&self, lease: &Lease, state: State) -> Result<(), OutboxError> {
-        self.inner.finish(lease, state).await
+    async fn finish(
+        &self,
+        lease: &Lease,
+        state: State,
+        now: SystemTime,
+    ) -> Result<(), OutboxError> {
+        self.inner.finish(lease, state, now).await
     }
-    async fn list(&self, state: Option<State>) -> Result<Vec<Entry>, OutboxError> {
-        self.inner.list(state).await
+    async fn list(&self, query: &ListQuery) -> Result<Vec<Entry>, OutboxError> {
+        self.inner.list(query).await
+    }
+    async fn count(&self, state: Option<State>) -> Result<usize, OutboxError> {
+        self.inner.count(state).await
+    }
+    async fn purge(&self, finished_before: SystemTime) -> Result<usize, OutboxError> {
+        self.inner.purge(finished_before).await
     }
     async fn redrive(
         &self,
@@ -166,7 +177,7 @@ async fn a_worker_rides_out_a_failing_store_and_delivers_everything() {
         let _ = stopped.await;
     }));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while outbox.list(Some(State::Delivered)).await.unwrap().len() < 5 {
+    while outbox.count(Some(State::Delivered)).await.unwrap() < 5 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the worker stopped delivering"
@@ -196,5 +207,41 @@ async fn a_lease_that_does_not_outlast_an_attempt_is_refused_before_anything_run
         "{error}"
     );
     assert!(mock.requests().is_empty());
-    assert_eq!(outbox.list(Some(State::Pending)).await.unwrap().len(), 1);
+    assert_eq!(outbox.count(Some(State::Pending)).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_worker_purges_jobs_past_their_retention() {
+    let outbox = Arc::new(MemoryOutbox::new());
+    let day = Duration::from_secs(24 * 60 * 60);
+    let now = SystemTime::now();
+    for (n, finished) in [(0, now - day * 40), (1, now - day * 2)] {
+        outbox.enqueue(job(n), now).await.unwrap();
+        let lease = outbox
+            .lease(now, 1, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .remove(0);
+        outbox
+            .finish(&lease, State::Delivered, finished)
+            .await
+            .unwrap();
+    }
+    let mock = MockClient::new();
+    let worker = Worker::new(outbox.clone(), Arc::new(dispatcher(&mock)), |_: &str| None)
+        .retention(day * 30)
+        .poll_interval(Duration::from_millis(5));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(worker.run(async move {
+        let _ = stopped.await;
+    }));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while outbox.count(None).await.unwrap() != 1 {
+        assert!(tokio::time::Instant::now() < deadline, "nothing was purged");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+    let kept = outbox.list(&ListQuery::new()).await.unwrap();
+    assert_eq!(kept[0].job.payload.id, "msg_1", "the recent job is kept");
 }

@@ -1,7 +1,8 @@
 //! A durable queue of deliveries: enqueue, lease what is due, record, reschedule, finish, list,
 //! redrive.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -82,6 +83,90 @@ pub struct Entry {
     pub attempts: Vec<Attempt>,
     /// When it is due, while pending.
     pub next_at: Option<SystemTime>,
+    /// When it was delivered, found gone or dead-lettered.
+    pub finished_at: Option<SystemTime>,
+}
+
+/// Which page of jobs [`Outbox::list`] returns: jobs in one state (or all), in order of
+/// (endpoint, id), after a given job, at most `limit` of them (100 unless set).
+///
+/// ```
+/// # async fn run(outbox: &dyn hookwire::deliver::Outbox) -> Result<(), hookwire::deliver::OutboxError> {
+/// use hookwire::deliver::{ListQuery, State};
+///
+/// let mut query = ListQuery::new().state(State::DeadLettered).limit(50);
+/// loop {
+///     let page = outbox.list(&query).await?;
+///     for entry in &page {
+///         println!("{} {}: {} attempts", entry.job.endpoint, entry.job.payload.id, entry.attempts.len());
+///     }
+///     match page.last() {
+///         Some(last) => query = query.after(last),
+///         None => break,
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    state: Option<State>,
+    after: Option<(String, String)>,
+    limit: usize,
+}
+
+impl Default for ListQuery {
+    fn default() -> Self {
+        ListQuery {
+            state: None,
+            after: None,
+            limit: 100,
+        }
+    }
+}
+
+impl ListQuery {
+    /// The first 100 jobs, in any state.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Only jobs in `state`.
+    #[must_use]
+    pub fn state(mut self, state: State) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    /// The jobs after `entry` (the last of the previous page).
+    #[must_use]
+    pub fn after(mut self, entry: &Entry) -> Self {
+        self.after = Some((entry.job.endpoint.clone(), entry.job.payload.id.clone()));
+        self
+    }
+
+    /// At most `limit` jobs (at least one).
+    #[must_use]
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = limit.max(1);
+        self
+    }
+
+    /// The state asked for, if any.
+    pub fn wanted_state(&self) -> Option<State> {
+        self.state
+    }
+
+    /// The (endpoint, id) the page starts after, if any.
+    pub fn start_after(&self) -> Option<(&str, &str)> {
+        self.after
+            .as_ref()
+            .map(|(endpoint, id)| (endpoint.as_str(), id.as_str()))
+    }
+
+    /// The most jobs on the page.
+    pub fn max(&self) -> usize {
+        self.limit
+    }
 }
 
 /// Why the outbox failed.
@@ -132,11 +217,19 @@ pub trait Outbox: Send + Sync {
     /// Releases the job, due again at `at`.
     async fn reschedule(&self, lease: &Lease, at: SystemTime) -> Result<(), OutboxError>;
 
-    /// Ends the job as delivered, gone or dead-lettered.
-    async fn finish(&self, lease: &Lease, state: State) -> Result<(), OutboxError>;
+    /// Ends the job as delivered, gone or dead-lettered, at `now`.
+    async fn finish(&self, lease: &Lease, state: State, now: SystemTime)
+    -> Result<(), OutboxError>;
 
-    /// The jobs, all or in one state.
-    async fn list(&self, state: Option<State>) -> Result<Vec<Entry>, OutboxError>;
+    /// One page of jobs with their attempts (see [`ListQuery`]).
+    async fn list(&self, query: &ListQuery) -> Result<Vec<Entry>, OutboxError>;
+
+    /// How many jobs there are, all or in one state.
+    async fn count(&self, state: Option<State>) -> Result<usize, OutboxError>;
+
+    /// Deletes the delivered and gone jobs (with their attempts) that finished before
+    /// `finished_before`; returns how many. Dead-lettered jobs stay, waiting for a redrive.
+    async fn purge(&self, finished_before: SystemTime) -> Result<usize, OutboxError>;
 
     /// Makes a dead-lettered or gone job pending again, due at `now`, with the schedule
     /// starting over (its history kept); `false` if there is no such job or it is not finished
@@ -148,7 +241,7 @@ pub trait Outbox: Send + Sync {
 /// An [`Outbox`] in memory: for tests, and for processes that may lose pending deliveries.
 #[derive(Debug, Default)]
 pub struct MemoryOutbox {
-    rows: Mutex<HashMap<(String, String), Row>>,
+    rows: Mutex<BTreeMap<(String, String), Row>>,
 }
 
 #[derive(Debug)]
@@ -161,6 +254,7 @@ struct Row {
     token: u64,
     /// Attempts before the last redrive, which the schedule no longer counts.
     round_start: usize,
+    finished_at: Option<SystemTime>,
 }
 
 impl MemoryOutbox {
@@ -192,6 +286,7 @@ impl Outbox for MemoryOutbox {
             lease_until: None,
             token: 0,
             round_start: 0,
+            finished_at: None,
         });
         Ok(())
     }
@@ -244,25 +339,56 @@ impl Outbox for MemoryOutbox {
         })
     }
 
-    async fn finish(&self, lease: &Lease, state: State) -> Result<(), OutboxError> {
+    async fn finish(
+        &self,
+        lease: &Lease,
+        state: State,
+        now: SystemTime,
+    ) -> Result<(), OutboxError> {
         self.with_row(lease, |row| {
             row.state = state;
             row.lease_until = None;
+            row.finished_at = Some(now);
         })
     }
 
-    async fn list(&self, state: Option<State>) -> Result<Vec<Entry>, OutboxError> {
+    async fn list(&self, query: &ListQuery) -> Result<Vec<Entry>, OutboxError> {
         let rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
+        let start = match &query.after {
+            Some(key) => Bound::Excluded(key.clone()),
+            None => Bound::Unbounded,
+        };
         Ok(rows
-            .values()
-            .filter(|row| state.is_none_or(|wanted| row.state == wanted))
+            .range((start, Bound::Unbounded))
+            .map(|(_, row)| row)
+            .filter(|row| query.state.is_none_or(|wanted| row.state == wanted))
+            .take(query.limit)
             .map(|row| Entry {
                 job: row.job.clone(),
                 state: row.state,
                 attempts: row.attempts.clone(),
                 next_at: (row.state == State::Pending).then_some(row.next_at),
+                finished_at: row.finished_at.filter(|_| row.state != State::Pending),
             })
             .collect())
+    }
+
+    async fn count(&self, state: Option<State>) -> Result<usize, OutboxError> {
+        let rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(rows
+            .values()
+            .filter(|row| state.is_none_or(|wanted| row.state == wanted))
+            .count())
+    }
+
+    async fn purge(&self, finished_before: SystemTime) -> Result<usize, OutboxError> {
+        let mut rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
+        let before = rows.len();
+        rows.retain(|_, row| {
+            !(matches!(row.state, State::Delivered | State::Gone)
+                && row.finished_at.is_some_and(|at| at < finished_before))
+        });
+        Ok(before - rows.len())
     }
 
     async fn redrive(
@@ -278,6 +404,7 @@ impl Outbox for MemoryOutbox {
                 row.next_at = now;
                 row.lease_until = None;
                 row.round_start = row.attempts.len();
+                row.finished_at = None;
                 Ok(true)
             }
             _ => Ok(false),

@@ -15,7 +15,7 @@ use http::{HeaderValue, StatusCode};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::dispatcher::Payload;
-use super::outbox::{Entry, Job, Lease, Outbox, OutboxError, State};
+use super::outbox::{Entry, Job, Lease, ListQuery, Outbox, OutboxError, State};
 use super::outcome::Attempt;
 use crate::transport::TransportErrorKind;
 
@@ -164,17 +164,14 @@ fn fenced(
     connection: &Connection,
     lease: &Lease,
     statement: &str,
-    extra: &dyn rusqlite::ToSql,
+    extra: &[&dyn rusqlite::ToSql],
 ) -> Result<(), OutboxError> {
+    let token = lease.token as i64;
+    let fixed: [&dyn rusqlite::ToSql; 3] = [&lease.job.endpoint, &lease.job.payload.id, &token];
     let changed = connection
         .execute(
             statement,
-            params![
-                lease.job.endpoint,
-                lease.job.payload.id,
-                lease.token as i64,
-                extra
-            ],
+            rusqlite::params_from_iter(fixed.iter().chain(extra)),
         )
         .map_err(store)?;
     if changed == 1 {
@@ -333,36 +330,92 @@ impl Outbox for SqliteOutbox {
                 &lease,
                 "UPDATE hookwire_outbox SET next_at = ?4, lease_until = NULL
                  WHERE endpoint = ?1 AND id = ?2 AND token = ?3 AND state = 'pending'",
-                &millis(at),
+                &[&millis(at)],
             )
         })
         .await
     }
 
-    async fn finish(&self, lease: &Lease, state: State) -> Result<(), OutboxError> {
+    async fn finish(
+        &self,
+        lease: &Lease,
+        state: State,
+        now: SystemTime,
+    ) -> Result<(), OutboxError> {
         let lease = lease.clone();
         self.with(move |connection| {
+            // A finished job's `next_at` holds when it finished: what retention reads.
             fenced(
                 connection,
                 &lease,
-                "UPDATE hookwire_outbox SET state = ?4, lease_until = NULL
+                "UPDATE hookwire_outbox SET state = ?4, next_at = ?5, lease_until = NULL
                  WHERE endpoint = ?1 AND id = ?2 AND token = ?3 AND state = 'pending'",
-                &state.as_str(),
+                &[&state.as_str(), &millis(now)],
             )
         })
         .await
     }
 
-    async fn list(&self, state: Option<State>) -> Result<Vec<Entry>, OutboxError> {
+    async fn count(&self, state: Option<State>) -> Result<usize, OutboxError> {
+        self.with(move |connection| {
+            connection
+                .query_row(
+                    "SELECT COUNT(*) FROM hookwire_outbox WHERE ?1 IS NULL OR state = ?1",
+                    params![state.map(State::as_str)],
+                    |row| row.get::<_, i64>(0),
+                )
+                .map(|count| usize::try_from(count).unwrap_or(0))
+                .map_err(store)
+        })
+        .await
+    }
+
+    async fn purge(&self, finished_before: SystemTime) -> Result<usize, OutboxError> {
+        let before = millis(finished_before);
+        self.with(move |connection| {
+            let transaction = connection
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(store)?;
+            transaction
+                .execute(
+                    "DELETE FROM hookwire_attempts WHERE (endpoint, id) IN (
+                         SELECT endpoint, id FROM hookwire_outbox
+                         WHERE state IN ('delivered', 'gone') AND next_at < ?1)",
+                    params![before],
+                )
+                .map_err(store)?;
+            let purged = transaction
+                .execute(
+                    "DELETE FROM hookwire_outbox
+                     WHERE state IN ('delivered', 'gone') AND next_at < ?1",
+                    params![before],
+                )
+                .map_err(store)?;
+            transaction.commit().map_err(store)?;
+            Ok(purged)
+        })
+        .await
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Vec<Entry>, OutboxError> {
+        let state = query.wanted_state().map(State::as_str);
+        let (after_endpoint, after_id) = match query.start_after() {
+            Some((endpoint, id)) => (Some(endpoint.to_owned()), Some(id.to_owned())),
+            None => (None, None),
+        };
+        let limit = i64::try_from(query.max()).unwrap_or(i64::MAX);
         self.with(move |connection| {
             let mut select = connection
                 .prepare(
                     "SELECT endpoint, id, event_type, content_type, body, state, next_at
-                     FROM hookwire_outbox WHERE ?1 IS NULL OR state = ?1 ORDER BY next_at",
+                     FROM hookwire_outbox
+                     WHERE (?1 IS NULL OR state = ?1)
+                       AND (?2 IS NULL OR (endpoint, id) > (?2, ?3))
+                     ORDER BY endpoint, id LIMIT ?4",
                 )
                 .map_err(store)?;
             let rows: Vec<_> = select
-                .query_map(params![state.map(State::as_str)], |row| {
+                .query_map(params![state, after_endpoint, after_id, limit], |row| {
                     Ok((
                         row.get::<_, String>(0)?,
                         row.get::<_, String>(1)?,
@@ -419,6 +472,7 @@ impl Outbox for SqliteOutbox {
                     state,
                     attempts,
                     next_at: (state == State::Pending).then(|| time(next_at)),
+                    finished_at: (state != State::Pending).then(|| time(next_at)),
                 });
             }
             Ok(entries)

@@ -32,7 +32,11 @@ pub struct Worker<O, C, D> {
     lease_for: Duration,
     idle: Duration,
     grace: Duration,
+    retention: Option<Duration>,
 }
+
+/// How often a worker purges delivered and gone jobs past their retention.
+const PURGE_EVERY: Duration = Duration::from_secs(60 * 60);
 
 impl<O, C, D> Worker<O, C, D>
 where
@@ -51,7 +55,24 @@ where
             lease_for: Duration::from_secs(60),
             idle: Duration::from_millis(500),
             grace: Duration::from_secs(20),
+            retention: Some(Duration::from_secs(30 * 24 * 60 * 60)),
         }
+    }
+
+    /// How long delivered and gone jobs (and their attempts) are kept after they finished:
+    /// the worker purges older ones every hour. 30 days unless set; dead-lettered jobs are
+    /// kept until redriven.
+    #[must_use]
+    pub fn retention(mut self, keep: Duration) -> Self {
+        self.retention = Some(keep);
+        self
+    }
+
+    /// Keeps delivered and gone jobs forever (the store grows without bound).
+    #[must_use]
+    pub fn keep_forever(mut self) -> Self {
+        self.retention = None;
+        self
     }
 
     /// How many deliveries run at once; 16 unless set.
@@ -101,7 +122,17 @@ where
         let mut in_flight: JoinSet<()> = JoinSet::new();
         let running: Arc<Mutex<HashSet<(String, String)>>> = Arc::default();
         let mut failures = 0u32;
+        let mut purged_at: Option<std::time::Instant> = None;
         loop {
+            if let Some(keep) = self.retention {
+                if purged_at.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
+                    purged_at = Some(std::time::Instant::now());
+                    if let Some(cutoff) = SystemTime::now().checked_sub(keep) {
+                        // A failed purge is tried again at the next hour.
+                        let _ = self.outbox.purge(cutoff).await;
+                    }
+                }
+            }
             let room = self.concurrency.saturating_sub(in_flight.len());
             let leased = if room > 0 {
                 match self
@@ -188,7 +219,9 @@ where
     D: Fn(&str) -> Option<Destination> + ?Sized,
 {
     let Some(destination) = destinations(&lease.job.endpoint) else {
-        return outbox.finish(&lease, State::DeadLettered).await;
+        return outbox
+            .finish(&lease, State::DeadLettered, SystemTime::now())
+            .await;
     };
     let (attempt, verdict) = match dispatcher.attempt(&destination, &lease.job.payload).await {
         Ok(done) => done,
@@ -198,19 +231,33 @@ where
             | DeliverError::Sign(_)
             | DeliverError::Unguarded,
         ) => {
-            return outbox.finish(&lease, State::DeadLettered).await;
+            return outbox
+                .finish(&lease, State::DeadLettered, SystemTime::now())
+                .await;
         }
     };
     outbox.record(&lease, &attempt).await?;
     match verdict {
-        Verdict::Delivered => outbox.finish(&lease, State::Delivered).await,
-        Verdict::Gone => outbox.finish(&lease, State::Gone).await,
+        Verdict::Delivered => {
+            outbox
+                .finish(&lease, State::Delivered, SystemTime::now())
+                .await
+        }
+        Verdict::Gone => outbox.finish(&lease, State::Gone, SystemTime::now()).await,
         Verdict::Retry { .. } => match dispatcher.next_delay(lease.attempts + 1, verdict) {
             Some(wait) => match SystemTime::now().checked_add(wait) {
                 Some(at) => outbox.reschedule(&lease, at).await,
-                None => outbox.finish(&lease, State::DeadLettered).await,
+                None => {
+                    outbox
+                        .finish(&lease, State::DeadLettered, SystemTime::now())
+                        .await
+                }
             },
-            None => outbox.finish(&lease, State::DeadLettered).await,
+            None => {
+                outbox
+                    .finish(&lease, State::DeadLettered, SystemTime::now())
+                    .await
+            }
         },
     }
 }
