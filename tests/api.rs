@@ -1395,11 +1395,21 @@ async fn a_token_shorter_lived_than_the_margin_is_not_fetched_on_every_call() {
     assert_eq!(fetches.load(Ordering::SeqCst), 1);
 }
 
+/// tokio's sleep as a timer (the test runs without hookwire's `tokio` feature).
+struct Sleep;
+
+#[hookwire::async_trait]
+impl hookwire::timer::Timer for Sleep {
+    async fn sleep(&self, duration: Duration) {
+        tokio::time::sleep(duration).await;
+    }
+}
+
 #[tokio::test]
 async fn a_hanging_token_fetch_times_out() {
     let token =
         RefreshingToken::new(|| async { std::future::pending::<Result<Token, AuthError>>().await })
-            .fetch_timeout(Duration::from_millis(50), hookwire::timer::TokioTimer);
+            .fetch_timeout(Duration::from_millis(50), Sleep);
     let mut request = Request::new(Bytes::new());
     let error = tokio::time::timeout(Duration::from_secs(5), token.authenticate(&mut request))
         .await
