@@ -3,8 +3,102 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hookwire::webhook::{Secret, Signer, Verifier, VerifyError};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use hookwire::webhook::{Secret, SecretError, Signer, Verifier, VerifyError};
 use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+
+/// Runs `cases` cases of `strategy` through `run`, which names where each case ended; returns
+/// how many ended where. A panic fails the test as in `proptest!`.
+fn outcomes<S: Strategy>(
+    cases: u32,
+    strategy: S,
+    run: impl Fn(S::Value) -> &'static str,
+) -> BTreeMap<&'static str, u32> {
+    let counts = RefCell::new(BTreeMap::new());
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&strategy, |value| {
+            *counts.borrow_mut().entry(run(value)).or_insert(0) += 1;
+            Ok(())
+        })
+        .unwrap();
+    counts.into_inner()
+}
+
+/// Where a verification ended: `verified`, `compared` (the signature compare ran and refused),
+/// or the error's variant.
+fn ended(result: Result<(), VerifyError>) -> &'static str {
+    match result {
+        Ok(()) => "verified",
+        Err(VerifyError::NoMatchingSignature) => "compared",
+        Err(VerifyError::MalformedSignature) => "malformed signature",
+        Err(VerifyError::NoSupportedSignature) => "no supported signature",
+        Err(VerifyError::MalformedTimestamp) => "malformed timestamp",
+        Err(VerifyError::TooOld { .. }) => "too old",
+        Err(VerifyError::TooNew { .. }) => "too new",
+        Err(VerifyError::MissingHeader(_)) => "missing header",
+        Err(VerifyError::InvalidHeader(_)) => "invalid header",
+        Err(_) => "other",
+    }
+}
+
+/// Asserts that every case ended in `allowed`, at least `compare_floor` (a share of the
+/// cases) reached the signature compare, and at least `success_floor` verified.
+fn assert_coverage(
+    what: &str,
+    counts: &BTreeMap<&'static str, u32>,
+    allowed: &[&str],
+    compare_floor: f64,
+    success_floor: f64,
+) {
+    let total: u32 = counts.values().sum();
+    eprintln!("{what}: {counts:?}");
+    for outcome in counts.keys() {
+        assert!(
+            allowed.contains(outcome),
+            "{what}: ended in {outcome}: {counts:?}"
+        );
+    }
+    let verified = counts.get("verified").copied().unwrap_or(0);
+    let compared = counts.get("compared").copied().unwrap_or(0) + verified;
+    assert!(
+        f64::from(compared) >= compare_floor * f64::from(total),
+        "{what}: only {compared} of {total} reached the signature compare: {counts:?}"
+    );
+    assert!(
+        f64::from(verified) >= success_floor * f64::from(total),
+        "{what}: only {verified} of {total} verified: {counts:?}"
+    );
+}
+
+const NOW: u64 = 1_800_000_000;
+
+/// One entry of a `webhook-signature` header, as senders and attackers write them.
+fn entry(genuine: String) -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => Just(genuine),
+        2 => proptest::collection::vec(any::<u8>(), 32)
+            .prop_map(|bytes| format!("v1,{}", base64_encode(&bytes))),
+        1 => proptest::collection::vec(any::<u8>(), 0..48)
+            .prop_map(|bytes| format!("v1,{}", base64_encode(&bytes))),
+        1 => "v1,[ -~]{0,60}".prop_map(|text| text.replace(' ', "")),
+        1 => "v1a,[A-Za-z0-9+/]{0,90}={0,2}",
+        1 => "v[0-9],[A-Za-z0-9+/=]{0,50}",
+        1 => "[!-~]{0,20}",
+    ]
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
 
 fn at(seconds: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(seconds)
@@ -159,20 +253,124 @@ proptest! {
             prop_assert!(matches!(result, Err(VerifyError::TooNew { .. })), "{result:?}");
         }
     }
+}
 
-    #[test]
-    fn arbitrary_header_strings_never_panic(
-        id in ".{0,64}", timestamp in ".{0,32}", signature in ".{0,256}", body in body()
-    ) {
-        let verifier = Verifier::new(&Secret::generate());
-        let _ = verifier.verify_parts_at(&id, &timestamp, &signature, &body, at(1_700_000_000));
-    }
+/// A Standard Webhooks request built from the header grammar: a printable id, a timestamp
+/// that is usually well formed and near now, one to four signature entries (the genuine one
+/// among them in most cases), and a body that is sometimes changed after signing.
+fn standard_request() -> impl Strategy<Value = (String, String, String, Vec<u8>)> {
+    let secret = Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+    (
+        "[ -~]{1,64}",
+        prop_oneof![
+            8 => (-400i64..=400).prop_map(|skew| (NOW as i64 + skew).to_string()),
+            1 => "[0-9+-]{0,12}",
+            1 => "[ -~]{0,20}",
+        ],
+        proptest::collection::vec(any::<u8>(), 0..512),
+        any::<bool>(),
+    )
+        .prop_flat_map(move |(id, timestamp, body, tamper)| {
+            let genuine = timestamp
+                .parse::<u64>()
+                .ok()
+                .and_then(|sent| {
+                    Signer::new(&secret)
+                        .sign(&id, at(sent), &body)
+                        .ok()
+                        .map(|signed| signed.signature().to_owned())
+                })
+                .unwrap_or_else(|| "v1,AAAA".to_owned());
+            let entries = proptest::collection::vec(entry(genuine), 1..=4);
+            (Just(id), Just(timestamp), entries, Just(body), Just(tamper))
+        })
+        .prop_map(|(id, timestamp, entries, mut body, tamper)| {
+            if tamper {
+                body.push(b'!');
+            }
+            (id, timestamp, entries.join(" "), body)
+        })
+}
 
-    #[test]
-    fn arbitrary_secret_strings_never_panic(input in ".{0,128}") {
-        let _ = Secret::parse(&input);
-        let _ = Secret::parse_weak(&input);
+#[test]
+fn header_strings_from_the_grammar_reach_the_signature_compare() {
+    let verifier = Verifier::new(&Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap());
+    let counts = outcomes(
+        2560,
+        standard_request(),
+        |(id, timestamp, signature, body)| {
+            ended(
+                verifier
+                    .verify_parts_at(&id, &timestamp, &signature, &body, at(NOW))
+                    .map(|_| ()),
+            )
+        },
+    );
+    assert_coverage(
+        "standard webhooks",
+        &counts,
+        &[
+            "verified",
+            "compared",
+            "malformed signature",
+            "no supported signature",
+            "malformed timestamp",
+            "too old",
+            "too new",
+        ],
+        0.25,
+        0.05,
+    );
+    for outcome in [
+        "malformed timestamp",
+        "too old",
+        "too new",
+        "no supported signature",
+    ] {
+        assert!(
+            counts.contains_key(outcome),
+            "{outcome} never reached: {counts:?}"
+        );
     }
+}
+
+#[test]
+fn secret_strings_reach_every_outcome_of_the_parser() {
+    let strategy = prop_oneof![
+        3 => proptest::collection::vec(any::<u8>(), 0..64)
+            .prop_map(|bytes| format!("whsec_{}", base64_encode(&bytes))),
+        2 => proptest::collection::vec(any::<u8>(), 0..64).prop_map(|bytes| base64_encode(&bytes)),
+        1 => ".{0,80}",
+        1 => Just(String::new()),
+    ];
+    let counts = outcomes(2560, strategy, |text| {
+        let weak = Secret::parse_weak(&text);
+        match Secret::parse(&text) {
+            Ok(secret) => {
+                assert!(weak.is_ok());
+                assert!(secret.expose_bytes().len() >= 24);
+                "ok"
+            }
+            Err(SecretError::Empty) => "empty",
+            Err(SecretError::InvalidBase64) => {
+                assert!(weak.is_err());
+                "invalid base64"
+            }
+            Err(SecretError::TooShort { .. }) => {
+                assert!(
+                    weak.is_ok(),
+                    "a short key is still a key when weak ones are allowed"
+                );
+                "too short"
+            }
+            Err(_) => "other",
+        }
+    });
+    for outcome in ["ok", "empty", "invalid base64", "too short"] {
+        let share = f64::from(counts.get(outcome).copied().unwrap_or(0)) / 2560.0;
+        assert!(share >= 0.01, "{outcome}: {counts:?}");
+    }
+    assert!(!counts.contains_key("other"), "{counts:?}");
 }
 
 mod schemes {
@@ -203,17 +401,172 @@ mod schemes {
         ]
     }
 
-    const NAMES: [&str; 9] = [
-        "stripe-signature",
-        "x-hub-signature-256",
-        "x-hub-signature",
-        "x-github-delivery",
-        "x-slack-signature",
-        "x-slack-request-timestamp",
-        "x-shopify-hmac-sha256",
-        "x-sig",
-        "x-ts",
-    ];
+    use super::{NOW, assert_coverage, ended, outcomes};
+
+    /// One way to change a header value: none, one character replaced, truncated, junk
+    /// appended, or the header removed.
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        None,
+        Replace(prop::sample::Index, u8),
+        Truncate(prop::sample::Index),
+        Append(String),
+        Remove,
+    }
+
+    fn mutation() -> impl Strategy<Value = Mutation> {
+        prop_oneof![
+            4 => Just(Mutation::None),
+            3 => (any::<prop::sample::Index>(), 0x21u8..0x7f)
+                .prop_map(|(i, b)| Mutation::Replace(i, b)),
+            1 => any::<prop::sample::Index>().prop_map(Mutation::Truncate),
+            1 => ",?[ -~]{0,20}".prop_map(Mutation::Append),
+            1 => Just(Mutation::Remove),
+        ]
+    }
+
+    fn mutate(headers: &mut HeaderMap, name: &HeaderName, mutation: &Mutation) {
+        let Some(value) = headers.get(name).map(|v| v.as_bytes().to_vec()) else {
+            return;
+        };
+        let changed = match mutation {
+            Mutation::None => return,
+            Mutation::Remove => {
+                headers.remove(name);
+                return;
+            }
+            Mutation::Replace(index, byte) if !value.is_empty() => {
+                let mut value = value;
+                let i = index.index(value.len());
+                value[i] = *byte;
+                value
+            }
+            Mutation::Truncate(index) if !value.is_empty() => {
+                value[..index.index(value.len())].to_vec()
+            }
+            Mutation::Append(junk) => [value, junk.clone().into_bytes()].concat(),
+            _ => value,
+        };
+        match HeaderValue::from_bytes(&changed) {
+            Ok(changed) => {
+                headers.insert(name.clone(), changed);
+            }
+            Err(_) => {
+                headers.remove(name);
+            }
+        }
+    }
+
+    #[test]
+    fn mutated_signed_requests_reach_every_schemes_compare() {
+        let strategy = || {
+            (
+                "[!-~]{1,64}",
+                proptest::collection::vec(any::<u8>(), 0..512),
+                0u64..=300,
+                any::<prop::sample::Index>(),
+                mutation(),
+                any::<bool>(),
+            )
+        };
+        for index in 0..all("secret").len() {
+            let name = all("secret")[index].name();
+            let counts = outcomes(
+                1024,
+                strategy(),
+                |(secret, body, skew, which, mutation, tamper): (
+                    String,
+                    Vec<u8>,
+                    u64,
+                    prop::sample::Index,
+                    Mutation,
+                    bool,
+                )| {
+                    let scheme = all(&secret).remove(index);
+                    let sent = UNIX_EPOCH + Duration::from_secs(NOW);
+                    let mut headers = scheme.sign(&Message::new("id-1", &body).at(sent)).unwrap();
+                    let names: Vec<HeaderName> = headers.keys().cloned().collect();
+                    let target = &names[which.index(names.len())];
+                    mutate(&mut headers, target, &mutation);
+                    let mut body = body;
+                    if tamper && matches!(mutation, Mutation::None) {
+                        body.push(b'!');
+                    }
+                    let now = sent + Duration::from_secs(skew);
+                    ended(scheme.verify_at(&headers, &body, now).map(|_| ()))
+                },
+            );
+            assert_coverage(
+                name,
+                &counts,
+                &[
+                    "verified",
+                    "compared",
+                    "malformed signature",
+                    "no supported signature",
+                    "malformed timestamp",
+                    "too old",
+                    "too new",
+                    "missing header",
+                    "invalid header",
+                ],
+                0.25,
+                0.05,
+            );
+        }
+    }
+
+    #[test]
+    fn stripe_and_slack_syntax_with_current_timestamps_reaches_the_compare() {
+        let strategy = (
+            prop_oneof![
+                8 => (-300i64..=300).prop_map(|skew| (NOW as i64 + skew).to_string()),
+                1 => "-?[0-9]{0,25}",
+            ],
+            prop_oneof![
+                4 => "[0-9a-f]{64}",
+                1 => "[0-9a-fA-F=,v ]{0,140}",
+            ],
+        );
+        let now = UNIX_EPOCH + Duration::from_secs(NOW);
+        let stripe = Stripe::new("whsec_x").unwrap();
+        let counts = outcomes(1024, strategy.clone(), |(t, v1)| {
+            let mut headers = HeaderMap::new();
+            match HeaderValue::from_str(&format!("t={t},v1={v1}")) {
+                Ok(value) => {
+                    headers.insert("stripe-signature", value);
+                }
+                Err(_) => return "invalid header",
+            }
+            ended(stripe.verify_at(&headers, b"{}", now).map(|_| ()))
+        });
+        let allowed = [
+            "compared",
+            "malformed signature",
+            "no supported signature",
+            "malformed timestamp",
+            "too old",
+            "too new",
+            "invalid header",
+        ];
+        assert_coverage("stripe", &counts, &allowed, 0.25, 0.0);
+        let slack = Slack::new("x").unwrap();
+        let counts = outcomes(1024, strategy, |(t, v1)| {
+            let mut headers = HeaderMap::new();
+            match (
+                HeaderValue::from_str(&t),
+                HeaderValue::from_str(&format!("v0={v1}")),
+            ) {
+                (Ok(ts), Ok(sig)) => {
+                    headers.insert("x-slack-request-timestamp", ts);
+                    headers.insert("x-slack-signature", sig);
+                }
+                _ => return "invalid header",
+            }
+            ended(slack.verify_at(&headers, b"{}", now).map(|_| ()))
+        });
+        assert_coverage("slack", &counts, &allowed, 0.25, 0.0);
+    }
 
     proptest! {
         #[test]
@@ -236,43 +589,6 @@ mod schemes {
                 prop_assert!(verified.is_ok(), "{}: {verified:?}", scheme.name());
                 prop_assert!(scheme.verify_at(&headers, &tampered, now).is_err(), "{}", scheme.name());
             }
-        }
-
-        #[test]
-        fn arbitrary_header_values_never_panic_any_scheme(
-            values in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..128), NAMES.len()),
-            body in proptest::collection::vec(any::<u8>(), 0..256),
-            now in any::<u64>(),
-        ) {
-            let mut headers = HeaderMap::new();
-            for (name, value) in NAMES.iter().zip(values) {
-                if let Ok(value) = HeaderValue::from_bytes(&value) {
-                    headers.insert(*name, value);
-                }
-            }
-            let now = UNIX_EPOCH + Duration::from_secs(now / 4);
-            for scheme in all("secret") {
-                let _ = scheme.verify_at(&headers, &body, now);
-            }
-        }
-
-        #[test]
-        fn arbitrary_text_values_in_scheme_syntax_never_panic(
-            t in "-?[0-9]{0,25}",
-            v1 in "[0-9a-fA-F=,v ]{0,140}",
-        ) {
-            let stripe = Stripe::new("whsec_x").unwrap();
-            let mut headers = HeaderMap::new();
-            if let Ok(value) = HeaderValue::from_str(&format!("t={t},v1={v1}")) {
-                headers.insert("stripe-signature", value);
-            }
-            let _ = stripe.verify(&headers, b"{}");
-            let slack = Slack::new("x").unwrap();
-            if let (Ok(ts), Ok(sig)) = (HeaderValue::from_str(&t), HeaderValue::from_str(&format!("v0={v1}"))) {
-                headers.insert("x-slack-request-timestamp", ts);
-                headers.insert("x-slack-signature", sig);
-            }
-            let _ = slack.verify(&headers, b"{}");
         }
     }
 }
