@@ -16,8 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use hookwire::adapters::hyper::{HyperClient, handle_once};
+use hookwire::adapters::hyper::{HyperClient, verify_request};
 use hookwire::adapters::reqwest::ReqwestClient;
+use hookwire::adapters::server::run_once;
 use hookwire::deliver::{
     Destination, Dispatcher, Job, MemoryOutbox, Outbox, Payload, Schedule, SqliteOutbox, State,
     Worker,
@@ -39,73 +40,103 @@ fn loopback() -> AddressPolicy {
         .unwrap()
 }
 
-/// A receiver that fails 30 % of requests (500; 429 with Retry-After; a stall past the
-/// sender's timeout; a dropped connection) and otherwise verifies, dedupes and handles.
+/// A receiver that, when `faulty`, fails 35 % of requests (500; 429 with Retry-After; a stall
+/// past the sender's timeout; a dropped connection before handling; and a dropped connection
+/// *after* handling, so that the sender never hears of a success and delivers again), and
+/// otherwise verifies, dedupes and handles. It records every verified request, duplicates
+/// included, and every handled one.
 struct Receiver {
     address: SocketAddr,
     handled: Arc<Mutex<Vec<String>>>,
+    verified: Arc<Mutex<Vec<String>>>,
     requests: Arc<AtomicUsize>,
+    dropped_after_handling: Arc<AtomicUsize>,
 }
 
-async fn faulty_receiver(secret: &Secret) -> Receiver {
-    let verifier = Arc::new(Verifier::new(secret));
-    let guard = Arc::new(MemoryReplayGuard::new(Duration::from_secs(600)));
-    let handled = Arc::new(Mutex::new(Vec::new()));
-    let requests = Arc::new(AtomicUsize::new(0));
+#[derive(Clone)]
+struct Shared {
+    verifier: Arc<Verifier>,
+    guard: Arc<MemoryReplayGuard>,
+    handled: Arc<Mutex<Vec<String>>>,
+    verified: Arc<Mutex<Vec<String>>>,
+    requests: Arc<AtomicUsize>,
+    dropped_after_handling: Arc<AtomicUsize>,
+    faulty: bool,
+}
+
+async fn receive(
+    shared: Shared,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, &'static str> {
+    let n = shared.requests.fetch_add(1, Ordering::SeqCst) as u64;
+    // A fixed pseudo-random sequence: 35 % failures in five kinds.
+    let roll = if shared.faulty {
+        n.wrapping_mul(2_654_435_761) % 100
+    } else {
+        99
+    };
+    match roll {
+        0..=9 => return Ok(status(500)),
+        10..=16 => {
+            let mut response = status(429);
+            response
+                .headers_mut()
+                .insert("retry-after", "1".parse().unwrap());
+            return Ok(response);
+        }
+        17..=23 => {
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            return Ok(status(503));
+        }
+        24..=29 => return Err("reset"),
+        _ => {}
+    }
+    let now = SystemTime::now();
+    let webhook = match verify_request(&*shared.verifier, request, 1 << 20, now).await {
+        Ok(webhook) => webhook,
+        Err(rejection) => return Ok(rejection.to_response().map(Full::new)),
+    };
+    let id = webhook.verified().id().unwrap_or_default().to_owned();
+    shared.verified.lock().unwrap().push(id.clone());
+    let handled = shared.handled.clone();
+    let response = run_once(&*shared.guard, &webhook, now, || async move {
+        handled.lock().unwrap().push(id);
+        Ok::<_, &'static str>(status(204))
+    })
+    .await?;
+    if (30..=34).contains(&roll) && response.status() == StatusCode::NO_CONTENT {
+        // Handled, and the answer never reaches the sender.
+        shared.dropped_after_handling.fetch_add(1, Ordering::SeqCst);
+        return Err("reset after handling");
+    }
+    Ok(response)
+}
+
+async fn receiver(secret: &Secret, faulty: bool) -> Receiver {
+    let shared = Shared {
+        verifier: Arc::new(Verifier::new(secret)),
+        guard: Arc::new(MemoryReplayGuard::new(Duration::from_secs(600))),
+        handled: Arc::default(),
+        verified: Arc::default(),
+        requests: Arc::default(),
+        dropped_after_handling: Arc::default(),
+        faulty,
+    };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    let (h, r) = (handled.clone(), requests.clone());
+    let receiver = Receiver {
+        address,
+        handled: shared.handled.clone(),
+        verified: shared.verified.clone(),
+        requests: shared.requests.clone(),
+        dropped_after_handling: shared.dropped_after_handling.clone(),
+    };
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            let (verifier, guard, handled, requests) =
-                (verifier.clone(), guard.clone(), h.clone(), r.clone());
+            let shared = shared.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-                    let (verifier, guard, handled, requests) = (
-                        verifier.clone(),
-                        guard.clone(),
-                        handled.clone(),
-                        requests.clone(),
-                    );
-                    async move {
-                        let n = requests.fetch_add(1, Ordering::SeqCst) as u64;
-                        // A fixed pseudo-random sequence: 30 % failures in four kinds.
-                        let roll = n.wrapping_mul(2_654_435_761) % 100;
-                        match roll {
-                            0..=9 => return Ok(status(500)),
-                            10..=16 => {
-                                let mut response = status(429);
-                                response
-                                    .headers_mut()
-                                    .insert("retry-after", "1".parse().unwrap());
-                                return Ok(response);
-                            }
-                            17..=23 => {
-                                tokio::time::sleep(Duration::from_millis(600)).await;
-                                return Ok(status(503));
-                            }
-                            24..=29 => return Err("reset"),
-                            _ => {}
-                        }
-                        let response = handle_once(
-                            &*verifier,
-                            &*guard,
-                            1 << 20,
-                            request,
-                            |webhook| async move {
-                                if let Ok(mut handled) = handled.lock() {
-                                    handled.push(
-                                        webhook.verified().id().unwrap_or_default().to_owned(),
-                                    );
-                                }
-                                let mut response = Response::new(Bytes::new());
-                                *response.status_mut() = StatusCode::NO_CONTENT;
-                                response
-                            },
-                        )
-                        .await;
-                        Ok(response)
-                    }
+                    receive(shared.clone(), request)
                 });
                 let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(stream), service)
@@ -113,11 +144,11 @@ async fn faulty_receiver(secret: &Secret) -> Receiver {
             });
         }
     });
-    Receiver {
-        address,
-        handled,
-        requests,
-    }
+    receiver
+}
+
+async fn faulty_receiver(secret: &Secret) -> Receiver {
+    receiver(secret, true).await
 }
 
 fn status(code: u16) -> Response<Full<Bytes>> {
@@ -213,6 +244,51 @@ async fn two_thousand_events_through_a_faulty_receiver_are_each_handled_exactly_
         receiver.requests.load(Ordering::SeqCst) > 2000,
         "failures were retried"
     );
+    // Messages handled whose answer was lost came again: the dedupe path ran, and absorbed
+    // every one of them.
+    let verified = receiver.verified.lock().unwrap().len();
+    let dropped = receiver.dropped_after_handling.load(Ordering::SeqCst);
+    assert!(dropped > 0, "no answer was lost after handling");
+    assert!(
+        verified >= 2000 + dropped,
+        "{verified} verified requests for 2000 events and {dropped} lost answers"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_faults_no_message_is_delivered_twice() {
+    let secret = Secret::generate();
+    let receiver = receiver(&secret, false).await;
+    let outbox = Arc::new(MemoryOutbox::new());
+    enqueue(&*outbox, 300).await;
+    let url = format!("http://{}/hooks", receiver.address);
+    let destination = Destination::new(&url, &secret).unwrap();
+    let worker = Worker::new(
+        outbox.clone(),
+        Arc::new(dispatcher(&secret)),
+        move |_: &str| Some(destination.clone()),
+    )
+    .concurrency(32)
+    .lease_for(Duration::from_secs(5))
+    .poll_interval(Duration::from_millis(10));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(worker.run(async move {
+        let _ = stopped.await;
+    }));
+    wait_until_done(&*outbox, Duration::from_secs(60)).await;
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+    assert_eq!(
+        receiver.requests.load(Ordering::SeqCst),
+        300,
+        "one request each"
+    );
+    assert_eq!(
+        receiver.verified.lock().unwrap().len(),
+        300,
+        "no duplicate arrived"
+    );
+    assert_eq!(receiver.handled.lock().unwrap().len(), 300);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -250,6 +326,9 @@ async fn a_worker_killed_mid_run_loses_nothing_to_its_successor_on_the_same_file
     }
     killed.abort();
     let _ = killed.await;
+    let unfinished = first.count(Some(State::Pending)).await.unwrap();
+    assert!(unfinished > 0, "every job was finished before the kill");
+    let handled_at_kill = receiver.handled.lock().unwrap().len();
     drop(first);
 
     let second = Arc::new(SqliteOutbox::open(&path).await.unwrap());
@@ -277,6 +356,10 @@ async fn a_worker_killed_mid_run_loses_nothing_to_its_successor_on_the_same_file
         handled.len(),
         300,
         "the receiver's dedupe absorbed any redelivery"
+    );
+    assert!(
+        handled.len() > handled_at_kill,
+        "the second worker delivered what the first left"
     );
     assert_eq!(second.count(Some(State::Delivered)).await.unwrap(), 300);
     assert!(second.count(Some(State::DeadLettered)).await.unwrap() == 0);
