@@ -2,6 +2,8 @@
 //! pagination and bad server input.
 #![cfg(feature = "test-util")]
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
@@ -497,17 +499,27 @@ async fn static_credentials_are_added_and_marked_sensitive() {
     );
     let debug = format!(
         "{:?} {:?} {:?}",
-        Bearer::new("tok"),
-        Basic::new("u", "pw"),
-        ApiKey::query("k", "secret")
+        Bearer::new("tok_live_4f9a"),
+        Basic::new("user-7", "pw-s3cr3t!"),
+        ApiKey::query("k", "key_live_c0ffee")
     );
     assert!(
-        !debug.contains("tok") && !debug.contains("pw") && !debug.contains("secret"),
+        !debug.contains("tok_live") && !debug.contains("s3cr3t") && !debug.contains("c0ffee"),
         "{debug}"
+    );
+    // Nor in the forms they travel in: the Basic credential's base64, any hex or base64.
+    common::assert_no_leak(
+        &debug,
+        &[
+            b"tok_live_4f9a",
+            b"user-7:pw-s3cr3t!",
+            b"pw-s3cr3t!",
+            b"key_live_c0ffee",
+        ],
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_concurrent_requests_cause_exactly_one_refresh() {
     let fetches = Arc::new(AtomicUsize::new(0));
     let counter = fetches.clone();
@@ -671,6 +683,50 @@ async fn idempotent_requests_retry_transient_failures_then_succeed() {
     }
 }
 
+#[test]
+fn backoff_is_full_jitter_up_to_the_exponential_ceiling_not_zero() {
+    let policy = RetryPolicy::default()
+        .max_attempts(10)
+        .base_delay(Duration::from_millis(100))
+        .max_delay(Duration::from_secs(2))
+        .budget(Duration::from_secs(3600));
+    let refused: Result<Response<Bytes>, TransportError> =
+        Err(TransportError::connect(std::io::Error::other("refused")));
+    let now = SystemTime::now();
+    for (retry, ceiling_ms) in [(0u32, 100u128), (2, 400), (6, 2000)] {
+        let samples: Vec<u128> = (0..400)
+            .map(|_| {
+                policy
+                    .delay(
+                        retry,
+                        &Method::GET,
+                        &HeaderMap::new(),
+                        &refused,
+                        Duration::ZERO,
+                        now,
+                    )
+                    .expect("retried")
+                    .as_millis()
+            })
+            .collect();
+        let mean = samples.iter().sum::<u128>() / samples.len() as u128;
+        let max = *samples.iter().max().unwrap();
+        assert!(
+            max <= ceiling_ms,
+            "retry {retry}: {max} ms over {ceiling_ms}"
+        );
+        // Uniform over 0..=ceiling: the mean near half, the largest near the ceiling.
+        assert!(
+            mean * 10 >= ceiling_ms * 3 && mean * 10 <= ceiling_ms * 7,
+            "retry {retry}: mean {mean} ms for a ceiling of {ceiling_ms}"
+        );
+        assert!(
+            max * 10 >= ceiling_ms * 8,
+            "retry {retry}: largest {max} ms"
+        );
+    }
+}
+
 #[tokio::test]
 async fn retried_statuses_are_429_502_503_504_and_no_others() {
     for status in [429, 502, 503, 504] {
@@ -799,7 +855,9 @@ async fn an_invalid_retry_after_falls_back_to_backoff() {
             .send(&GetAccount("a"))
             .await
             .unwrap();
-        assert!(timer.sleeps()[0] <= Duration::from_millis(100), "{bad}");
+        let waited = timer.sleeps();
+        assert_eq!(waited.len(), 1, "{bad}: retried once, on the backoff");
+        assert!(waited[0] <= Duration::from_millis(100), "{bad}: {waited:?}");
     }
 }
 
@@ -870,22 +928,46 @@ async fn attempts_and_the_time_budget_bound_the_retries() {
     assert_eq!(mock.requests().len(), 2);
 }
 
+/// A credential that changes on every call: `Bearer 1`, `Bearer 2`, …
+struct Counting(AtomicUsize);
+
+#[hookwire::async_trait]
+impl Authenticate for Counting {
+    async fn authenticate(&self, request: &mut Request<Bytes>) -> Result<(), AuthError> {
+        let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
+        request.headers_mut().insert(
+            "authorization",
+            HeaderValue::from_str(&format!("Bearer {n}")).unwrap(),
+        );
+        Ok(())
+    }
+}
+
 #[tokio::test]
 async fn credentials_are_added_again_on_each_attempt() {
     let timer = FakeTimer::new();
     let mock = MockClient::new()
         .push(MockResponse::status(503))
+        .push(MockResponse::status(503))
         .push(account_json());
     retrying(&mock, &timer)
-        .auth(Bearer::new("t"))
+        .auth(Counting(AtomicUsize::new(0)))
         .send(&GetAccount("a"))
         .await
         .unwrap();
-    assert!(
-        mock.requests()
-            .iter()
-            .all(|r| r.headers()["authorization"] == "Bearer t")
-    );
+    let sent: Vec<_> = mock
+        .requests()
+        .iter()
+        .map(|r| {
+            r.headers()
+                .get_all("authorization")
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    // Each attempt was authenticated afresh, and carries that attempt's credential alone.
+    assert_eq!(sent, [vec!["Bearer 1"], vec!["Bearer 2"], vec!["Bearer 3"]]);
 }
 
 // ---------------------------------------------------------------- pagination
@@ -1161,7 +1243,16 @@ proptest::proptest! {
                 }
                 proptest::prop_assert_eq!(uri, expected);
             }
-            (Err(_), _) => {}
+            (Err(_), Err(_)) => {}
+            (Err(error), Ok(_)) => {
+                // The client refuses on purpose only what would climb out of its path.
+                let decoded = path.split(['?', '#']).next().unwrap_or_default().to_ascii_lowercase().replace("%2e", ".");
+                let dot_segment = decoded.split('/').any(|segment| segment == "." || segment == "..");
+                proptest::prop_assert!(
+                    dot_segment && matches!(error, ApiError::Build(_)),
+                    "refused though url accepts it: {error}"
+                );
+            }
             (Ok(_), Err(error)) => proptest::prop_assert!(false, "sent though url refuses it: {error}"),
         }
     }

@@ -47,11 +47,22 @@ fn the_default_schedule_is_the_common_practice_with_twenty_percent_jitter() {
     assert_eq!(schedule.attempts(), 8);
     for (attempt, nominal) in expected.iter().enumerate() {
         assert_eq!(schedule.nominal(attempt as u32), Some(*nominal));
-        for _ in 0..50 {
-            let delay = schedule.delay(attempt as u32).unwrap();
+        let delays: Vec<Duration> = (0..50)
+            .map(|_| schedule.delay(attempt as u32).unwrap())
+            .collect();
+        for delay in &delays {
             assert!(
-                delay >= nominal.mul_f64(0.8) && delay <= nominal.mul_f64(1.2),
+                *delay >= nominal.mul_f64(0.8) && *delay <= nominal.mul_f64(1.2),
                 "{delay:?}"
+            );
+        }
+        if !nominal.is_zero() {
+            // Jitter there is: of 50 draws over ±20 %, some fall below -5 % and some above +5 %
+            // (each side missed by all 50 with a probability near 1e-10).
+            assert!(
+                delays.iter().any(|d| *d < nominal.mul_f64(0.95))
+                    && delays.iter().any(|d| *d > nominal.mul_f64(1.05)),
+                "attempt {attempt}: no jitter in {delays:?}"
             );
         }
     }

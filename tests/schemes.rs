@@ -12,6 +12,8 @@
 //!   documented construction `base64(HMAC-SHA256(client secret, body))`.
 //! - GH-SHA1 and ACME-512 were computed the same way.
 
+mod common;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hookwire::http::{HeaderMap, HeaderName, HeaderValue};
@@ -720,4 +722,25 @@ fn scheme_debug_output_shows_no_secret() {
     ] {
         assert!(!text.contains(secret), "{secret} in {text}");
     }
+    common::assert_no_leak(
+        &text,
+        &[
+            STRIPE_SECRET.as_bytes(),
+            GH_SECRET.as_bytes(),
+            SLACK_SECRET.as_bytes(),
+            b"hush-hush-secret",
+        ],
+    );
+    // Nor does an error print the signature it refused.
+    let signed = GitHub::new(GH_SECRET)
+        .unwrap()
+        .sign(&Message::new("d-1", b"{}"))
+        .unwrap();
+    let error = GitHub::new("another secret")
+        .unwrap()
+        .verify(&signed, b"{}")
+        .unwrap_err();
+    let signature = signed["x-hub-signature-256"].to_str().unwrap();
+    let text = format!("{error} {error:?}");
+    assert!(!text.contains(&signature[7..]), "{text}");
 }

@@ -1,5 +1,7 @@
 //! Parsing, generating and handling webhook secrets.
 
+mod common;
+
 use hookwire::webhook::{Secret, SecretError, message_id};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -91,6 +93,12 @@ fn debug_is_redacted() {
     let secret = Secret::parse(SECRET).unwrap();
     assert_eq!(format!("{secret:?}"), "Secret([REDACTED])");
     assert_eq!(format!("{secret:#?}"), "Secret([REDACTED])");
+    let short = Secret::parse_weak("whsec_c2hvcnQ=").unwrap();
+    let text = format!(
+        "{secret:?} {short:?} {}",
+        Secret::parse("whsec_c2hvcnQ=").unwrap_err()
+    );
+    common::assert_no_leak(&text, &[secret.expose_bytes(), short.expose_bytes()]);
 }
 
 #[test]

@@ -3,6 +3,8 @@
 //! dialled, and each refusal is checked to name the policy.
 #![cfg(all(feature = "hyper", feature = "reqwest", feature = "test-util"))]
 
+mod common;
+
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::io;
@@ -410,6 +412,7 @@ async fn errors_and_debug_output_keep_credentials_out() {
     }
     assert!(!text.contains("key_live_s3cr3t"), "{text}");
     assert!(!text.contains("pa55word"), "{text}");
+    common::assert_no_leak(&text, &[b"key_live_s3cr3t", b"pa55word", b"user:pa55word"]);
 
     let destination = Destination::new(&url, &Secret::generate()).unwrap();
     let debug = format!("{destination:?}");

@@ -1,0 +1,33 @@
+//! Helpers shared by the integration tests.
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+
+/// Every form a secret commonly takes when it leaks into text: as it is (where it is text),
+/// hex in either case, and base64 in its four alphabets and paddings. Forms shorter than eight
+/// characters are left out: they would match by chance.
+pub fn leaked_forms(secret: &[u8]) -> Vec<String> {
+    let mut forms = vec![
+        hex::encode(secret),
+        hex::encode_upper(secret),
+        STANDARD.encode(secret),
+        STANDARD_NO_PAD.encode(secret),
+        URL_SAFE.encode(secret),
+        URL_SAFE_NO_PAD.encode(secret),
+    ];
+    if let Ok(text) = std::str::from_utf8(secret) {
+        forms.push(text.to_owned());
+    }
+    forms.retain(|form| form.len() >= 8);
+    forms
+}
+
+/// Asserts that `text` holds none of `secrets` in any of their leaked forms.
+#[track_caller]
+pub fn assert_no_leak(text: &str, secrets: &[&[u8]]) {
+    for secret in secrets {
+        for form in leaked_forms(secret) {
+            assert!(!text.contains(&form), "`{form}` leaked into: {text}");
+        }
+    }
+}
