@@ -1,6 +1,8 @@
 //! Events: the builder, typed dispatch, the Standard Webhooks payload form, bad input, limits,
 //! and round trips for all events (property tests).
 
+mod common;
+
 use bytes::Bytes;
 use hookwire::event::cloudevents::{self, Mode};
 use hookwire::event::{Data, Event, EventError, ExtensionValue, RawEvent};
@@ -608,29 +610,6 @@ fn ended<T>(result: &Result<T, EventError>) -> &'static str {
     }
 }
 
-/// Runs `cases` cases and counts where each ended.
-fn outcomes<S: Strategy>(
-    cases: u32,
-    strategy: S,
-    run: impl Fn(S::Value) -> &'static str,
-) -> std::collections::BTreeMap<&'static str, u32> {
-    let counts = std::cell::RefCell::new(std::collections::BTreeMap::new());
-    let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
-        cases,
-        failure_persistence: None,
-        ..proptest::test_runner::Config::default()
-    });
-    runner
-        .run(&strategy, |value| {
-            *counts.borrow_mut().entry(run(value)).or_insert(0) += 1;
-            Ok(())
-        })
-        .unwrap();
-    let counts = counts.into_inner();
-    eprintln!("{counts:?}");
-    counts
-}
-
 /// A change to a valid event's JSON object.
 fn json_mutation() -> impl Strategy<Value = (u8, String, String)> {
     (
@@ -651,7 +630,7 @@ fn json_mutation() -> impl Strategy<Value = (u8, String, String)> {
 #[test]
 fn mutated_events_reach_attribute_validation_in_structured_json() {
     let strategy = (event(true, true), json_mutation());
-    let counts = outcomes(2560, strategy, |(event, (kind, member, text))| {
+    let counts = common::outcomes(2560, strategy, |(event, (kind, member, text))| {
         let mut value: serde_json::Value =
             serde_json::from_slice(&event.to_json().unwrap()).unwrap();
         let object = value.as_object_mut().unwrap();
@@ -722,7 +701,7 @@ fn mutated_binary_mode_headers_reach_attribute_validation() {
         any::<prop::sample::Index>(),
         "[ -~]{0,16}",
     );
-    let counts = outcomes(2560, strategy, |(event, kind, which, text)| {
+    let counts = common::outcomes(2560, strategy, |(event, kind, which, text)| {
         let (mut headers, body) = cloudevents::encode(&event, Mode::Binary).unwrap();
         let names: Vec<_> = headers
             .keys()

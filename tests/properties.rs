@@ -1,36 +1,14 @@
 //! Rules that hold for all inputs: sign-then-verify round trips, any one-byte change fails,
 //! rotation.
 
+mod common;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use hookwire::webhook::{Secret, SecretError, Signer, Verifier, VerifyError};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
-
-/// Runs `cases` cases of `strategy` through `run`, which names where each case ended; returns
-/// how many ended where. A panic fails the test as in `proptest!`.
-fn outcomes<S: Strategy>(
-    cases: u32,
-    strategy: S,
-    run: impl Fn(S::Value) -> &'static str,
-) -> BTreeMap<&'static str, u32> {
-    let counts = RefCell::new(BTreeMap::new());
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    });
-    runner
-        .run(&strategy, |value| {
-            *counts.borrow_mut().entry(run(value)).or_insert(0) += 1;
-            Ok(())
-        })
-        .unwrap();
-    counts.into_inner()
-}
 
 /// Where a verification ended: `verified`, `compared` (the signature compare ran and refused),
 /// or the error's variant.
@@ -295,7 +273,7 @@ fn standard_request() -> impl Strategy<Value = (String, String, String, Vec<u8>)
 #[test]
 fn header_strings_from_the_grammar_reach_the_signature_compare() {
     let verifier = Verifier::new(&Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap());
-    let counts = outcomes(
+    let counts = common::outcomes(
         2560,
         standard_request(),
         |(id, timestamp, signature, body)| {
@@ -343,7 +321,7 @@ fn secret_strings_reach_every_outcome_of_the_parser() {
         1 => ".{0,80}",
         1 => Just(String::new()),
     ];
-    let counts = outcomes(2560, strategy, |text| {
+    let counts = common::outcomes(2560, strategy, |text| {
         let weak = Secret::parse_weak(&text);
         match Secret::parse(&text) {
             Ok(secret) => {
@@ -401,7 +379,8 @@ mod schemes {
         ]
     }
 
-    use super::{NOW, assert_coverage, ended, outcomes};
+    use super::common::outcomes;
+    use super::{NOW, assert_coverage, ended};
 
     /// One way to change a header value: none, one character replaced, truncated, junk
     /// appended, or the header removed.

@@ -1,4 +1,11 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests; each test file uses some of them.
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use proptest::strategy::Strategy;
+use proptest::test_runner::{Config, TestRunner};
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
@@ -30,4 +37,28 @@ pub fn assert_no_leak(text: &str, secrets: &[&[u8]]) {
             assert!(!text.contains(&form), "`{form}` leaked into: {text}");
         }
     }
+}
+
+/// Runs `cases` cases of `strategy` through `run`, which names where each case ended; returns
+/// how many ended where (printed with `--nocapture`). A panic fails the test as in `proptest!`.
+pub fn outcomes<S: Strategy>(
+    cases: u32,
+    strategy: S,
+    run: impl Fn(S::Value) -> &'static str,
+) -> BTreeMap<&'static str, u32> {
+    let counts = RefCell::new(BTreeMap::new());
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&strategy, |value| {
+            *counts.borrow_mut().entry(run(value)).or_insert(0) += 1;
+            Ok(())
+        })
+        .unwrap();
+    let counts = counts.into_inner();
+    eprintln!("{counts:?}");
+    counts
 }
