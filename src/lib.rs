@@ -20,7 +20,8 @@
 //!   over any [`HttpClient`](transport::HttpClient) with credentials (static, or a token that
 //!   refreshes once however many requests wait), retries that honour `Retry-After`, and
 //!   pagination as a stream; errors keep the raw body and decode RFC 9457 problems.
-//! - [`transport`]: [`HttpClient`](transport::HttpClient), the one trait all HTTP I/O goes
+//! - [`transport`]: the [`AddressPolicy`](transport::AddressPolicy) that guards senders against
+//!   SSRF, and [`HttpClient`](transport::HttpClient), the one trait all HTTP I/O goes
 //!   through, and [`timer`]: the [`Timer`](timer::Timer) that retries wait on.
 //! - [`deliver`]: sending webhooks: a [`Dispatcher`](deliver::Dispatcher) that signs each
 //!   attempt, retries on a schedule with jitter, classifies responses and refuses non-public

@@ -4,7 +4,9 @@
 //! Put a [`WebhookConfig`] (the scheme and the body limit) in the router's state (or make it
 //! reachable with `FromRef`), then take [`Webhook`] (the verified raw request) or
 //! [`WebhookEvent<T>`] (the verified request decoded as an [`Event<T>`]) in a handler.
-//! Rejections answer 400, 401 or 413 with a short message.
+//! Rejections answer 400, 401, 408 or 413 with a short message. To hand each message to the
+//! handlers once, add a [`VerifyLayer`] with a replay guard: it sees the handler's answer, so a
+//! message whose handler failed is released for the sender's retry.
 //!
 //! ```
 //! use axum::{Router, routing::post};

@@ -1,10 +1,14 @@
 //! hyper 1: a client ([`HyperClient`]) and server-side helpers for webhook receivers.
 //!
-//! The server side reads a `Request<Incoming>` (or any `http-body` body) up to a limit,
-//! answering 413 without reading the rest ([`verify_request`]), verifies it under any
-//! `Scheme`, and maps failures to 400, 401 or 413 with a short
-//! message ([`handle`]); [`validation_response`] answers the CloudEvents webhook validation
-//! handshake.
+//! The server side reads a `Request<Incoming>` (or any `http-body` body) within
+//! [`BodyLimits`], answering 413 without reading the rest and 408 past the read deadline
+//! ([`verify_request`]), verifies it under any `Scheme`, and maps failures to 400, 401, 408 or
+//! 413 with a short message ([`handle`]); [`handle_once`] hands each message to the handler
+//! once with a replay guard, releasing it when the handler fails; [`validation_response`]
+//! answers the CloudEvents webhook validation handshake.
+//!
+//! The client side is [`HyperClient`]; for senders, [`HyperClient::guarded`] dials only what an
+//! [`AddressPolicy`] permits.
 
 use std::future::Future;
 use std::pin::Pin;
