@@ -69,8 +69,9 @@ pub(crate) fn key(secret: &Secret) -> KeyedMac {
 /// verifier holds no key for (`v1a` without public keys, `v2`, …) are skipped, and a matching
 /// signature is accepted even beside entries that are malformed; those decide the error only
 /// when nothing matches. Of the `v1a` entries, only the first [`MAX_V1A_CANDIDATES`] are
-/// checked against each public key (each costs an ed25519 verification over the body). Each header is read under its `webhook-*` name, else its `svix-*` name;
-/// where a header repeats, its first value counts.
+/// checked against each public key (each costs an ed25519 verification over the body). Each
+/// header is read under its `webhook-*` name, else its `svix-*` name; where a header repeats,
+/// its first value counts.
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
