@@ -32,6 +32,21 @@ pub mod server;
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
 
+/// `exchange`, bounded by `limit` when there is one: the client adapters' whole-exchange
+/// deadline.
+#[cfg(any(feature = "hyper", feature = "reqwest"))]
+async fn within<T>(
+    limit: Option<std::time::Duration>,
+    exchange: impl std::future::Future<Output = Result<T, crate::transport::TransportError>>,
+) -> Result<T, crate::transport::TransportError> {
+    match limit {
+        Some(limit) => tokio::time::timeout(limit, exchange)
+            .await
+            .map_err(|_| crate::transport::TransportError::timeout())?,
+        None => exchange.await,
+    }
+}
+
 /// The rustls client configuration hookwire's HTTPS clients use: the *ring* provider, its safe
 /// default protocol versions, and the Mozilla root certificates that webpki-roots bundles.
 ///

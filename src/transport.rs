@@ -160,6 +160,15 @@ impl TransportError {
         None
     }
 
+    /// This error, or a [`Refused`](TransportErrorKind::Refused) one when a cause along its
+    /// chain is the address policy's refusal: what an adapter does with its client's error.
+    pub(crate) fn or_refused(self) -> Self {
+        match self.refusal() {
+            Some(refusal) => Self::refused(refusal.clone()),
+            None => self,
+        }
+    }
+
     /// The request or response took too long.
     pub fn timeout() -> Self {
         Self::new(TransportErrorKind::Timeout, "timed out")

@@ -301,11 +301,9 @@ impl<C: Connect + Clone + Send + Sync + 'static> HyperClient<C> {
                 } else {
                     TransportErrorKind::Other
                 };
-                let error = TransportError::new(kind, "the request failed").with_source(error);
-                match error.refusal() {
-                    Some(refusal) => TransportError::refused(refusal.clone()),
-                    None => error,
-                }
+                TransportError::new(kind, "the request failed")
+                    .with_source(error)
+                    .or_refused()
             })?;
         let (parts, body) = response.into_parts();
         let body = read_limited(&parts.headers, body, self.max_body, self.over_limit)
@@ -331,12 +329,7 @@ impl<C> std::fmt::Debug for HyperClient<C> {
 #[async_trait]
 impl<C: Connect + Clone + Send + Sync + 'static> HttpClient for HyperClient<C> {
     async fn send(&self, request: Request<Bytes>) -> Result<Response<Bytes>, TransportError> {
-        match self.timeout {
-            Some(limit) => tokio::time::timeout(limit, self.exchange(request))
-                .await
-                .map_err(|_| TransportError::timeout())?,
-            None => self.exchange(request).await,
-        }
+        super::within(self.timeout, self.exchange(request)).await
     }
 
     fn address_policy(&self) -> Option<&AddressPolicy> {

@@ -229,22 +229,15 @@ fn transport_error(error: reqwest::Error) -> TransportError {
     } else {
         TransportErrorKind::Other
     };
-    let error = TransportError::new(kind, "the request failed").with_source(error);
-    match error.refusal() {
-        Some(refusal) => TransportError::refused(refusal.clone()),
-        None => error,
-    }
+    TransportError::new(kind, "the request failed")
+        .with_source(error)
+        .or_refused()
 }
 
 #[async_trait]
 impl HttpClient for ReqwestClient {
     async fn send(&self, request: Request<Bytes>) -> Result<Response<Bytes>, TransportError> {
-        match self.timeout {
-            Some(limit) => tokio::time::timeout(limit, self.exchange(request))
-                .await
-                .map_err(|_| TransportError::timeout())?,
-            None => self.exchange(request).await,
-        }
+        super::within(self.timeout, self.exchange(request)).await
     }
 
     fn address_policy(&self) -> Option<&AddressPolicy> {
