@@ -162,6 +162,7 @@ impl TransportError {
 
     /// This error, or a [`Refused`](TransportErrorKind::Refused) one when a cause along its
     /// chain is the address policy's refusal: what an adapter does with its client's error.
+    #[cfg(any(feature = "hyper", feature = "reqwest"))]
     pub(crate) fn or_refused(self) -> Self {
         match self.refusal() {
             Some(refusal) => Self::refused(refusal.clone()),
