@@ -15,7 +15,7 @@ use hookwire::deliver::{Destination, Dispatcher, Payload, Verdict};
 use hookwire::http::{Request, Response, StatusCode};
 use hookwire::timer::TokioTimer;
 use hookwire::transport::AddressPolicy;
-use hookwire::webhook::{Secret, Signer};
+use hookwire::webhook::{Message, Secret, Sign, StandardWebhooks};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -65,7 +65,7 @@ fn deliver(c: &mut Criterion) {
     let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
     connector.set_nodelay(true);
     let raw: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
-    let signer = Arc::new(Signer::new(&secret));
+    let signer = Arc::new(StandardWebhooks::new(&secret).expect("a key"));
 
     let mut group = c.benchmark_group("deliver_512_at_64/loopback");
     group.throughput(Throughput::Elements(MESSAGES as u64));
@@ -79,12 +79,12 @@ fn deliver(c: &mut Criterion) {
                     tasks.push(tokio::spawn(async move {
                         for n in (worker..MESSAGES).step_by(CONCURRENCY) {
                             let id = format!("msg_{n}");
-                            let signed = signer.sign_now(&id, BODY).expect("signs");
+                            let signed = signer.sign(&Message::new(&id, BODY)).expect("signs");
                             let mut request = Request::post(&url)
                                 .header("content-type", "application/json")
                                 .body(Full::new(Bytes::from_static(BODY)))
                                 .expect("request");
-                            signed.insert_into(request.headers_mut());
+                            request.headers_mut().extend(signed);
                             let response = raw.request(request).await.expect("sent");
                             let status = response.status();
                             let _ = response.into_body().collect().await;

@@ -10,9 +10,9 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hmac::{Hmac, KeyInit, Mac};
-use hookwire::http::{HeaderMap, HeaderName};
+use hookwire::http::HeaderMap;
 use hookwire::webhook::{
-    Encoding, GitHub, HmacScheme, Message, Scheme, Secret, Shopify, Slack, Stripe,
+    Encoding, GitHub, HmacScheme, Inbound, Message, Shopify, Sign, Slack, Stripe,
 };
 use sha2::Sha256;
 
@@ -55,16 +55,10 @@ fn raw_hmac(key: &[u8], parts: &[&[u8]]) -> Raw {
     }
 }
 
-fn bench_scheme(
-    c: &mut Criterion,
-    scheme: &dyn Scheme,
-    headers: &HeaderMap,
-    body: &[u8],
-    raw: Raw,
-) {
+fn bench_scheme(c: &mut Criterion, scheme: &dyn Both, headers: &HeaderMap, body: &[u8], raw: Raw) {
     let now = UNIX_EPOCH + Duration::from_secs(SENT);
     scheme
-        .verify_at(headers, body, now)
+        .verify_at(Inbound::new(headers, body), now)
         .expect("the bench message verifies");
     let mut group = c.benchmark_group(format!("{}/4KiB", scheme.name()));
     group.throughput(Throughput::Bytes(SIZE as u64));
@@ -75,7 +69,7 @@ fn bench_scheme(
     group.bench_function(format!("{}_verify_at", scheme.name()), |b| {
         b.iter(|| {
             scheme
-                .verify_at(black_box(headers), black_box(body), now)
+                .verify_at(Inbound::new(black_box(headers), black_box(body)), now)
                 .expect("verifies")
                 .timestamp()
         })
@@ -112,13 +106,12 @@ fn schemes(c: &mut Criterion) {
     let headers = shopify.sign(&message).expect("signs");
     bench_scheme(c, &shopify, &headers, &body, raw_hmac(key, &[&body]));
 
-    let configurable = HmacScheme::new(
-        HeaderName::from_static("x-acme-signature"),
-        &Secret::from_bytes_weak(SECRET).expect("secret"),
-    )
-    .named("configurable")
-    .encoding(Encoding::Base64)
-    .timestamp(HeaderName::from_static("x-acme-timestamp"), "", ".");
+    let configurable = HmacScheme::builder("X-Acme-Signature")
+        .name("configurable")
+        .encoding(Encoding::Base64)
+        .timestamp("X-Acme-Timestamp", "", ".")
+        .build(SECRET)
+        .expect("secret");
     let headers = configurable.sign(&message).expect("signs");
     let raw = raw_hmac(key, &[ts.as_bytes(), b".", &body]);
     bench_scheme(c, &configurable, &headers, &body, raw);
@@ -134,23 +127,23 @@ fn schemes(c: &mut Criterion) {
 /// candidates keeps the ratio near `MAX_V1A_CANDIDATES` (4), not near 1 000.
 #[cfg(feature = "ed25519")]
 fn v1a_junk_entries(c: &mut Criterion) {
-    use hookwire::webhook::{Signer, SigningKey, Verifier};
+    use hookwire::webhook::{Inbound, Message, Sign, SigningKey, StandardWebhooks, Verify};
 
     let body = vec![b'x'; 1024 * 1024];
     let key = SigningKey::generate();
     let at = UNIX_EPOCH + Duration::from_secs(SENT);
-    let genuine = Signer::from_signing_key(&key)
-        .sign("msg_1", at, &body)
-        .expect("signs")
-        .to_header_map();
+    let genuine = StandardWebhooks::from_signing_key(&key)
+        .sign(&Message::new("msg_1", &body).at(at))
+        .expect("signs");
     // Genuine signatures of the same message by other keys: each passes every cheap check
     // (a canonical `s`, an `R` of large order) and costs a full verification over the body.
     let others: Vec<String> = (0..8)
         .map(|_| {
-            Signer::from_signing_key(&SigningKey::generate())
-                .sign("msg_1", at, &body)
-                .expect("signs")
-                .signature()
+            StandardWebhooks::from_signing_key(&SigningKey::generate())
+                .sign(&Message::new("msg_1", &body).at(at))
+                .expect("signs")["webhook-signature"]
+                .to_str()
+                .expect("text")
                 .to_owned()
         })
         .collect();
@@ -160,14 +153,14 @@ fn v1a_junk_entries(c: &mut Criterion) {
         .join(" ");
     let mut flooded = genuine.clone();
     flooded.insert("webhook-signature", junk.parse().expect("header"));
-    let verifier = Verifier::from_public_key(&key.public_key());
+    let verifier = StandardWebhooks::from_public_key(&key.public_key());
 
     let mut group = c.benchmark_group("v1a_1000_junk_entries/1MiB");
     group.sample_size(10);
     group.bench_function("one_genuine_verification", |b| {
         b.iter(|| {
             verifier
-                .verify_at(black_box(&genuine), black_box(&body), at)
+                .verify_at(Inbound::new(black_box(&genuine), black_box(&body)), at)
                 .expect("verifies")
                 .timestamp()
         })
@@ -175,7 +168,7 @@ fn v1a_junk_entries(c: &mut Criterion) {
     group.bench_function("junk_entries_refused", |b| {
         b.iter(|| {
             verifier
-                .verify_at(black_box(&flooded), black_box(&body), at)
+                .verify_at(Inbound::new(black_box(&flooded), black_box(&body)), at)
                 .expect_err("refused")
         })
     });
@@ -186,15 +179,15 @@ fn v1a_junk_entries(c: &mut Criterion) {
 #[cfg(feature = "ed25519")]
 fn v1a(c: &mut Criterion, body: &[u8]) {
     use base64::Engine;
-    use hookwire::webhook::{Signer, SigningKey, Verifier};
+    use hookwire::webhook::{Inbound, Message, Sign, SigningKey, StandardWebhooks, Verify};
 
     let key = SigningKey::generate();
     let at = UNIX_EPOCH + Duration::from_secs(SENT);
-    let signed = Signer::from_signing_key(&key)
-        .sign("msg_1", at, body)
+    let signed = StandardWebhooks::from_signing_key(&key)
+        .sign(&Message::new("msg_1", body).at(at))
         .expect("signs");
-    let headers = signed.to_header_map();
-    let verifier = Verifier::from_public_key(&key.public_key());
+    let headers = signed.clone();
+    let verifier = StandardWebhooks::from_public_key(&key.public_key());
 
     let mut content = format!("msg_1.{SENT}.").into_bytes();
     content.extend_from_slice(body);
@@ -207,7 +200,10 @@ fn v1a(c: &mut Criterion, body: &[u8]) {
     let mut signature_bytes = [0u8; 64];
     base64::engine::general_purpose::STANDARD
         .decode_slice(
-            signed.signature().trim_start_matches("v1a,"),
+            signed["webhook-signature"]
+                .to_str()
+                .expect("text")
+                .trim_start_matches("v1a,"),
             &mut signature_bytes,
         )
         .expect("64 bytes");
@@ -226,7 +222,7 @@ fn v1a(c: &mut Criterion, body: &[u8]) {
     group.bench_function("v1a_verify_at", |b| {
         b.iter(|| {
             verifier
-                .verify_at(black_box(&headers), black_box(body), at)
+                .verify_at(Inbound::new(black_box(&headers), black_box(body)), at)
                 .expect("verifies")
                 .timestamp()
         })
@@ -236,3 +232,7 @@ fn v1a(c: &mut Criterion, body: &[u8]) {
 
 criterion_group!(benches, schemes);
 criterion_main!(benches);
+
+/// A scheme that both verifies and signs, so that a bench can sign with it and verify with it.
+trait Both: hookwire::webhook::Verify + hookwire::webhook::Sign {}
+impl<T: hookwire::webhook::Verify + hookwire::webhook::Sign> Both for T {}

@@ -3,8 +3,8 @@
 //! - `raw_hmac`: HMAC-SHA256 with hmac + sha2 over the same signed content (id, timestamp,
 //!   body) from a state keyed once and cloned per message: the least any verifier must do.
 //! - `raw_hmac_keyed_per_call`: the same, keying on every message.
-//! - `hookwire_verify_at`: `Verifier::verify_at` with an explicit `now` (no clock read).
-//! - `hookwire_verify`: `Verifier::verify`, which reads the system clock.
+//! - `hookwire_verify_at`: `StandardWebhooks::verify_at` with an explicit `now` (no clock read).
+//! - `hookwire_verify`: `StandardWebhooks::verify`, which reads the system clock.
 //! - `peer_standardwebhooks`: the `standardwebhooks` crate's `Webhook::verify`.
 //! - `peer_bare_hmac`: the HMAC that peer uses (`hmac-sha256`, a portable SHA-256 without the
 //!   CPU's SHA instructions) over the same bytes, which separates its hashing from the rest.
@@ -17,7 +17,7 @@ use std::time::SystemTime;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use hmac::{Hmac, KeyInit, Mac};
-use hookwire::webhook::{Secret, Signer, Verifier};
+use hookwire::webhook::{Inbound, Message, Secret, Sign, StandardWebhooks, Verify};
 use sha2::Sha256;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -46,7 +46,7 @@ fn verify(c: &mut Criterion) {
     eprintln!("CPU: {}", cpu_model());
     let secret = Secret::parse(SECRET).expect("the bench secret parses");
     let key = secret.expose_bytes().to_vec();
-    let verifier = Verifier::new(&secret);
+    let verifier = StandardWebhooks::new(&secret).expect("a key");
     let peer = standardwebhooks::Webhook::new(SECRET).expect("the peer accepts the secret");
 
     for (size, label) in SIZES {
@@ -68,10 +68,12 @@ fn verify(c: &mut Criterion) {
         ] {
             headers.insert(name, value.parse().expect("valid header"));
         }
-        Signer::new(&secret)
-            .sign(ID, now, &body)
-            .expect("the bench message signs")
-            .insert_into(&mut headers);
+        headers.extend(
+            StandardWebhooks::new(&secret)
+                .expect("a key")
+                .sign(&Message::new(ID, &body).at(now))
+                .expect("the bench message signs"),
+        );
         let timestamp = headers["webhook-timestamp"]
             .to_str()
             .expect("ASCII timestamp")
@@ -110,7 +112,7 @@ fn verify(c: &mut Criterion) {
         group.bench_function(BenchmarkId::from_parameter("hookwire_verify_at"), |b| {
             b.iter(|| {
                 verifier
-                    .verify_at(black_box(&headers), black_box(&body), now)
+                    .verify_at(Inbound::new(black_box(&headers), black_box(&body)), now)
                     .expect("verifies")
                     .timestamp()
             })
@@ -118,7 +120,7 @@ fn verify(c: &mut Criterion) {
         group.bench_function(BenchmarkId::from_parameter("hookwire_verify"), |b| {
             b.iter(|| {
                 verifier
-                    .verify(black_box(&headers), black_box(&body))
+                    .verify(Inbound::new(black_box(&headers), black_box(&body)))
                     .expect("verifies")
                     .timestamp()
             })

@@ -16,7 +16,7 @@ use hookwire::bytes::Bytes;
 use hookwire::event::Event;
 use hookwire::http::{Method, Request, Response, StatusCode};
 use hookwire::transport::HttpClient;
-use hookwire::webhook::{Secret, Signer, Verifier, message_id};
+use hookwire::webhook::{Message, Secret, Sign, StandardWebhooks, message_id};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -64,7 +64,7 @@ fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
 /// The receiver: webhooks at `POST /webhooks`, the API at `GET /v1/accounts/{id}`.
 async fn route(
     request: Request<Incoming>,
-    verifier: Arc<Verifier>,
+    verifier: Arc<StandardWebhooks>,
     log: Arc<Log>,
 ) -> Response<Full<Bytes>> {
     match (request.method(), request.uri().path()) {
@@ -118,7 +118,10 @@ async fn route(
     }
 }
 
-async fn start_receiver(verifier: Arc<Verifier>, log: Arc<Log>) -> std::io::Result<SocketAddr> {
+async fn start_receiver(
+    verifier: Arc<StandardWebhooks>,
+    log: Arc<Log>,
+) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     tokio::spawn(async move {
@@ -154,11 +157,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // The bank (sender) issues a secret to its customer (receiver) once, out of band.
     let secret = Secret::generate();
     let log = Arc::new(Log::default());
-    let address = start_receiver(Arc::new(Verifier::new(&secret)), log.clone()).await?;
+    let scheme = StandardWebhooks::new(&secret)?;
+    let address = start_receiver(Arc::new(scheme.clone()), log.clone()).await?;
     println!("receiver listening on http://{address}");
 
     // The sender: three events, each signed afresh and POSTed with a real client adapter.
-    let signer = Signer::new(&secret);
     let http = HyperClient::new();
     let events = [
         Event::builder()
@@ -184,9 +187,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         let mut request = Request::post(format!("http://{address}/webhooks"))
             .header("content-type", "application/json")
             .body(body.clone())?;
-        signer
-            .sign_now(&id, &body)?
-            .insert_into(request.headers_mut());
+        let signed = scheme.sign(&Message::new(&id, &body))?;
+        request.headers_mut().extend(signed);
         let response = http.send(request).await?;
         println!("  POST {:<18} {id} -> {}", event.ty(), response.status());
         if response.status() != StatusCode::NO_CONTENT {
@@ -200,7 +202,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     // An attacker raises the amount on the way; the signature no longer matches.
     let body = Bytes::from(events[1].to_standard_webhooks()?);
-    let headers = signer.sign_now(&message_id(), &body)?.to_header_map();
+    let headers = scheme.sign(&Message::new(&message_id(), &body))?;
     let forged = Bytes::from(String::from_utf8_lossy(&body).replace("1250.00", "9250.00"));
     let mut request = Request::post(format!("http://{address}/webhooks")).body(forged)?;
     request.headers_mut().extend(headers);

@@ -8,7 +8,7 @@
 use axum::routing::post;
 use axum::{Extension, Router};
 use hookwire::adapters::axum::{VerifiedWebhook, VerifyLayer, WebhookConfig, WebhookEvent};
-use hookwire::webhook::{Secret, Signer, Verifier, message_id};
+use hookwire::webhook::{Message, Secret, Sign, StandardWebhooks, message_id};
 use serde::Deserialize;
 use tokio::net::TcpListener;
 
@@ -42,7 +42,7 @@ async fn audit(Extension(webhook): Extension<VerifiedWebhook>, body: String) -> 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secret = Secret::generate();
-    let config = WebhookConfig::new(Verifier::new(&secret)).body_limit(256 * 1024);
+    let config = WebhookConfig::new(StandardWebhooks::new(&secret)?).body_limit(256 * 1024);
     let app = Router::new()
         .route("/audit", post(audit))
         .layer(VerifyLayer::new(config.clone()))
@@ -67,11 +67,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     if self_test {
         let body = br#"{"type":"transfer.settled","timestamp":"2026-11-27T09:30:00Z","data":{"transfer_id":"tr_1","amount":"12.50"}}"#;
-        let signed = Signer::new(&secret).sign_now(&message_id(), body)?;
+        let signed = StandardWebhooks::new(&secret)?.sign(&Message::new(&message_id(), body))?;
         let request = hookwire::http::Request::post(format!("http://{address}/transfers"))
             .body(hookwire::bytes::Bytes::from_static(body))?;
         let mut request = request;
-        signed.insert_into(request.headers_mut());
+        request.headers_mut().extend(signed);
         let transport = hookwire::adapters::hyper::HyperClient::new();
         let response = hookwire::transport::HttpClient::send(&transport, request).await?;
         println!("self-test: {}", response.status());

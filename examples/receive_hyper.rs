@@ -12,7 +12,7 @@ use hookwire::adapters::hyper::{DEFAULT_BODY_LIMIT, HyperClient, handle, validat
 use hookwire::bytes::Bytes;
 use hookwire::http::{Request, Response, StatusCode};
 use hookwire::transport::HttpClient;
-use hookwire::webhook::{Secret, Signer, Verifier, message_id};
+use hookwire::webhook::{Message, Secret, Sign, StandardWebhooks, message_id};
 use http_body_util::Full;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secret = Secret::generate();
-    let verifier = Arc::new(Verifier::new(&secret));
+    let verifier = Arc::new(StandardWebhooks::new(&secret)?);
     let port = std::env::var("PORT")
         .ok()
         .and_then(|p| p.parse().ok())
@@ -73,9 +73,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if self_test {
         let body = Bytes::from_static(br#"{"type":"transfer.settled","timestamp":"2026-11-27T09:30:00Z","data":{"amount":"12.50"}}"#);
         let mut request = Request::post(format!("http://{address}/")).body(body.clone())?;
-        Signer::new(&secret)
-            .sign_now(&message_id(), &body)?
-            .insert_into(request.headers_mut());
+        let signed = StandardWebhooks::new(&secret)?.sign(&Message::new(&message_id(), &body))?;
+        request.headers_mut().extend(signed);
         let response = HyperClient::new().send(request).await?;
         println!("self-test: {}", response.status());
         return Ok(());

@@ -18,7 +18,7 @@ use hookwire::event::Event;
 use hookwire::http::{Request, Response, StatusCode};
 use hookwire::timer::TokioTimer;
 use hookwire::transport::AddressPolicy;
-use hookwire::webhook::{Secret, Verifier};
+use hookwire::webhook::{Inbound, Secret, StandardWebhooks, Verify};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
@@ -30,7 +30,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The customer's receiver, on loopback.
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
-    let verifier = Arc::new(Verifier::new(&secret));
+    let verifier = Arc::new(StandardWebhooks::new(&secret)?);
     let turned_away = Arc::new(AtomicBool::new(false));
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
@@ -54,7 +54,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                                     .headers_mut()
                                     .insert("retry-after", "1".parse().expect("valid"));
                                 StatusCode::SERVICE_UNAVAILABLE
-                            } else if verifier.verify(&parts.headers, &body).is_ok() {
+                            } else if verifier.verify(Inbound::from_parts(&parts, &body)).is_ok() {
                                 StatusCode::NO_CONTENT
                             } else {
                                 StatusCode::UNAUTHORIZED

@@ -11,7 +11,8 @@
 //!   [Standard Webhooks](https://www.standardwebhooks.com/) specification (`v1` HMAC-SHA256, and
 //!   `v1a` ed25519 with the `ed25519` feature), the scheme of Svix and a growing list of
 //!   providers, and under the schemes of Stripe, GitHub, Slack and Shopify, plus a configurable
-//!   HMAC scheme for the long tail. One [`Scheme`](webhook::Scheme) trait, a
+//!   HMAC scheme for the long tail. One [`Verify`](webhook::Verify) trait (and
+//!   [`Sign`](webhook::Sign) for schemes that sign), a
 //!   [`MultiVerifier`](webhook::MultiVerifier) for endpoints that serve several providers,
 //!   secret rotation, timestamp tolerances, constant-time comparison, and no heap allocation
 //!   while verifying.
@@ -36,23 +37,23 @@
 //! # Verifying a webhook
 //!
 //! ```
-//! use std::time::{Duration, SystemTime};
-//! use hookwire::webhook::{Secret, Signer, Verifier};
+//! use std::time::Duration;
+//! use hookwire::webhook::{Inbound, Message, Sign, StandardWebhooks, Verify};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let secret = Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
+//! let scheme = StandardWebhooks::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?
+//!     .tolerance(Duration::from_secs(300));
 //!
 //! // The sender signs the body and sends three headers with it.
 //! let body = br#"{"type":"transfer.settled","data":{"amount":"125.00"}}"#;
-//! let headers = Signer::new(&secret).sign_now("msg_2a1b", body)?.to_header_map();
+//! let headers = scheme.sign(&Message::new("msg_2a1b", body))?;
 //!
 //! // The receiver verifies the raw body against those headers.
-//! let verifier = Verifier::new(&secret).tolerance(Duration::from_secs(300));
-//! let verified = verifier.verify(&headers, body)?;
+//! let verified = scheme.verify(Inbound::new(&headers, body))?;
 //! assert_eq!(verified.id(), Some("msg_2a1b"));
 //!
 //! // A tampered body is rejected, with the reason.
-//! let error = verifier.verify(&headers, b"{}").unwrap_err();
+//! let error = scheme.verify(Inbound::new(&headers, b"{}")).unwrap_err();
 //! assert!(error.to_string().contains("no signature"));
 //! # Ok(())
 //! # }
@@ -98,8 +99,9 @@
 //!
 //! Test it against a real server on `127.0.0.1:0`: a round trip, the limit, a refused port.
 //! A server-side adapter reads the body up to a limit (413 past it, without reading the rest),
-//! then calls [`Scheme::verify_at`](webhook::Scheme::verify_at) with the headers and the exact
-//! bytes; `adapters::server` has the pieces.
+//! then calls [`Verify::verify_at`](webhook::Verify::verify_at) with an
+//! [`Inbound`](webhook::Inbound) of the method, URI, headers and the exact bytes;
+//! `adapters::server` has the pieces.
 //!
 //! Here is a complete client adapter over a plain tokio `TcpStream`, speaking HTTP/1.1 through
 //! hyper's low-level `conn` API, with those checks (`examples/custom_adapter.rs`, compiled and

@@ -1,11 +1,12 @@
 //! Signing and verifying webhooks.
 //!
-//! Every scheme implements [`Scheme`]: verify a request's headers and raw body, or sign a
+//! Every scheme implements [`Verify`], which checks a received request ([`Inbound`]: method,
+//! URI, headers and the raw body), and, where the scheme is symmetric, [`Sign`], which signs a
 //! [`Message`] as the provider would. Schemes here:
 //!
 //! | scheme | type | signature header | signed content |
 //! |---|---|---|---|
-//! | [Standard Webhooks] (and Svix) | [`Verifier`], [`Signer`] | `webhook-signature: v1,<base64>` | `{id}.{timestamp}.{body}` |
+//! | [Standard Webhooks] (and Svix) | [`StandardWebhooks`] | `webhook-signature: v1,<base64>` | `{id}.{timestamp}.{body}` |
 //! | Stripe | [`Stripe`] | `Stripe-Signature: t=…,v1=<hex>` | `{t}.{body}` |
 //! | GitHub | [`GitHub`] | `X-Hub-Signature-256: sha256=<hex>` | `{body}` |
 //! | Slack | [`Slack`] | `X-Slack-Signature: v0=<hex>` | `v0:{timestamp}:{body}` |
@@ -15,10 +16,11 @@
 //! A [`MultiVerifier`] serves one endpoint for several providers, picking the scheme by the
 //! headers present.
 //!
-//! Standard Webhooks `v1` signs with a shared [`Secret`] (the `whsec_…` form); with the
-//! `ed25519` feature, `v1a` signs with a `SigningKey` and verifies with a `PublicKey`. The other
-//! providers' secrets are plain strings, used as the HMAC key byte for byte; their constructors
-//! take them as the provider shows them.
+//! Every scheme is built the same way: `Scheme::new(secret)` with the secret exactly as its
+//! provider shows it (Standard Webhooks' `whsec_<base64>`, the other providers' plain text), or
+//! with a [`Secret`] holding the key bytes; `with_secret` adds one more during a rotation, and
+//! [`Verified::key`] says which one matched. With the `ed25519` feature, Standard Webhooks `v1a`
+//! signs with a `SigningKey` and verifies with a `PublicKey`.
 //!
 //! Every verification compares in constant time, checks the timestamp where the scheme has one,
 //! never panics on what arrived, and allocates nothing on the heap. [`message_id`] makes unique,
@@ -47,20 +49,20 @@ mod verify;
 #[cfg(feature = "ed25519")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
 pub use asymmetric::{KeyError, PublicKey, SigningKey};
-pub use configurable::HmacScheme;
+pub use configurable::{HmacScheme, HmacSchemeBuilder, SchemeError};
 pub use github::GitHub;
 pub use mac::{Algorithm, Encoding};
 pub use replay::{Claim, MAX_ID_LEN, MemoryReplayGuard, ReplayError, ReplayGuard, ReplayKey};
-pub use scheme::{Message, MultiVerifier, Scheme};
-pub use secret::{Secret, SecretError};
+pub use scheme::{Inbound, Message, MultiVerifier, Sign, Verify};
+pub use secret::{Secret, SecretError, SecretInput};
 pub use shopify::Shopify;
-pub use sign::{SignError, SignedHeaders, Signer, message_id};
+pub use sign::{SignError, message_id};
 pub use slack::Slack;
 #[cfg(feature = "ed25519")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
 pub use standard::MAX_V1A_CANDIDATES;
 pub use standard::{
-    SVIX_ID, SVIX_SIGNATURE, SVIX_TIMESTAMP, Verifier, WEBHOOK_ID, WEBHOOK_SIGNATURE,
+    SVIX_ID, SVIX_SIGNATURE, SVIX_TIMESTAMP, StandardWebhooks, WEBHOOK_ID, WEBHOOK_SIGNATURE,
     WEBHOOK_TIMESTAMP,
 };
 pub use stripe::Stripe;

@@ -22,7 +22,9 @@ use hookwire::adapters::reqwest::ReqwestClient;
 use hookwire::adapters::tower::ServiceClient;
 use hookwire::http::{HeaderValue, Method, Request, Response, StatusCode, Version};
 use hookwire::transport::{HttpClient, TransportError, TransportErrorKind};
-use hookwire::webhook::{Secret, Signer, Verifier};
+use hookwire::webhook::{
+    Inbound, Message, MultiVerifier, Secret, Sign, StandardWebhooks, Verified, Verify, VerifyError,
+};
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
@@ -310,7 +312,7 @@ fn secret() -> Secret {
 }
 
 async fn hyper_receiver(received: Arc<AtomicUsize>) -> SocketAddr {
-    let verifier = Arc::new(Verifier::new(&secret()));
+    let verifier = Arc::new(StandardWebhooks::new(&secret()).expect("a key"));
     serve(move |request: Request<Incoming>| {
         let (verifier, received) = (verifier.clone(), received.clone());
         async move {
@@ -332,11 +334,14 @@ async fn hyper_receiver(received: Arc<AtomicUsize>) -> SocketAddr {
 }
 
 fn signed(address: SocketAddr, body: &'static [u8], at: SystemTime) -> reqwest::RequestBuilder {
-    let signed = Signer::new(&secret()).sign("msg_1", at, body).unwrap();
+    let signed = StandardWebhooks::new(&secret())
+        .expect("a key")
+        .sign(&Message::new("msg_1", body).at(at))
+        .unwrap();
     let mut request = reqwest::Client::new()
         .post(format!("http://{address}/hooks"))
         .body(body);
-    for (name, value) in signed.pairs() {
+    for (name, value) in &signed {
         request = request.header(name, value);
     }
     request
@@ -394,9 +399,12 @@ async fn hyper_receiver_stops_reading_a_body_that_never_ends() {
         counter.fetch_add(1, Ordering::SeqCst);
         Ok::<_, Infallible>(Frame::data(Bytes::from(vec![b'z'; 8 * 1024])))
     });
-    let signed = Signer::new(&secret()).sign_now("msg_2", b"{}").unwrap();
+    let signed = StandardWebhooks::new(&secret())
+        .expect("a key")
+        .sign(&Message::new("msg_2", b"{}"))
+        .unwrap();
     let mut request = Request::post(format!("http://{address}/hooks"));
-    for (name, value) in signed.pairs() {
+    for (name, value) in &signed {
         request = request.header(name, value);
     }
     let request = request.body(StreamBody::new(endless)).unwrap();
@@ -428,13 +436,16 @@ async fn the_server_reads_at_most_the_limit_and_one_frame_of_an_endless_body() {
         counter.fetch_add(FRAME, Ordering::SeqCst);
         Ok::<_, Infallible>(Frame::data(Bytes::from(vec![b'z'; FRAME])))
     });
-    let signed = Signer::new(&secret()).sign_now("msg_2", b"{}").unwrap();
+    let signed = StandardWebhooks::new(&secret())
+        .expect("a key")
+        .sign(&Message::new("msg_2", b"{}"))
+        .unwrap();
     let mut request = Request::post("/hooks");
-    for (name, value) in signed.pairs() {
+    for (name, value) in &signed {
         request = request.header(name, value);
     }
     let request = request.body(StreamBody::new(endless)).unwrap();
-    let verifier = Verifier::new(&secret());
+    let verifier = StandardWebhooks::new(&secret()).expect("a key");
     let rejection = tokio::time::timeout(
         Duration::from_secs(10),
         verify_request(&verifier, request, LIMIT, SystemTime::now()),
@@ -513,7 +524,8 @@ async fn axum_app() -> SocketAddr {
         )
     }
 
-    let config = WebhookConfig::new(Verifier::new(&secret())).body_limit(LIMIT);
+    let config =
+        WebhookConfig::new(StandardWebhooks::new(&secret()).expect("a key")).body_limit(LIMIT);
     let extractors = Router::new()
         .route("/raw", post(raw))
         .route("/typed", post(typed))
@@ -529,11 +541,14 @@ async fn axum_app() -> SocketAddr {
 }
 
 fn signed_to(address: SocketAddr, path: &str, body: &'static [u8]) -> reqwest::RequestBuilder {
-    let signed = Signer::new(&secret()).sign_now("msg_ax", body).unwrap();
+    let signed = StandardWebhooks::new(&secret())
+        .expect("a key")
+        .sign(&Message::new("msg_ax", body))
+        .unwrap();
     let mut request = reqwest::Client::new()
         .post(format!("http://{address}{path}"))
         .body(body);
-    for (name, value) in signed.pairs() {
+    for (name, value) in &signed {
         request = request.header(name, value);
     }
     request
@@ -639,7 +654,7 @@ async fn the_axum_replay_guard_hands_each_message_on_once_and_loses_none_to_a_fa
             (AxumStatus::OK, format!("handled {id}"))
         }
     }
-    let config = WebhookConfig::new(Verifier::new(&secret()));
+    let config = WebhookConfig::new(StandardWebhooks::new(&secret()).expect("a key"));
     let app = Router::new()
         .route("/once", post(flaky))
         .layer(
@@ -661,4 +676,111 @@ async fn the_axum_replay_guard_hands_each_message_on_once_and_loses_none_to_a_fa
     assert_eq!(repeat.status(), 200);
     assert_eq!(repeat.text().await.unwrap(), "already received\n");
     assert_eq!(CALLS.load(Ordering::SeqCst), 2);
+}
+
+/// A scheme that signs the request line too, as Twilio, Square and HubSpot do: it accepts a
+/// request only when its `x-line` header names the method and path the server saw.
+struct SignsTheRequestLine;
+
+impl Verify for SignsTheRequestLine {
+    fn name(&self) -> &str {
+        "request-line"
+    }
+    fn detect(&self, headers: &hookwire::http::HeaderMap) -> bool {
+        headers.contains_key("x-line")
+    }
+    fn verify_at<'a>(
+        &'a self,
+        request: Inbound<'a>,
+        _now: SystemTime,
+    ) -> Result<Verified<'a>, VerifyError> {
+        let (Some(method), Some(uri)) = (request.method(), request.uri()) else {
+            return Err(VerifyError::NoMatchingSignature);
+        };
+        let line = format!("{method} {}", uri.path());
+        match request.headers().get("x-line") {
+            Some(value) if value == line.as_str() => Ok(Verified::new(self.name(), None, None)),
+            _ => Err(VerifyError::NoMatchingSignature),
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_adapter_takes_any_verifier_and_the_verifier_sees_method_and_uri() {
+    use axum::routing::post;
+    use axum::{Extension, Router};
+
+    // hyper's `handle` with an `Arc<dyn Verify>` holding a `MultiVerifier` (which cannot sign).
+    let multi: Arc<dyn Verify> = Arc::new(
+        MultiVerifier::new()
+            .with(StandardWebhooks::new(&secret()).expect("a key"))
+            .with(SignsTheRequestLine),
+    );
+    let hyper_address = serve(move |request: Request<Incoming>| {
+        let multi = multi.clone();
+        async move {
+            handle(&multi, LIMIT, request, |webhook| async move {
+                Response::new(Bytes::from(webhook.verified().scheme().to_owned()))
+            })
+            .await
+        }
+    })
+    .await;
+
+    // axum's extractor with a `Box<dyn Verify>`, and the layer with a reference-counted one.
+    async fn raw(Webhook(webhook): Webhook) -> String {
+        webhook.verified().scheme().to_owned()
+    }
+    async fn layered(Extension(webhook): Extension<VerifiedWebhook>) -> String {
+        webhook.verified().scheme().to_owned()
+    }
+    let boxed: Box<dyn Verify> = Box::new(SignsTheRequestLine);
+    let shared = Arc::new(MultiVerifier::new().with(SignsTheRequestLine));
+    let app = Router::new()
+        .route("/layered", post(layered))
+        .layer(VerifyLayer::new(WebhookConfig::new(shared)))
+        .merge(
+            Router::new()
+                .route("/raw", post(raw))
+                .with_state(WebhookConfig::new(boxed)),
+        );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let axum_address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let client = reqwest::Client::new();
+    let cases = [
+        (hyper_address, "/hooks", "POST /hooks", 200, "request-line"),
+        (hyper_address, "/hooks", "POST /elsewhere", 401, ""),
+        (axum_address, "/raw", "POST /raw", 200, "request-line"),
+        (axum_address, "/raw", "PUT /raw", 401, ""),
+        (
+            axum_address,
+            "/layered",
+            "POST /layered",
+            200,
+            "request-line",
+        ),
+        (axum_address, "/layered", "POST /raw", 401, ""),
+    ];
+    for (address, path, line, status, body) in cases {
+        let response = client
+            .post(format!("http://{address}{path}"))
+            .header("x-line", line)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), status, "{path} with {line}");
+        if status == 200 {
+            assert_eq!(response.text().await.unwrap(), body);
+        }
+    }
+    // The same hyper endpoint still verifies Standard Webhooks through the MultiVerifier.
+    let response = signed(hyper_address, b"{}", SystemTime::now())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.text().await.unwrap(), "standard-webhooks");
 }

@@ -11,10 +11,13 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+mod common;
+use common::SignedExt;
+
 use hookwire::http::HeaderMap;
 use hookwire::webhook::{
-    KeyError, Message, PublicKey, Scheme, Secret, SignError, Signer, SigningKey, Verifier,
-    VerifyError,
+    Inbound, KeyError, Message, PublicKey, Secret, Sign, SignError, SigningKey, StandardWebhooks,
+    Verify, VerifyError,
 };
 
 const WHSK: &str = "whsk_nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=";
@@ -49,30 +52,32 @@ fn rfc8032_seed_derives_the_rfc8032_public_key() {
 
 #[test]
 fn signer_reproduces_the_independent_v1a_vector() {
-    let signed = Signer::from_signing_key(&SigningKey::parse(WHSK).unwrap())
-        .sign(ID, at(TS), BODY)
+    let signed = StandardWebhooks::from_signing_key(&SigningKey::parse(WHSK).unwrap())
+        .sign(&Message::new(ID, BODY).at(at(TS)))
         .unwrap();
     assert_eq!(signed.signature(), V1A_1);
 }
 
 #[test]
 fn verifier_accepts_the_v1a_vector_and_rejects_changes() {
-    let verifier = Verifier::from_public_key(&PublicKey::parse(WHPK).unwrap());
+    let verifier = StandardWebhooks::from_public_key(&PublicKey::parse(WHPK).unwrap());
     let map = headers(V1A_1);
-    let verified = verifier.verify_at(&map, BODY, at(TS)).unwrap();
+    let verified = verifier
+        .verify_at(Inbound::new(&map, BODY), at(TS))
+        .unwrap();
     assert_eq!(verified.id(), Some(ID));
     assert_eq!(
-        verifier.verify_at(&headers(V1A_1), b"{}", at(TS)),
+        verifier.verify_at(Inbound::new(&headers(V1A_1), b"{}"), at(TS)),
         Err(VerifyError::NoMatchingSignature)
     );
     let flipped = V1A_1.replace("fldx", "fldy");
     assert_eq!(
-        verifier.verify_at(&headers(&flipped), BODY, at(TS)),
+        verifier.verify_at(Inbound::new(&headers(&flipped), BODY), at(TS)),
         Err(VerifyError::NoMatchingSignature)
     );
-    let other = Verifier::from_public_key(&SigningKey::generate().public_key());
+    let other = StandardWebhooks::from_public_key(&SigningKey::generate().public_key());
     assert_eq!(
-        other.verify_at(&headers(V1A_1), BODY, at(TS)),
+        other.verify_at(Inbound::new(&headers(V1A_1), BODY), at(TS)),
         Err(VerifyError::NoMatchingSignature)
     );
 }
@@ -137,45 +142,55 @@ fn bad_keys_are_typed_errors_that_echo_nothing() {
 fn one_verifier_checks_v1_and_v1a_and_one_signer_emits_both() {
     let secret = Secret::generate();
     let key = SigningKey::generate();
-    let signed = Signer::new(&secret)
+    let signed = StandardWebhooks::new(&secret)
+        .expect("a key")
         .with_signing_key(&key)
-        .sign(ID, at(TS), BODY)
+        .sign(&Message::new(ID, BODY).at(at(TS)))
         .unwrap();
     let entries: Vec<&str> = signed.signature().split(' ').collect();
     assert!(entries[0].starts_with("v1,") && entries[1].starts_with("v1a,"));
-    let map = signed.to_header_map();
+    let map = signed;
 
-    assert!(Verifier::new(&secret).verify_at(&map, BODY, at(TS)).is_ok());
     assert!(
-        Verifier::from_public_key(&key.public_key())
-            .verify_at(&map, BODY, at(TS))
+        StandardWebhooks::new(&secret)
+            .expect("a key")
+            .verify_at(Inbound::new(&map, BODY), at(TS))
             .is_ok()
     );
-    let both = Verifier::new(&Secret::generate()).with_public_key(&key.public_key());
-    assert!(both.verify_at(&map, BODY, at(TS)).is_ok());
+    assert!(
+        StandardWebhooks::from_public_key(&key.public_key())
+            .verify_at(Inbound::new(&map, BODY), at(TS))
+            .is_ok()
+    );
+    let both = StandardWebhooks::new(&Secret::generate())
+        .expect("a key")
+        .with_public_key(&key.public_key());
+    assert!(both.verify_at(Inbound::new(&map, BODY), at(TS)).is_ok());
 }
 
 #[test]
 fn v1a_only_header_is_unsupported_for_a_verifier_without_public_keys() {
-    let verifier = Verifier::new(&Secret::generate());
-    assert_eq!(
-        verifier.verify_at(&headers(V1A_1), BODY, at(TS)),
-        Err(VerifyError::NoSupportedSignature)
-    );
-    let only_public = Verifier::from_public_key(&PublicKey::parse(WHPK).unwrap());
-    assert_eq!(
+    let verifier = StandardWebhooks::new(&Secret::generate()).expect("a key");
+    assert!(matches!(
+        verifier.verify_at(Inbound::new(&headers(V1A_1), BODY), at(TS)),
+        Err(VerifyError::NoSupportedSignature { .. })
+    ));
+    let only_public = StandardWebhooks::from_public_key(&PublicKey::parse(WHPK).unwrap());
+    assert!(matches!(
         only_public.verify_at(
-            &headers("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="),
-            BODY,
+            Inbound::new(
+                &headers("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="),
+                BODY
+            ),
             at(TS)
         ),
-        Err(VerifyError::NoSupportedSignature)
-    );
+        Err(VerifyError::NoSupportedSignature { .. })
+    ));
 }
 
 #[test]
 fn malformed_v1a_signatures_do_not_match_and_do_not_panic() {
-    let verifier = Verifier::from_public_key(&PublicKey::parse(WHPK).unwrap());
+    let verifier = StandardWebhooks::from_public_key(&PublicKey::parse(WHPK).unwrap());
     for signature in [
         "v1a,",
         "v1a,AAAA",
@@ -184,7 +199,7 @@ fn malformed_v1a_signatures_do_not_match_and_do_not_panic() {
         &format!("v1a,{}", "/".repeat(86) + "=="),
     ] {
         assert_eq!(
-            verifier.verify_at(&headers(signature), BODY, at(TS)),
+            verifier.verify_at(Inbound::new(&headers(signature), BODY), at(TS)),
             Err(VerifyError::NoMatchingSignature),
             "{signature}"
         );
@@ -193,9 +208,9 @@ fn malformed_v1a_signatures_do_not_match_and_do_not_panic() {
 
 #[test]
 fn a_verifier_of_public_keys_only_cannot_sign() {
-    let verifier = Verifier::from_public_key(&PublicKey::parse(WHPK).unwrap());
+    let verifier = StandardWebhooks::from_public_key(&PublicKey::parse(WHPK).unwrap());
     assert_eq!(
-        Scheme::sign(&verifier, &Message::new("m", b"")).unwrap_err(),
+        Sign::sign(&verifier, &Message::new("m", b"")).unwrap_err(),
         SignError::NoKey
     );
 }
@@ -245,9 +260,9 @@ fn a_forged_signature_with_a_small_order_r_is_refused() {
         "v1a,{}",
         base64::engine::general_purpose::STANDARD.encode(forged)
     );
-    let verifier = Verifier::from_public_key(&PublicKey::parse(WHPK).unwrap());
+    let verifier = StandardWebhooks::from_public_key(&PublicKey::parse(WHPK).unwrap());
     assert_eq!(
-        verifier.verify_at(&headers(&entry), BODY, at(TS)),
+        verifier.verify_at(Inbound::new(&headers(&entry), BODY), at(TS)),
         Err(VerifyError::NoMatchingSignature)
     );
 }
@@ -256,14 +271,18 @@ fn a_forged_signature_with_a_small_order_r_is_refused() {
 fn only_the_first_few_v1a_entries_are_checked() {
     use hookwire::webhook::MAX_V1A_CANDIDATES;
     let junk = format!("v1a,{}==", "A".repeat(86));
-    let verifier = Verifier::from_public_key(&PublicKey::parse(WHPK).unwrap());
+    let verifier = StandardWebhooks::from_public_key(&PublicKey::parse(WHPK).unwrap());
     // The genuine signature within the bound verifies.
     let within = vec![junk.as_str(); MAX_V1A_CANDIDATES - 1]
         .into_iter()
         .chain([V1A_1])
         .collect::<Vec<_>>()
         .join(" ");
-    assert!(verifier.verify_at(&headers(&within), BODY, at(TS)).is_ok());
+    assert!(
+        verifier
+            .verify_at(Inbound::new(&headers(&within), BODY), at(TS))
+            .is_ok()
+    );
     // Behind 1 000 junk entries it is not reached: the work per request is bounded.
     let flooded = vec![junk.as_str(); 1000]
         .into_iter()
@@ -271,7 +290,7 @@ fn only_the_first_few_v1a_entries_are_checked() {
         .collect::<Vec<_>>()
         .join(" ");
     assert_eq!(
-        verifier.verify_at(&headers(&flooded), BODY, at(TS)),
+        verifier.verify_at(Inbound::new(&headers(&flooded), BODY), at(TS)),
         Err(VerifyError::NoMatchingSignature)
     );
 }

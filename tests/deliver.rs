@@ -15,7 +15,7 @@ use hookwire::testing::{FakeTimer, MockClient, MockResponse};
 use hookwire::transport::{
     AddressError, AddressPolicy, TransportError, TransportErrorKind, is_public,
 };
-use hookwire::webhook::{Secret, Verifier};
+use hookwire::webhook::{Inbound, Secret, StandardWebhooks, Verify};
 
 // ---------------------------------------------------------------- schedule
 
@@ -178,7 +178,7 @@ async fn every_attempt_is_signed_under_the_same_id_and_verifies() {
     );
     assert_eq!(report.attempts[0].body, "oops");
     assert_eq!(timer.sleeps(), vec![Duration::from_secs(5)]);
-    let verifier = Verifier::new(&secret());
+    let verifier = StandardWebhooks::new(&secret()).expect("a key");
     for request in mock.requests() {
         assert_eq!(request.method(), "POST");
         assert_eq!(request.headers()["webhook-id"], "msg_42");
@@ -189,7 +189,9 @@ async fn every_attempt_is_signed_under_the_same_id_and_verifies() {
                 .unwrap()
                 .starts_with("hookwire/")
         );
-        verifier.verify(request.headers(), request.body()).unwrap();
+        verifier
+            .verify(Inbound::new(request.headers(), request.body()))
+            .unwrap();
     }
 }
 

@@ -26,7 +26,7 @@ use hookwire::deliver::{
 use hookwire::http::{Request, Response, StatusCode};
 use hookwire::timer::TokioTimer;
 use hookwire::transport::{AddressPolicy, HttpClient};
-use hookwire::webhook::{MemoryReplayGuard, Secret, Verifier};
+use hookwire::webhook::{MemoryReplayGuard, Secret, StandardWebhooks};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -55,7 +55,7 @@ struct Receiver {
 
 #[derive(Clone)]
 struct Shared {
-    verifier: Arc<Verifier>,
+    verifier: Arc<StandardWebhooks>,
     guard: Arc<MemoryReplayGuard>,
     handled: Arc<Mutex<Vec<String>>>,
     verified: Arc<Mutex<Vec<String>>>,
@@ -114,7 +114,7 @@ async fn receive(
 
 async fn receiver(secret: &Secret, faulty: bool) -> Receiver {
     let shared = Shared {
-        verifier: Arc::new(Verifier::new(secret)),
+        verifier: Arc::new(StandardWebhooks::new(secret).expect("a key")),
         guard: Arc::new(MemoryReplayGuard::new(Duration::from_secs(600))),
         handled: Arc::default(),
         verified: Arc::default(),

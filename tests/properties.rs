@@ -7,7 +7,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use std::collections::BTreeMap;
 
-use hookwire::webhook::{Secret, SecretError, Signer, Verifier, VerifyError};
+use common::SignedExt;
+use hookwire::webhook::{
+    Inbound, Message, Secret, SecretError, Sign, StandardWebhooks, Verify, VerifyError,
+};
 use proptest::prelude::*;
 
 /// Where a verification ended: `verified`, `compared` (the signature compare ran and refused),
@@ -16,8 +19,8 @@ fn ended(result: Result<(), VerifyError>) -> &'static str {
     match result {
         Ok(()) => "verified",
         Err(VerifyError::NoMatchingSignature) => "compared",
-        Err(VerifyError::MalformedSignature) => "malformed signature",
-        Err(VerifyError::NoSupportedSignature) => "no supported signature",
+        Err(VerifyError::MalformedSignature { .. }) => "malformed signature",
+        Err(VerifyError::NoSupportedSignature { .. }) => "no supported signature",
         Err(VerifyError::MalformedTimestamp) => "malformed timestamp",
         Err(VerifyError::TooOld { .. }) => "too old",
         Err(VerifyError::TooNew { .. }) => "too new",
@@ -114,11 +117,10 @@ proptest! {
         key in key(), id in id(), body in body(), (sent, skew) in times()
     ) {
         let secret = Secret::from_bytes(key).unwrap();
-        let signed = Signer::new(&secret).sign(&id, at(sent), &body).unwrap();
-        let verifier = Verifier::new(&secret);
+        let signed = StandardWebhooks::new(&secret).expect("a key").sign(&Message::new(&id, &body).at(at(sent))).unwrap();
+        let verifier = StandardWebhooks::new(&secret).expect("a key");
         let now = shifted(sent, skew);
-        let headers = signed.to_header_map();
-        let verified = verifier.verify_at(&headers, &body, now).unwrap();
+        let verified = verifier.verify_at(Inbound::new(&signed, &body), now).unwrap();
         prop_assert_eq!(verified.id(), Some(id.as_str()));
         prop_assert_eq!(verified.timestamp(), Some(sent as i64));
         let verified = verifier
@@ -133,13 +135,14 @@ proptest! {
         index in any::<prop::sample::Index>(), flip in 1u8..=255
     ) {
         let secret = Secret::from_bytes(key).unwrap();
-        let signed = Signer::new(&secret).sign(&id, at(1_700_000_000), &body).unwrap();
+        let signed = StandardWebhooks::new(&secret).expect("a key").sign(&Message::new(&id, &body).at(at(1_700_000_000))).unwrap();
         let mut tampered = body.clone();
         let i = index.index(tampered.len());
         tampered[i] ^= flip;
-        let headers = signed.to_header_map();
+        let headers = signed;
+        let verifier = StandardWebhooks::new(&secret).expect("a key");
         prop_assert_eq!(
-            Verifier::new(&secret).verify_at(&headers, &tampered, at(1_700_000_000)),
+            verifier.verify_at(Inbound::new(&headers, &tampered), at(1_700_000_000)),
             Err(VerifyError::NoMatchingSignature)
         );
     }
@@ -150,14 +153,14 @@ proptest! {
         index in any::<prop::sample::Index>(), replacement in 0x20u8..0x7f
     ) {
         let secret = Secret::from_bytes(key).unwrap();
-        let signed = Signer::new(&secret).sign(&id, at(1_700_000_000), &body).unwrap();
+        let signed = StandardWebhooks::new(&secret).expect("a key").sign(&Message::new(&id, &body).at(at(1_700_000_000))).unwrap();
         let mut other = id.clone().into_bytes();
         let i = index.index(other.len());
         prop_assume!(other[i] != replacement);
         other[i] = replacement;
         let other = String::from_utf8(other).unwrap();
         prop_assert_eq!(
-            Verifier::new(&secret)
+            StandardWebhooks::new(&secret).expect("a key")
                 .verify_parts_at(&other, signed.timestamp(), signed.signature(), &body, at(1_700_000_000))
                 .map(|_| ()),
             Err(VerifyError::NoMatchingSignature)
@@ -171,10 +174,10 @@ proptest! {
         prop_assume!(delta != 0);
         let secret = Secret::from_bytes(key).unwrap();
         let sent = 1_700_000_000u64;
-        let signed = Signer::new(&secret).sign(&id, at(sent), &body).unwrap();
+        let signed = StandardWebhooks::new(&secret).expect("a key").sign(&Message::new(&id, &body).at(at(sent))).unwrap();
         let other = (sent as i64 + delta).to_string();
         prop_assert_eq!(
-            Verifier::new(&secret)
+            StandardWebhooks::new(&secret).expect("a key")
                 .verify_parts_at(&id, &other, signed.signature(), &body, at(sent))
                 .map(|_| ()),
             Err(VerifyError::NoMatchingSignature)
@@ -187,14 +190,14 @@ proptest! {
         index in any::<prop::sample::Index>(), replacement in 0x21u8..0x7f
     ) {
         let secret = Secret::from_bytes(key).unwrap();
-        let signed = Signer::new(&secret).sign(&id, at(1_700_000_000), &body).unwrap();
+        let signed = StandardWebhooks::new(&secret).expect("a key").sign(&Message::new(&id, &body).at(at(1_700_000_000))).unwrap();
         // Change one byte of the base64 part (after "v1,").
         let mut signature = signed.signature().as_bytes().to_vec();
         let i = 3 + index.index(signature.len() - 3);
         prop_assume!(signature[i] != replacement);
         signature[i] = replacement;
         let signature = String::from_utf8(signature).unwrap();
-        let result = Verifier::new(&secret)
+        let result = StandardWebhooks::new(&secret).expect("a key")
             .verify_parts_at(&id, signed.timestamp(), &signature, &body, at(1_700_000_000))
             .map(|_| ());
         prop_assert!(result.is_err(), "{signature} verified");
@@ -208,11 +211,11 @@ proptest! {
     ) {
         let secrets: Vec<Secret> = keys.into_iter().map(|k| Secret::from_bytes(k).unwrap()).collect();
         let chosen = &secrets[signer_index.index(secrets.len())];
-        let signed = Signer::new(chosen).sign(&id, at(1_700_000_000), &body).unwrap();
+        let signed = StandardWebhooks::new(chosen).expect("a key").sign(&Message::new(&id, &body).at(at(1_700_000_000))).unwrap();
         let verifier = secrets[1..]
             .iter()
-            .fold(Verifier::new(&secrets[0]), |v, s| v.with_secret(s));
-        prop_assert!(verifier.verify_at(&signed.to_header_map(), &body, at(1_700_000_000)).is_ok());
+            .fold(StandardWebhooks::new(&secrets[0]).expect("a key"), |v, s| v.with_secret(s).expect("a key"));
+        prop_assert!(verifier.verify_at(Inbound::new(&signed, &body), at(1_700_000_000)).is_ok());
     }
 
     #[test]
@@ -221,10 +224,11 @@ proptest! {
         beyond in 301u64..1_000_000, past in any::<bool>()
     ) {
         let secret = Secret::from_bytes(key).unwrap();
-        let signed = Signer::new(&secret).sign(&id, at(sent), &body).unwrap();
+        let signed = StandardWebhooks::new(&secret).expect("a key").sign(&Message::new(&id, &body).at(at(sent))).unwrap();
         let now = if past { at(sent) + Duration::from_secs(beyond) } else { at(sent) - Duration::from_secs(beyond) };
-        let headers = signed.to_header_map();
-        let result = Verifier::new(&secret).verify_at(&headers, &body, now);
+        let headers = signed;
+        let verifier = StandardWebhooks::new(&secret).expect("a key");
+        let result = verifier.verify_at(Inbound::new(&headers, &body), now);
         if past {
             prop_assert!(matches!(result, Err(VerifyError::TooOld { .. })), "{result:?}");
         } else {
@@ -253,8 +257,9 @@ fn standard_request() -> impl Strategy<Value = (String, String, String, Vec<u8>)
                 .parse::<u64>()
                 .ok()
                 .and_then(|sent| {
-                    Signer::new(&secret)
-                        .sign(&id, at(sent), &body)
+                    StandardWebhooks::new(&secret)
+                        .expect("a key")
+                        .sign(&Message::new(&id, &body).at(at(sent)))
                         .ok()
                         .map(|signed| signed.signature().to_owned())
                 })
@@ -272,7 +277,9 @@ fn standard_request() -> impl Strategy<Value = (String, String, String, Vec<u8>)
 
 #[test]
 fn header_strings_from_the_grammar_reach_the_signature_compare() {
-    let verifier = Verifier::new(&Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap());
+    let verifier =
+        StandardWebhooks::new(&Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap())
+            .expect("a key");
     let counts = common::outcomes(
         2560,
         standard_request(),
@@ -317,8 +324,9 @@ fn secret_strings_reach_every_outcome_of_the_parser() {
     let strategy = prop_oneof![
         3 => proptest::collection::vec(any::<u8>(), 0..64)
             .prop_map(|bytes| format!("whsec_{}", base64_encode(&bytes))),
-        2 => proptest::collection::vec(any::<u8>(), 0..64).prop_map(|bytes| base64_encode(&bytes)),
-        1 => ".{0,80}",
+        // Without the prefix: a provider's plain secret, never decoded by mistake.
+        2 => proptest::collection::vec(any::<u8>(), 1..64).prop_map(|bytes| base64_encode(&bytes)),
+        1 => ".{0,80}".prop_map(|text| format!("whsec_{text}")),
         1 => Just(String::new()),
     ];
     let counts = common::outcomes(2560, strategy, |text| {
@@ -341,10 +349,21 @@ fn secret_strings_reach_every_outcome_of_the_parser() {
                 );
                 "too short"
             }
+            Err(SecretError::MissingPrefix) => {
+                assert!(!text.trim().starts_with("whsec_"));
+                assert_eq!(weak, Err(SecretError::MissingPrefix));
+                "missing prefix"
+            }
             Err(_) => "other",
         }
     });
-    for outcome in ["ok", "empty", "invalid base64", "too short"] {
+    for outcome in [
+        "ok",
+        "empty",
+        "invalid base64",
+        "too short",
+        "missing prefix",
+    ] {
         let share = f64::from(counts.get(outcome).copied().unwrap_or(0)) / 2560.0;
         assert!(share >= 0.01, "{outcome}: {counts:?}");
     }
@@ -354,27 +373,28 @@ fn secret_strings_reach_every_outcome_of_the_parser() {
 mod schemes {
     use std::time::{Duration, UNIX_EPOCH};
 
+    use super::Both;
     use hookwire::http::{HeaderMap, HeaderName, HeaderValue};
     use hookwire::webhook::{
-        Algorithm, Encoding, GitHub, HmacScheme, Message, Scheme, Secret, Shopify, Slack, Stripe,
+        Algorithm, Encoding, GitHub, HmacScheme, Inbound, Message, Secret, Shopify, Sign, Slack,
+        Stripe, Verify,
     };
     use proptest::prelude::*;
 
     /// Every scheme with `secret` (printable ASCII, as providers issue them).
-    fn all(secret: &str) -> Vec<Box<dyn Scheme>> {
+    fn all(secret: &str) -> Vec<Box<dyn Both>> {
         vec![
             Box::new(Stripe::new(secret).unwrap()),
             Box::new(GitHub::new(secret).unwrap().allow_sha1()),
             Box::new(Slack::new(secret).unwrap()),
             Box::new(Shopify::new(secret).unwrap()),
             Box::new(
-                HmacScheme::new(
-                    HeaderName::from_static("x-sig"),
-                    &Secret::from_bytes_weak(secret).unwrap(),
-                )
-                .algorithm(Algorithm::Sha512)
-                .encoding(Encoding::Base64)
-                .timestamp(HeaderName::from_static("x-ts"), "", "."),
+                HmacScheme::builder("x-sig")
+                    .algorithm(Algorithm::Sha512)
+                    .encoding(Encoding::Base64)
+                    .timestamp("x-ts", "", ".")
+                    .build(&Secret::from_bytes_weak(secret).unwrap())
+                    .unwrap(),
             ),
         ]
     }
@@ -449,7 +469,7 @@ mod schemes {
             )
         };
         for index in 0..all("secret").len() {
-            let name = all("secret")[index].name();
+            let name = all("secret")[index].name().to_owned();
             let counts = outcomes(
                 1024,
                 strategy(),
@@ -472,11 +492,15 @@ mod schemes {
                         body.push(b'!');
                     }
                     let now = sent + Duration::from_secs(skew);
-                    ended(scheme.verify_at(&headers, &body, now).map(|_| ()))
+                    ended(
+                        scheme
+                            .verify_at(Inbound::new(&headers, &body), now)
+                            .map(|_| ()),
+                    )
                 },
             );
             assert_coverage(
-                name,
+                &name,
                 &counts,
                 &[
                     "verified",
@@ -517,7 +541,11 @@ mod schemes {
                 }
                 Err(_) => return "invalid header",
             }
-            ended(stripe.verify_at(&headers, b"{}", now).map(|_| ()))
+            ended(
+                stripe
+                    .verify_at(Inbound::new(&headers, b"{}"), now)
+                    .map(|_| ()),
+            )
         });
         let allowed = [
             "compared",
@@ -542,7 +570,11 @@ mod schemes {
                 }
                 _ => return "invalid header",
             }
-            ended(slack.verify_at(&headers, b"{}", now).map(|_| ()))
+            ended(
+                slack
+                    .verify_at(Inbound::new(&headers, b"{}"), now)
+                    .map(|_| ()),
+            )
         });
         assert_coverage("slack", &counts, &allowed, 0.25, 0.0);
     }
@@ -564,10 +596,14 @@ mod schemes {
             for scheme in all(&secret) {
                 let headers = scheme.sign(&Message::new("id-1", &body).at(at)).unwrap();
                 prop_assert!(scheme.detect(&headers));
-                let verified = scheme.verify_at(&headers, &body, now);
+                let verified = scheme.verify_at(Inbound::new(&headers, &body), now);
                 prop_assert!(verified.is_ok(), "{}: {verified:?}", scheme.name());
-                prop_assert!(scheme.verify_at(&headers, &tampered, now).is_err(), "{}", scheme.name());
+                prop_assert!(scheme.verify_at(Inbound::new(&headers, &tampered), now).is_err(), "{}", scheme.name());
             }
         }
     }
 }
+
+/// A scheme that both verifies and signs, so that a test can sign with it and verify with it.
+trait Both: hookwire::webhook::Verify + hookwire::webhook::Sign {}
+impl<T: hookwire::webhook::Verify + hookwire::webhook::Sign> Both for T {}

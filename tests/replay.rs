@@ -12,8 +12,8 @@ use hookwire::adapters::hyper::{handle_once, verify_request};
 use hookwire::adapters::server::run_once;
 use hookwire::http::{HeaderMap, Request, Response, StatusCode};
 use hookwire::webhook::{
-    Claim, GitHub, MAX_ID_LEN, MemoryReplayGuard, Message, ReplayGuard, ReplayKey, Scheme, Secret,
-    Signer, Verifier,
+    Claim, GitHub, MAX_ID_LEN, MemoryReplayGuard, Message, ReplayGuard, ReplayKey, Secret, Sign,
+    StandardWebhooks,
 };
 use http_body_util::Full;
 
@@ -37,12 +37,12 @@ fn answer(status: StatusCode) -> Response<Bytes> {
 
 #[tokio::test]
 async fn a_failed_handler_releases_the_message_so_the_retry_is_handled() {
-    let verifier = Verifier::new(&secret());
+    let verifier = StandardWebhooks::new(&secret()).expect("a key");
     let guard = MemoryReplayGuard::new(Duration::from_secs(600));
-    let headers = Signer::new(&secret())
-        .sign_now("msg_1", b"{}")
-        .unwrap()
-        .to_header_map();
+    let headers = StandardWebhooks::new(&secret())
+        .expect("a key")
+        .sign(&Message::new("msg_1", b"{}"))
+        .unwrap();
     let calls = AtomicUsize::new(0);
     let mut statuses = Vec::new();
     for outcome in [
@@ -71,16 +71,16 @@ async fn a_failed_handler_releases_the_message_so_the_retry_is_handled() {
 
 #[tokio::test]
 async fn a_panicking_handler_releases_the_message() {
-    let verifier = Verifier::new(&secret());
+    let verifier = StandardWebhooks::new(&secret()).expect("a key");
     let guard = Arc::new(MemoryReplayGuard::new(Duration::from_secs(600)));
-    let headers = Signer::new(&secret())
-        .sign_now("msg_panic", b"{}")
-        .unwrap()
-        .to_header_map();
+    let headers = StandardWebhooks::new(&secret())
+        .expect("a key")
+        .sign(&Message::new("msg_panic", b"{}"))
+        .unwrap();
     let (task_guard, task_headers) = (guard.clone(), headers.clone());
     let panicked = tokio::spawn(async move {
         handle_once(
-            &Verifier::new(&secret()),
+            &StandardWebhooks::new(&secret()).expect("a key"),
             &*task_guard,
             1 << 20,
             request(&task_headers, b"{}"),
@@ -106,12 +106,12 @@ async fn a_panicking_handler_releases_the_message() {
 
 #[tokio::test]
 async fn a_duplicate_in_flight_is_told_to_retry_later_never_200() {
-    let verifier = Verifier::new(&secret());
+    let verifier = StandardWebhooks::new(&secret()).expect("a key");
     let guard = MemoryReplayGuard::new(Duration::from_secs(600));
-    let headers = Signer::new(&secret())
-        .sign_now("msg_twice", b"{}")
-        .unwrap()
-        .to_header_map();
+    let headers = StandardWebhooks::new(&secret())
+        .expect("a key")
+        .sign(&Message::new("msg_twice", b"{}"))
+        .unwrap();
     let (release, wait) = tokio::sync::oneshot::channel::<()>();
     let first = handle_once(
         &verifier,
@@ -153,7 +153,7 @@ async fn a_duplicate_in_flight_is_told_to_retry_later_never_200() {
 
 /// Verifies and runs the handler at `now`, as the adapters do.
 async fn deliver_at(
-    verifier: &Verifier,
+    verifier: &StandardWebhooks,
     guard: &MemoryReplayGuard,
     headers: &HeaderMap,
     now: SystemTime,
@@ -174,11 +174,13 @@ async fn an_id_is_remembered_as_long_as_its_message_verifies_whatever_the_ttl() 
     let tolerance = Duration::from_secs(300);
     let signed_at = 1_800_000_000u64;
     let sent = UNIX_EPOCH + Duration::from_secs(signed_at);
-    let headers = Signer::new(&secret())
-        .sign("msg_boundary", sent, b"{}")
-        .unwrap()
-        .to_header_map();
-    let verifier = Verifier::new(&secret()).tolerance(tolerance);
+    let headers = StandardWebhooks::new(&secret())
+        .expect("a key")
+        .sign(&Message::new("msg_boundary", b"{}").at(sent))
+        .unwrap();
+    let verifier = StandardWebhooks::new(&secret())
+        .expect("a key")
+        .tolerance(tolerance);
     for ttl in [Duration::ZERO, tolerance, tolerance * 2] {
         // Received as early as the tolerance allows (the sender's clock ahead), then replayed
         // at the last second it still verifies.
@@ -305,7 +307,7 @@ async fn a_body_that_trickles_in_is_cut_off_at_the_read_deadline() {
     let limits = BodyLimits::new(1024).read_timeout(Duration::from_millis(100));
     let started = std::time::Instant::now();
     let rejection = verify_request(
-        &Verifier::new(&secret()),
+        &StandardWebhooks::new(&secret()).expect("a key"),
         request,
         limits,
         SystemTime::now(),

@@ -18,8 +18,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hookwire::http::{HeaderMap, HeaderName, HeaderValue};
 use hookwire::webhook::{
-    Algorithm, Encoding, GitHub, HmacScheme, Message, MultiVerifier, Scheme, Secret, Shopify,
-    Slack, Stripe, Verifier, VerifyError,
+    Algorithm, Encoding, GitHub, HmacScheme, Inbound, Message, MultiVerifier, SchemeError, Secret,
+    SecretError, Shopify, Sign, Slack, StandardWebhooks, Stripe, Verify, VerifyError,
 };
 
 fn at(seconds: u64) -> SystemTime {
@@ -48,7 +48,7 @@ fn github_published_vector_verifies_and_reports_the_delivery_id() {
         ("x-hub-signature-256", GH_1),
         ("x-github-delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958"),
     ]);
-    let verified = github.verify(&map, GH_BODY).unwrap();
+    let verified = github.verify(Inbound::new(&map, GH_BODY)).unwrap();
     assert_eq!(verified.scheme(), "github");
     assert_eq!(verified.id(), Some("72d3162e-cc78-11e3-81ab-4c9367dc0958"));
     assert_eq!(verified.timestamp(), None);
@@ -68,19 +68,19 @@ fn github_rejects_tampered_body_uppercase_prefix_and_wrong_secret() {
     let github = GitHub::new(GH_SECRET).unwrap();
     let map = headers(&[("x-hub-signature-256", GH_1)]);
     assert_eq!(
-        github.verify(&map, b"Hello, World?"),
+        github.verify(Inbound::new(&map, b"Hello, World?")),
         Err(VerifyError::NoMatchingSignature)
     );
     let other = GitHub::new("another secret").unwrap();
     assert_eq!(
-        other.verify(&map, GH_BODY),
+        other.verify(Inbound::new(&map, GH_BODY)),
         Err(VerifyError::NoMatchingSignature)
     );
     let upper = headers(&[("x-hub-signature-256", &GH_1.replace("sha256=", "SHA256="))]);
-    assert_eq!(
-        github.verify(&upper, GH_BODY),
-        Err(VerifyError::MalformedSignature)
-    );
+    assert!(matches!(
+        github.verify(Inbound::new(&upper, GH_BODY)),
+        Err(VerifyError::MalformedSignature { .. })
+    ));
 }
 
 #[test]
@@ -89,7 +89,10 @@ fn github_accepts_uppercase_hex_digits() {
     let upper = format!("sha256={}", GH_1["sha256=".len()..].to_uppercase());
     assert!(
         github
-            .verify(&headers(&[("x-hub-signature-256", &upper)]), GH_BODY)
+            .verify(Inbound::new(
+                &headers(&[("x-hub-signature-256", &upper)]),
+                GH_BODY
+            ))
             .is_ok()
     );
 }
@@ -98,15 +101,15 @@ fn github_accepts_uppercase_hex_digits() {
 fn github_sha1_only_counts_when_opted_in_and_never_over_sha256() {
     let sha1_only = headers(&[("x-hub-signature", GH_SHA1)]);
     let github = GitHub::new(GH_SECRET).unwrap();
-    assert_eq!(
-        github.verify(&sha1_only, GH_BODY),
-        Err(VerifyError::NoSupportedSignature)
-    );
+    assert!(matches!(
+        github.verify(Inbound::new(&sha1_only, GH_BODY)),
+        Err(VerifyError::NoSupportedSignature { .. })
+    ));
     assert!(!github.detect(&sha1_only));
 
     let legacy = GitHub::new(GH_SECRET).unwrap().allow_sha1();
     assert!(legacy.detect(&sha1_only));
-    assert!(legacy.verify(&sha1_only, GH_BODY).is_ok());
+    assert!(legacy.verify(Inbound::new(&sha1_only, GH_BODY)).is_ok());
 
     // With both headers present, SHA-256 decides: a bad SHA-256 cannot fall back to SHA-1.
     let bad_256 = headers(&[
@@ -114,7 +117,7 @@ fn github_sha1_only_counts_when_opted_in_and_never_over_sha256() {
         ("x-hub-signature", GH_SHA1),
     ]);
     assert_eq!(
-        legacy.verify(&bad_256, GH_BODY),
+        legacy.verify(Inbound::new(&bad_256, GH_BODY)),
         Err(VerifyError::NoMatchingSignature)
     );
     let signed = legacy.sign(&Message::new("d", GH_BODY)).unwrap();
@@ -130,21 +133,27 @@ fn github_rotation_accepts_either_secret_and_signs_with_the_first() {
         .unwrap();
     assert!(
         github
-            .verify(&headers(&[("x-hub-signature-256", GH_1)]), GH_BODY)
+            .verify(Inbound::new(
+                &headers(&[("x-hub-signature-256", GH_1)]),
+                GH_BODY
+            ))
             .is_ok()
     );
     let signed = github.sign(&Message::new("d", GH_BODY)).unwrap();
     assert!(
         GitHub::new("new secret")
             .unwrap()
-            .verify(&signed, GH_BODY)
+            .verify(Inbound::new(&signed, GH_BODY))
             .is_ok()
     );
     // SHA-1 allowed after the rotation was set up keeps both secrets.
     let legacy = github.allow_sha1();
     assert!(
         legacy
-            .verify(&headers(&[("x-hub-signature", GH_SHA1)]), GH_BODY)
+            .verify(Inbound::new(
+                &headers(&[("x-hub-signature", GH_SHA1)]),
+                GH_BODY
+            ))
             .is_ok()
     );
 }
@@ -153,14 +162,17 @@ fn github_rotation_accepts_either_secret_and_signs_with_the_first() {
 fn github_missing_or_malformed_headers_are_typed_errors() {
     let github = GitHub::new(GH_SECRET).unwrap();
     assert_eq!(
-        github.verify(&HeaderMap::new(), GH_BODY),
+        github.verify(Inbound::new(&HeaderMap::new(), GH_BODY)),
         Err(VerifyError::MissingHeader(HeaderName::from_static(
             "x-hub-signature-256"
         )))
     );
     for bad in ["", "sha256=", "sha256=zz", "sha256=757107", "757107ea0eb2"] {
         let map = headers(&[("x-hub-signature-256", bad)]);
-        assert!(github.verify(&map, GH_BODY).is_err(), "{bad:?}");
+        assert!(
+            github.verify(Inbound::new(&map, GH_BODY)).is_err(),
+            "{bad:?}"
+        );
     }
     let mut map = headers(&[("x-hub-signature-256", GH_1)]);
     map.insert(
@@ -168,7 +180,7 @@ fn github_missing_or_malformed_headers_are_typed_errors() {
         HeaderValue::from_bytes(b"\xff").unwrap(),
     );
     assert_eq!(
-        github.verify(&map, GH_BODY),
+        github.verify(Inbound::new(&map, GH_BODY)),
         Err(VerifyError::InvalidHeader(HeaderName::from_static(
             "x-github-delivery"
         )))
@@ -193,7 +205,9 @@ fn slack_headers(ts: &str, signature: &str) -> HeaderMap {
 fn slack_published_vector_verifies_and_signs() {
     let slack = Slack::new(SLACK_SECRET).unwrap();
     let map = slack_headers("1531420618", SLACK_1);
-    let verified = slack.verify_at(&map, SLACK_BODY, at(SLACK_TS)).unwrap();
+    let verified = slack
+        .verify_at(Inbound::new(&map, SLACK_BODY), at(SLACK_TS))
+        .unwrap();
     assert_eq!(verified.scheme(), "slack");
     assert_eq!(verified.timestamp(), Some(SLACK_TS as i64));
     let signed = slack
@@ -208,23 +222,35 @@ fn slack_rejects_a_changed_timestamp_body_or_signature() {
     let slack = Slack::new(SLACK_SECRET).unwrap();
     let now = at(SLACK_TS);
     assert_eq!(
-        slack.verify_at(&slack_headers("1531420619", SLACK_1), SLACK_BODY, now),
+        slack.verify_at(
+            Inbound::new(&slack_headers("1531420619", SLACK_1), SLACK_BODY),
+            now
+        ),
         Err(VerifyError::NoMatchingSignature)
     );
     assert_eq!(
-        slack.verify_at(&slack_headers("1531420618", SLACK_1), &SLACK_BODY[1..], now),
+        slack.verify_at(
+            Inbound::new(&slack_headers("1531420618", SLACK_1), &SLACK_BODY[1..]),
+            now
+        ),
         Err(VerifyError::NoMatchingSignature)
     );
     let wrong = SLACK_1.replace("a2114d57b4", "a2114d57b5");
     assert_eq!(
-        slack.verify_at(&slack_headers("1531420618", &wrong), SLACK_BODY, now),
+        slack.verify_at(
+            Inbound::new(&slack_headers("1531420618", &wrong), SLACK_BODY),
+            now
+        ),
         Err(VerifyError::NoMatchingSignature)
     );
     let v1 = SLACK_1.replace("v0=", "v1=");
-    assert_eq!(
-        slack.verify_at(&slack_headers("1531420618", &v1), SLACK_BODY, now),
-        Err(VerifyError::MalformedSignature)
-    );
+    assert!(matches!(
+        slack.verify_at(
+            Inbound::new(&slack_headers("1531420618", &v1), SLACK_BODY),
+            now
+        ),
+        Err(VerifyError::MalformedSignature { .. })
+    ));
 }
 
 #[test]
@@ -233,27 +259,27 @@ fn slack_tolerance_is_five_minutes_both_ways_and_configurable() {
     let map = slack_headers("1531420618", SLACK_1);
     assert!(
         slack
-            .verify_at(&map, SLACK_BODY, at(SLACK_TS + 300))
+            .verify_at(Inbound::new(&map, SLACK_BODY), at(SLACK_TS + 300))
             .is_ok()
     );
     assert!(
         slack
-            .verify_at(&map, SLACK_BODY, at(SLACK_TS - 300))
+            .verify_at(Inbound::new(&map, SLACK_BODY), at(SLACK_TS - 300))
             .is_ok()
     );
     assert!(matches!(
-        slack.verify_at(&map, SLACK_BODY, at(SLACK_TS + 301)),
+        slack.verify_at(Inbound::new(&map, SLACK_BODY), at(SLACK_TS + 301)),
         Err(VerifyError::TooOld { .. })
     ));
     assert!(matches!(
-        slack.verify_at(&map, SLACK_BODY, at(SLACK_TS - 301)),
+        slack.verify_at(Inbound::new(&map, SLACK_BODY), at(SLACK_TS - 301)),
         Err(VerifyError::TooNew { .. })
     ));
     let strict = Slack::new(SLACK_SECRET)
         .unwrap()
         .tolerance(Duration::from_secs(5));
     assert!(matches!(
-        strict.verify_at(&map, SLACK_BODY, at(SLACK_TS + 6)),
+        strict.verify_at(Inbound::new(&map, SLACK_BODY), at(SLACK_TS + 6)),
         Err(VerifyError::TooOld { .. })
     ));
 }
@@ -263,14 +289,17 @@ fn slack_bad_timestamps_are_typed_errors() {
     let slack = Slack::new(SLACK_SECRET).unwrap();
     for ts in ["", "abc", "1.5", "99999999999999999999", "-"] {
         assert_eq!(
-            slack.verify_at(&slack_headers(ts, SLACK_1), SLACK_BODY, at(SLACK_TS)),
+            slack.verify_at(
+                Inbound::new(&slack_headers(ts, SLACK_1), SLACK_BODY),
+                at(SLACK_TS)
+            ),
             Err(VerifyError::MalformedTimestamp),
             "{ts:?}"
         );
     }
     let missing = headers(&[("x-slack-signature", SLACK_1)]);
     assert_eq!(
-        slack.verify_at(&missing, SLACK_BODY, at(SLACK_TS)),
+        slack.verify_at(Inbound::new(&missing, SLACK_BODY), at(SLACK_TS)),
         Err(VerifyError::MissingHeader(HeaderName::from_static(
             "x-slack-request-timestamp"
         )))
@@ -284,7 +313,11 @@ fn slack_rotation_accepts_either_secret() {
         .with_secret(SLACK_SECRET)
         .unwrap();
     let map = slack_headers("1531420618", SLACK_1);
-    assert!(slack.verify_at(&map, SLACK_BODY, at(SLACK_TS)).is_ok());
+    assert!(
+        slack
+            .verify_at(Inbound::new(&map, SLACK_BODY), at(SLACK_TS))
+            .is_ok()
+    );
 }
 
 // ---------------------------------------------------------------- Stripe
@@ -304,7 +337,9 @@ fn stripe_header(value: &str) -> HeaderMap {
 fn stripe_vector_verifies_with_the_secret_used_as_text_not_base64() {
     let stripe = Stripe::new(STRIPE_SECRET).unwrap();
     let map = stripe_header(&format!("t=1700000000,v1={STRIPE_1}"));
-    let verified = stripe.verify_at(&map, STRIPE_BODY, at(STRIPE_TS)).unwrap();
+    let verified = stripe
+        .verify_at(Inbound::new(&map, STRIPE_BODY), at(STRIPE_TS))
+        .unwrap();
     assert_eq!(verified.scheme(), "stripe");
     assert_eq!(verified.timestamp(), Some(STRIPE_TS as i64));
     assert_eq!(verified.id(), None);
@@ -330,20 +365,24 @@ fn stripe_tries_every_v1_and_ignores_other_schemes() {
     ] {
         assert!(
             stripe
-                .verify_at(&stripe_header(&value), STRIPE_BODY, now)
+                .verify_at(Inbound::new(&stripe_header(&value), STRIPE_BODY), now)
                 .is_ok(),
             "{value}"
         );
     }
     // A v0 signature (even a "correct" one computed as a v1 would be) never counts.
     let downgrade = stripe_header(&format!("t=1700000000,v0={STRIPE_1}"));
-    assert_eq!(
-        stripe.verify_at(&downgrade, STRIPE_BODY, now),
-        Err(VerifyError::NoSupportedSignature)
-    );
+    assert!(matches!(
+        stripe.verify_at(Inbound::new(&downgrade, STRIPE_BODY), now),
+        Err(VerifyError::NoSupportedSignature { .. })
+    ));
     let rolled = Stripe::new("whsec_test_secret_rolled_key").unwrap();
     let both = stripe_header(&format!("t=1700000000,v1={STRIPE_1},v1={STRIPE_2}"));
-    assert!(rolled.verify_at(&both, STRIPE_BODY, now).is_ok());
+    assert!(
+        rolled
+            .verify_at(Inbound::new(&both, STRIPE_BODY), now)
+            .is_ok()
+    );
 }
 
 #[test]
@@ -353,7 +392,11 @@ fn stripe_rotation_on_the_receiver_accepts_either_secret_and_signs_with_all() {
         .with_secret(STRIPE_SECRET)
         .unwrap();
     let map = stripe_header(&format!("t=1700000000,v1={STRIPE_1}"));
-    assert!(stripe.verify_at(&map, STRIPE_BODY, at(STRIPE_TS)).is_ok());
+    assert!(
+        stripe
+            .verify_at(Inbound::new(&map, STRIPE_BODY), at(STRIPE_TS))
+            .is_ok()
+    );
     let signed = stripe
         .sign(&Message::new("", STRIPE_BODY).at(at(STRIPE_TS)))
         .unwrap();
@@ -366,26 +409,31 @@ fn stripe_rotation_on_the_receiver_accepts_either_secret_and_signs_with_all() {
 fn stripe_malformed_headers_are_typed_errors() {
     let stripe = Stripe::new(STRIPE_SECRET).unwrap();
     let now = at(STRIPE_TS);
+    let malformed = VerifyError::MalformedSignature { expected: "" };
+    let unsupported = VerifyError::NoSupportedSignature { found: "" };
     let cases = [
-        ("", VerifyError::MalformedSignature),
-        (",,,", VerifyError::MalformedSignature),
-        ("t=", VerifyError::MalformedTimestamp),
-        ("t=abc,v1=00", VerifyError::MalformedTimestamp),
-        ("v1=00", VerifyError::MalformedSignature),
-        ("v1,flag", VerifyError::MalformedSignature),
-        ("t=1700000000", VerifyError::NoSupportedSignature),
-        ("t=1700000000,v1=", VerifyError::NoMatchingSignature),
-        ("t=1700000000,v1=zz", VerifyError::NoMatchingSignature),
+        ("", &malformed),
+        (",,,", &malformed),
+        ("t=", &VerifyError::MalformedTimestamp),
+        ("t=abc,v1=00", &VerifyError::MalformedTimestamp),
+        ("v1=00", &malformed),
+        ("v1,flag", &malformed),
+        ("t=1700000000", &unsupported),
+        ("t=1700000000,v1=", &VerifyError::NoMatchingSignature),
+        ("t=1700000000,v1=zz", &VerifyError::NoMatchingSignature),
     ];
     for (value, expected) in cases {
+        let error = stripe
+            .verify_at(Inbound::new(&stripe_header(value), STRIPE_BODY), now)
+            .unwrap_err();
         assert_eq!(
-            stripe.verify_at(&stripe_header(value), STRIPE_BODY, now),
-            Err(expected),
-            "{value:?}"
+            std::mem::discriminant(&error),
+            std::mem::discriminant(expected),
+            "{value:?}: {error:?}"
         );
     }
     assert_eq!(
-        stripe.verify_at(&HeaderMap::new(), STRIPE_BODY, now),
+        stripe.verify_at(Inbound::new(&HeaderMap::new(), STRIPE_BODY), now),
         Err(VerifyError::MissingHeader(HeaderName::from_static(
             "stripe-signature"
         )))
@@ -402,7 +450,7 @@ fn stripe_skips_items_it_does_not_know_as_stripes_libraries_do() {
         format!("t={STRIPE_TS},,v1={STRIPE_1},future=1,=x"),
     ] {
         let map = stripe_header(&value);
-        let verified = stripe.verify_at(&map, STRIPE_BODY, now);
+        let verified = stripe.verify_at(Inbound::new(&map, STRIPE_BODY), now);
         assert_eq!(
             verified.map(|v| v.timestamp()),
             Ok(Some(STRIPE_TS as i64)),
@@ -417,15 +465,15 @@ fn stripe_tolerance_defaults_to_300_seconds_both_ways() {
     let map = stripe_header(&format!("t=1700000000,v1={STRIPE_1}"));
     assert!(
         stripe
-            .verify_at(&map, STRIPE_BODY, at(STRIPE_TS + 300))
+            .verify_at(Inbound::new(&map, STRIPE_BODY), at(STRIPE_TS + 300))
             .is_ok()
     );
     assert!(matches!(
-        stripe.verify_at(&map, STRIPE_BODY, at(STRIPE_TS + 301)),
+        stripe.verify_at(Inbound::new(&map, STRIPE_BODY), at(STRIPE_TS + 301)),
         Err(VerifyError::TooOld { .. })
     ));
     assert!(matches!(
-        stripe.verify_at(&map, STRIPE_BODY, at(STRIPE_TS - 301)),
+        stripe.verify_at(Inbound::new(&map, STRIPE_BODY), at(STRIPE_TS - 301)),
         Err(VerifyError::TooNew { .. })
     ));
     let relaxed = Stripe::new(STRIPE_SECRET)
@@ -433,7 +481,7 @@ fn stripe_tolerance_defaults_to_300_seconds_both_ways() {
         .tolerance(Duration::from_secs(3600));
     assert!(
         relaxed
-            .verify_at(&map, STRIPE_BODY, at(STRIPE_TS + 3000))
+            .verify_at(Inbound::new(&map, STRIPE_BODY), at(STRIPE_TS + 3000))
             .is_ok()
     );
 }
@@ -453,7 +501,7 @@ fn shopify_vector_verifies_and_signs_and_reports_the_webhook_id() {
             "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
         ),
     ]);
-    let verified = shopify.verify(&map, SHOPIFY_BODY).unwrap();
+    let verified = shopify.verify(Inbound::new(&map, SHOPIFY_BODY)).unwrap();
     assert_eq!(verified.scheme(), "shopify");
     assert_eq!(verified.id(), Some("b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"));
     let signed = shopify.sign(&Message::new("w-1", SHOPIFY_BODY)).unwrap();
@@ -465,12 +513,18 @@ fn shopify_vector_verifies_and_signs_and_reports_the_webhook_id() {
 fn shopify_rejects_tampering_hex_and_unpadded_forms_of_nothing() {
     let shopify = Shopify::new("hush").unwrap();
     assert_eq!(
-        shopify.verify(&headers(&[("x-shopify-hmac-sha256", SHOPIFY_1)]), b"{}"),
+        shopify.verify(Inbound::new(
+            &headers(&[("x-shopify-hmac-sha256", SHOPIFY_1)]),
+            b"{}"
+        )),
         Err(VerifyError::NoMatchingSignature)
     );
     for bad in ["", "=", "D0UMXmhj", "not base64!", "0f450c5e"] {
         assert_eq!(
-            shopify.verify(&headers(&[("x-shopify-hmac-sha256", bad)]), SHOPIFY_BODY),
+            shopify.verify(Inbound::new(
+                &headers(&[("x-shopify-hmac-sha256", bad)]),
+                SHOPIFY_BODY
+            )),
             Err(VerifyError::NoMatchingSignature),
             "{bad:?}"
         );
@@ -478,10 +532,10 @@ fn shopify_rejects_tampering_hex_and_unpadded_forms_of_nothing() {
     let rotated = Shopify::new("new").unwrap().with_secret("hush").unwrap();
     assert!(
         rotated
-            .verify(
+            .verify(Inbound::new(
                 &headers(&[("x-shopify-hmac-sha256", SHOPIFY_1)]),
                 SHOPIFY_BODY
-            )
+            ))
             .is_ok()
     );
 }
@@ -492,16 +546,15 @@ const ACME_512: &str =
     "ZQtoW3iOOrpSM7bVU3RlZsz4cXVCwifDo4sFO5nKXmhCT1mAZCh2nByF60JkLBNpHu6ZV6z1p4KXzjrO91SP8Q==";
 
 fn acme() -> HmacScheme {
-    HmacScheme::new(
-        HeaderName::from_static("x-acme-signature"),
-        &Secret::from_bytes_weak("acme-endpoint-secret").unwrap(),
-    )
-    .named("acme")
-    .prefix("sha512=")
-    .encoding(Encoding::Base64)
-    .algorithm(Algorithm::Sha512)
-    .timestamp(HeaderName::from_static("x-acme-timestamp"), "", ".")
-    .id_header(HeaderName::from_static("x-acme-delivery"))
+    HmacScheme::builder("X-Acme-Signature")
+        .name("acme")
+        .prefix("sha512=")
+        .encoding(Encoding::Base64)
+        .algorithm(Algorithm::Sha512)
+        .timestamp("X-Acme-Timestamp", "", ".")
+        .id_header("X-Acme-Delivery")
+        .build("acme-endpoint-secret")
+        .unwrap()
 }
 
 #[test]
@@ -511,7 +564,10 @@ fn configurable_sha512_base64_timestamped_vector_verifies_and_signs() {
         ("x-acme-timestamp", "1700000000"),
         ("x-acme-delivery", "d-9"),
     ]);
-    let verified = acme().verify_at(&map, b"{}", at(1_700_000_000)).unwrap();
+    let scheme = acme();
+    let verified = scheme
+        .verify_at(Inbound::new(&map, b"{}"), at(1_700_000_000))
+        .unwrap();
     assert_eq!(verified.scheme(), "acme");
     assert_eq!(verified.id(), Some("d-9"));
     assert_eq!(verified.timestamp(), Some(1_700_000_000));
@@ -523,66 +579,158 @@ fn configurable_sha512_base64_timestamped_vector_verifies_and_signs() {
 
 #[test]
 fn configurable_scheme_runtime_header_names_work_and_are_named_in_errors() {
-    let name: HeaderName = String::from("X-Runtime-Signature").parse().unwrap();
-    let scheme = HmacScheme::new(name, &Secret::from_bytes_weak("k").unwrap());
+    let name = String::from("X-Runtime-Signature");
+    let scheme = HmacScheme::builder(&name).build("k").unwrap();
     assert_eq!(
-        scheme.verify(&HeaderMap::new(), b""),
+        scheme.verify(Inbound::new(&HeaderMap::new(), b"")),
         Err(VerifyError::MissingHeader(HeaderName::from_static(
             "x-runtime-signature"
         )))
     );
     let signed = scheme.sign(&Message::new("x", b"body")).unwrap();
-    assert!(scheme.verify(&signed, b"body").is_ok());
+    assert!(scheme.verify(Inbound::new(&signed, b"body")).is_ok());
     assert_eq!(scheme.name(), "hmac");
 }
 
 #[test]
 fn configurable_scheme_defaults_sign_the_body_in_hex_sha256() {
-    let scheme = HmacScheme::new(
-        HeaderName::from_static("x-hub-signature-256"),
-        &Secret::from_bytes_weak(GH_SECRET).unwrap(),
-    )
-    .prefix("sha256=");
+    let scheme = HmacScheme::builder("x-hub-signature-256")
+        .prefix("sha256=")
+        .build(GH_SECRET)
+        .unwrap();
     assert!(
         scheme
-            .verify(&headers(&[("x-hub-signature-256", GH_1)]), GH_BODY)
+            .verify(Inbound::new(
+                &headers(&[("x-hub-signature-256", GH_1)]),
+                GH_BODY
+            ))
             .is_ok()
     );
 }
 
 #[test]
-fn configurable_algorithm_set_after_extra_secrets_rekeys_them_all() {
-    let scheme = HmacScheme::new(
-        HeaderName::from_static("x-sig"),
-        &Secret::from_bytes_weak("first").unwrap(),
-    )
-    .with_secret(&Secret::from_bytes_weak("second").unwrap())
-    .algorithm(Algorithm::Sha512);
-    let only_second = HmacScheme::new(
-        HeaderName::from_static("x-sig"),
-        &Secret::from_bytes_weak("second").unwrap(),
-    )
-    .algorithm(Algorithm::Sha512);
+fn configurable_extra_secrets_are_keyed_with_the_configured_algorithm_and_reported_by_index() {
+    let scheme = HmacScheme::builder("x-sig")
+        .algorithm(Algorithm::Sha512)
+        .build("first")
+        .and_then(|scheme| Ok(scheme.with_secret(&Secret::from_bytes_weak("second").unwrap())?))
+        .unwrap();
+    let only_second = HmacScheme::builder("x-sig")
+        .algorithm(Algorithm::Sha512)
+        .build("second")
+        .unwrap();
     let signed = only_second.sign(&Message::new("m", b"x")).unwrap();
     assert_eq!(signed["x-sig"].len(), 128);
-    assert!(scheme.verify(&signed, b"x").is_ok());
+    assert_eq!(
+        scheme.verify(Inbound::new(&signed, b"x")).unwrap().key(),
+        Some(1)
+    );
+}
+
+#[test]
+fn configurable_header_names_in_any_case_or_invalid_are_read_or_refused_without_panic() {
+    let upper = HmacScheme::builder("X-SIG").build("k").unwrap();
+    let lower = HmacScheme::builder("x-sig").build("k").unwrap();
+    let signed = upper.sign(&Message::new("m", b"x")).unwrap();
+    assert!(signed.contains_key("x-sig"));
+    assert!(lower.verify(Inbound::new(&signed, b"x")).is_ok());
+    for bad in ["", "x sig", "x-sig\n", "é"] {
+        let error = HmacScheme::builder(bad).build("k").unwrap_err();
+        assert_eq!(
+            error,
+            SchemeError::HeaderName {
+                name: bad.to_owned()
+            }
+        );
+        assert!(error.to_string().contains("not a valid HTTP header name"));
+        let error = HmacScheme::builder("x-sig")
+            .timestamp(bad, "", ".")
+            .build("k")
+            .unwrap_err();
+        assert_eq!(
+            error,
+            SchemeError::HeaderName {
+                name: bad.to_owned()
+            }
+        );
+    }
+    assert_eq!(
+        HmacScheme::builder("x-sig").build("").unwrap_err(),
+        SchemeError::Secret(SecretError::Empty)
+    );
+}
+
+#[test]
+fn malformed_signature_errors_name_each_schemes_own_format() {
+    let map = |name: &'static str, value: &str| {
+        headers(&[(name, value), ("x-slack-request-timestamp", "1531420618")])
+    };
+    let cases: Vec<(Box<dyn Verify>, HeaderMap, &str)> = vec![
+        (
+            Box::new(GitHub::new(GH_SECRET).unwrap()),
+            map("x-hub-signature-256", "md5=00"),
+            "`sha256=`",
+        ),
+        (
+            Box::new(Slack::new(SLACK_SECRET).unwrap()),
+            map("x-slack-signature", "v1=00"),
+            "`v0=`",
+        ),
+        (
+            Box::new(Stripe::new(STRIPE_SECRET).unwrap()),
+            map("stripe-signature", "v1=00"),
+            "`t=<unix seconds>,v1=<hex>`",
+        ),
+        (
+            Box::new(StandardWebhooks::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap()),
+            headers(&[
+                ("webhook-id", "m"),
+                ("webhook-timestamp", "1531420618"),
+                ("webhook-signature", "garbage"),
+            ]),
+            "`v1,<base64>`",
+        ),
+    ];
+    for (scheme, map, names) in cases {
+        let error = scheme
+            .verify_at(Inbound::new(&map, b"{}"), at(SLACK_TS))
+            .unwrap_err();
+        let text = error.to_string();
+        assert!(
+            matches!(error, VerifyError::MalformedSignature { .. }),
+            "{}: {error:?}",
+            scheme.name()
+        );
+        assert!(text.contains(names), "{}: {text}", scheme.name());
+        if scheme.name() != "standard-webhooks" {
+            assert!(!text.contains("v1,"), "{}: {text}", scheme.name());
+        }
+    }
 }
 
 #[test]
 fn configurable_tolerance_applies_whether_set_before_or_after_the_timestamp() {
     let secret = Secret::from_bytes_weak("k").unwrap();
-    let ts = HeaderName::from_static("x-ts");
-    let before = HmacScheme::new(HeaderName::from_static("x-sig"), &secret)
+    let ts = "x-ts";
+    let before = HmacScheme::builder("x-sig")
         .tolerance(Duration::from_secs(10))
-        .timestamp(ts.clone(), "", ".");
-    let after = HmacScheme::new(HeaderName::from_static("x-sig"), &secret)
         .timestamp(ts, "", ".")
-        .tolerance(Duration::from_secs(10));
+        .build(&secret)
+        .unwrap();
+    let after = HmacScheme::builder("x-sig")
+        .timestamp(ts, "", ".")
+        .tolerance(Duration::from_secs(10))
+        .build(&secret)
+        .unwrap();
     for scheme in [before, after] {
         let signed = scheme.sign(&Message::new("m", b"x").at(at(1000))).unwrap();
-        assert!(scheme.verify_at(&signed, b"x", at(1010)).is_ok());
+        assert!(
+            scheme
+                .verify_at(Inbound::new(&signed, b"x"), at(1010))
+                .is_ok()
+        );
         assert!(matches!(
-            scheme.verify_at(&signed, b"x", at(1011)),
+            scheme.verify_at(Inbound::new(&signed, b"x"), at(1011)),
             Err(VerifyError::TooOld { .. })
         ));
     }
@@ -590,11 +738,10 @@ fn configurable_tolerance_applies_whether_set_before_or_after_the_timestamp() {
 
 #[test]
 fn configurable_prefix_that_cannot_be_a_header_value_is_a_sign_error() {
-    let scheme = HmacScheme::new(
-        HeaderName::from_static("x-sig"),
-        &Secret::from_bytes_weak("k").unwrap(),
-    )
-    .prefix("bad\nprefix=");
+    let scheme = HmacScheme::builder("x-sig")
+        .prefix("bad\nprefix=")
+        .build("k")
+        .unwrap();
     assert!(scheme.sign(&Message::new("m", b"x")).is_err());
 }
 
@@ -604,7 +751,7 @@ fn configurable_prefix_that_cannot_be_a_header_value_is_a_sign_error() {
 fn multi_verifier_picks_the_scheme_by_the_headers_present() {
     let sw_secret = Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
     let verifier = MultiVerifier::new()
-        .with(Verifier::new(&sw_secret))
+        .with(StandardWebhooks::new(&sw_secret).expect("a key"))
         .with(Stripe::new(STRIPE_SECRET).unwrap())
         .with(GitHub::new(GH_SECRET).unwrap())
         .with(Slack::new(SLACK_SECRET).unwrap())
@@ -650,16 +797,16 @@ fn multi_verifier_picks_the_scheme_by_the_headers_present() {
         ),
     ];
     for (map, body, now, scheme) in &cases {
-        let verified = verifier.verify_at(map, body, *now).unwrap();
+        let verified = verifier.verify_at(Inbound::new(map, body), *now).unwrap();
         assert_eq!(verified.scheme(), *scheme);
     }
     // A Stripe header with a GitHub body is judged by Stripe, and fails.
     assert_eq!(
-        verifier.verify_at(&cases[1].0, GH_BODY, at(STRIPE_TS)),
+        verifier.verify_at(Inbound::new(&cases[1].0, GH_BODY), at(STRIPE_TS)),
         Err(VerifyError::NoMatchingSignature)
     );
     assert_eq!(
-        verifier.verify(&headers(&[("x-other", "1")]), b""),
+        verifier.verify(Inbound::new(&headers(&[("x-other", "1")]), b"")),
         Err(VerifyError::NoScheme)
     );
     assert_eq!(
@@ -671,8 +818,8 @@ fn multi_verifier_picks_the_scheme_by_the_headers_present() {
 #[test]
 fn standard_webhooks_verifier_is_a_scheme_that_signs_with_its_secrets() {
     let secret = Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
-    let verifier = Verifier::new(&secret);
-    let signed = Scheme::sign(
+    let verifier = StandardWebhooks::new(&secret).expect("a key");
+    let signed = Sign::sign(
         &verifier,
         &Message::new("msg_p5jXN8AQM9LWM0D4loKWxJek", br#"{"test": 2432232314}"#)
             .at(at(1614265330)),
@@ -682,12 +829,11 @@ fn standard_webhooks_verifier_is_a_scheme_that_signs_with_its_secrets() {
         signed["webhook-signature"],
         "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
     );
-    assert!(Scheme::detect(&verifier, &signed));
+    assert!(Verify::detect(&verifier, &signed));
     assert!(
-        Scheme::verify_at(
+        Verify::verify_at(
             &verifier,
-            &signed,
-            br#"{"test": 2432232314}"#,
+            Inbound::new(&signed, br#"{"test": 2432232314}"#),
             at(1614265330)
         )
         .is_ok()
@@ -738,7 +884,7 @@ fn scheme_debug_output_shows_no_secret() {
         .unwrap();
     let error = GitHub::new("another secret")
         .unwrap()
-        .verify(&signed, b"{}")
+        .verify(Inbound::new(&signed, b"{}"))
         .unwrap_err();
     let signature = signed["x-hub-signature-256"].to_str().unwrap();
     let text = format!("{error} {error:?}");

@@ -2,16 +2,65 @@
 
 mod common;
 
-use hookwire::webhook::{Secret, SecretError, message_id};
+use std::time::{Duration, UNIX_EPOCH};
+
+use hookwire::webhook::{
+    GitHub, Message, Secret, SecretError, Sign, Slack, StandardWebhooks, message_id,
+};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 #[test]
-fn whsec_form_and_bare_base64_give_the_same_key() {
+fn secret_parse_requires_the_whsec_prefix_so_plain_provider_secrets_are_never_decoded() {
     let with = Secret::parse(SECRET).unwrap();
-    let without = Secret::parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
-    assert_eq!(with, without);
     assert_eq!(with.expose_bytes().len(), 24);
+    // Slack's documented signing secret is valid base64: decoding it would give a wrong key.
+    for plain in [
+        "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "8f742231b10e8888abcd99yyyzzz85a5",
+    ] {
+        assert_eq!(Secret::parse(plain), Err(SecretError::MissingPrefix));
+        assert_eq!(Secret::parse_weak(plain), Err(SecretError::MissingPrefix));
+    }
+    let text = SecretError::MissingPrefix.to_string();
+    assert!(
+        text.contains("whsec_") && text.contains("scheme's constructor"),
+        "{text}"
+    );
+}
+
+#[test]
+fn standard_webhooks_reads_its_secret_with_or_without_the_prefix_as_its_libraries_do() {
+    let message = Message::new("msg_1", b"{}").at(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+    let with = StandardWebhooks::new(SECRET)
+        .unwrap()
+        .sign(&message)
+        .unwrap();
+    let without = StandardWebhooks::new("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        .unwrap()
+        .sign(&message)
+        .unwrap();
+    let parsed = StandardWebhooks::new(&Secret::parse(SECRET).unwrap())
+        .unwrap()
+        .sign(&message)
+        .unwrap();
+    assert_eq!(with, without);
+    assert_eq!(with, parsed);
+}
+
+#[test]
+fn provider_text_secrets_are_used_byte_for_byte_and_match_the_same_bytes_as_a_secret() {
+    let message = Message::new("d-1", b"{}").at(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+    let text = "8f742231b10e8888abcd99yyyzzz85a5";
+    let bytes = Secret::from_bytes(text.as_bytes()).unwrap();
+    assert_eq!(
+        Slack::new(text).unwrap().sign(&message).unwrap(),
+        Slack::new(&bytes).unwrap().sign(&message).unwrap()
+    );
+    assert_eq!(
+        GitHub::new(text).unwrap().sign(&message).unwrap(),
+        GitHub::new(&bytes).unwrap().sign(&message).unwrap()
+    );
 }
 
 #[test]
@@ -52,7 +101,6 @@ fn undecodable_secrets_are_refused_without_echoing_them() {
         "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS",
         "whsec_ñññ",
         "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw====",
-        "sk_live_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     ] {
         let error = Secret::parse(s).unwrap_err();
         assert_eq!(error, SecretError::InvalidBase64, "{s:?}");

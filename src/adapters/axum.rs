@@ -11,7 +11,7 @@
 //! ```
 //! use axum::{Router, routing::post};
 //! use hookwire::adapters::axum::{Webhook, WebhookConfig};
-//! use hookwire::webhook::{Secret, Verifier};
+//! use hookwire::webhook::StandardWebhooks;
 //!
 //! async fn receive(Webhook(webhook): Webhook) -> &'static str {
 //!     println!("verified {:?}: {} bytes", webhook.verified().id(), webhook.body.len());
@@ -19,7 +19,7 @@
 //! }
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let verifier = Verifier::new(&Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?);
+//! let verifier = StandardWebhooks::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
 //! let app: Router = Router::new()
 //!     .route("/webhooks", post(receive))
 //!     .with_state(WebhookConfig::new(verifier));
@@ -44,19 +44,19 @@ use tower_service::Service;
 pub use super::server::{BodyLimits, DEFAULT_BODY_LIMIT, Rejection, VerifiedWebhook};
 use super::server::{read_body, run_once, verify_request};
 use crate::event::{Event, EventError, cloudevents};
-use crate::webhook::{ReplayGuard, Scheme};
+use crate::webhook::{ReplayGuard, Verify};
 
 /// What the extractors and the layer verify with: a scheme and a body limit.
 #[derive(Clone)]
 pub struct WebhookConfig {
-    scheme: Arc<dyn Scheme>,
+    scheme: Arc<dyn Verify>,
     limit: BodyLimits,
 }
 
 impl WebhookConfig {
     /// Verification under `scheme`, with bodies up to [`DEFAULT_BODY_LIMIT`] (1 MiB) read within
     /// 30 seconds.
-    pub fn new(scheme: impl Scheme + 'static) -> Self {
+    pub fn new(scheme: impl Verify + 'static) -> Self {
         WebhookConfig {
             scheme: Arc::new(scheme),
             limit: BodyLimits::default(),
@@ -213,14 +213,14 @@ fn decode_event<T: DeserializeOwned>(webhook: &VerifiedWebhook) -> Result<Event<
 /// ```
 /// use axum::{Extension, Router, routing::post};
 /// use hookwire::adapters::axum::{VerifiedWebhook, VerifyLayer, WebhookConfig};
-/// use hookwire::webhook::{Secret, Verifier};
+/// use hookwire::webhook::StandardWebhooks;
 ///
 /// async fn receive(Extension(webhook): Extension<VerifiedWebhook>, body: String) -> String {
 ///     format!("{:?}: {body}", webhook.verified().id())
 /// }
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let verifier = Verifier::new(&Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?);
+/// let verifier = StandardWebhooks::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
 /// let app: Router = Router::new()
 ///     .route("/webhooks", post(receive))
 ///     .layer(VerifyLayer::new(WebhookConfig::new(verifier)));
@@ -320,6 +320,8 @@ where
             let (mut parts, body) = request.into_parts();
             let mut probe = http::Request::new(body);
             *probe.headers_mut() = std::mem::take(&mut parts.headers);
+            *probe.method_mut() = parts.method.clone();
+            *probe.uri_mut() = parts.uri.clone();
             let now = SystemTime::now();
             let mut webhook = match verify_request(&*config.scheme, probe, config.limit, now).await
             {

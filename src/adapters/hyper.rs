@@ -2,7 +2,7 @@
 //!
 //! The server side reads a `Request<Incoming>` (or any `http-body` body) within
 //! [`BodyLimits`], answering 413 without reading the rest and 408 past the read deadline
-//! ([`verify_request`]), verifies it under any `Scheme`, and maps failures to 400, 401, 408 or
+//! ([`verify_request`]), verifies it under any `Verify` scheme, and maps failures to 400, 401, 408 or
 //! 413 with a short message ([`handle`]); [`handle_once`] hands each message to the handler
 //! once with a replay guard, releasing it when the handler fails; [`validation_response`]
 //! answers the CloudEvents webhook validation handshake.
@@ -34,7 +34,7 @@ pub use super::server::{
 use super::{Resolve, SystemResolver};
 use crate::api::DEFAULT_MAX_RESPONSE;
 use crate::transport::{AddressPolicy, HttpClient, TransportError, TransportErrorKind};
-use crate::webhook::{ReplayGuard, Scheme};
+use crate::webhook::{ReplayGuard, Verify};
 
 /// An [`HttpClient`] over hyper-util's pooled client.
 ///
@@ -347,10 +347,10 @@ impl<C: Connect + Clone + Send + Sync + 'static> HttpClient for HyperClient<C> {
 /// use hookwire::adapters::hyper::{DEFAULT_BODY_LIMIT, handle};
 /// use hookwire::bytes::Bytes;
 /// use hookwire::http::Response;
-/// use hookwire::webhook::{Secret, Verifier};
+/// use hookwire::webhook::StandardWebhooks;
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let verifier = Arc::new(Verifier::new(&Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?));
+/// let verifier = Arc::new(StandardWebhooks::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?);
 /// let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
 ///     let verifier = verifier.clone();
 ///     async move {
@@ -372,7 +372,7 @@ pub async fn handle<S, B, F, Fut>(
     handler: F,
 ) -> Response<Full<Bytes>>
 where
-    S: Scheme + ?Sized,
+    S: Verify + ?Sized,
     B: Body,
     B::Error: std::fmt::Display,
     F: FnOnce(VerifiedWebhook) -> Fut,
@@ -397,7 +397,7 @@ pub async fn handle_once<S, B, F, Fut>(
     handler: F,
 ) -> Response<Full<Bytes>>
 where
-    S: Scheme + ?Sized,
+    S: Verify + ?Sized,
     B: Body,
     B::Error: std::fmt::Display,
     F: FnOnce(VerifiedWebhook) -> Fut,

@@ -15,7 +15,7 @@ use http_body::Body;
 
 use super::body::{OverLimit, ReadError, read_limited};
 use crate::webhook::{
-    Claim, MAX_ID_LEN, ReplayError, ReplayGuard, ReplayKey, Scheme, Verified, VerifyError,
+    Claim, Inbound, MAX_ID_LEN, ReplayError, ReplayGuard, ReplayKey, Verified, Verify, VerifyError,
 };
 
 /// The default limit on a webhook body: 1 MiB.
@@ -108,16 +108,21 @@ pub struct VerifiedWebhook {
     pub headers: HeaderMap,
     /// The body, exactly as it arrived.
     pub body: Bytes,
-    scheme: &'static str,
+    scheme: String,
     id: Option<String>,
     timestamp: Option<i64>,
+    key: Option<usize>,
     verifiable_until: Option<SystemTime>,
 }
 
 impl VerifiedWebhook {
     /// What the scheme verified: its name, the message id and timestamp where it has them.
     pub fn verified(&self) -> Verified<'_> {
-        Verified::new(self.scheme, self.id.as_deref(), self.timestamp)
+        let verified = Verified::new(&self.scheme, self.id.as_deref(), self.timestamp);
+        match self.key {
+            Some(index) => verified.with_key(index),
+            None => verified,
+        }
     }
 
     /// The same webhook without its headers and body: what a layer leaves in a request's
@@ -126,9 +131,10 @@ impl VerifiedWebhook {
         VerifiedWebhook {
             headers: HeaderMap::new(),
             body: Bytes::new(),
-            scheme: self.scheme,
+            scheme: self.scheme.clone(),
             id: self.id.clone(),
             timestamp: self.timestamp,
+            key: self.key,
             verifiable_until: self.verifiable_until,
         }
     }
@@ -189,7 +195,7 @@ impl Rejection {
                 VerifyError::TooOld { .. }
                 | VerifyError::TooNew { .. }
                 | VerifyError::NoMatchingSignature
-                | VerifyError::NoSupportedSignature => StatusCode::UNAUTHORIZED,
+                | VerifyError::NoSupportedSignature { .. } => StatusCode::UNAUTHORIZED,
                 _ => StatusCode::BAD_REQUEST,
             },
         }
@@ -278,19 +284,20 @@ pub async fn verify_request<S, B>(
     now: SystemTime,
 ) -> Result<VerifiedWebhook, Rejection>
 where
-    S: Scheme + ?Sized,
+    S: Verify + ?Sized,
     B: Body,
     B::Error: fmt::Display,
 {
     let (parts, body) = request.into_parts();
     let body = read_body(&parts.headers, body, limits.into()).await?;
     let verified = scheme
-        .verify_at(&parts.headers, &body, now)
+        .verify_at(Inbound::from_parts(&parts, &body), now)
         .map_err(Rejection::Verify)?;
-    let (scheme, id, timestamp, verifiable_until) = (
-        verified.scheme(),
+    let (scheme, id, timestamp, key, verifiable_until) = (
+        verified.scheme().to_owned(),
         verified.id().map(str::to_owned),
         verified.timestamp(),
+        verified.key(),
         verified.verifiable_until(),
     );
     Ok(VerifiedWebhook {
@@ -299,6 +306,7 @@ where
         scheme,
         id,
         timestamp,
+        key,
         verifiable_until,
     })
 }
@@ -331,7 +339,7 @@ where
         return refuse(Rejection::IdTooLong { len: id.len() });
     }
     let key = ReplayKey {
-        scheme: webhook.scheme,
+        scheme: &webhook.scheme,
         id,
     };
     match guard.claim(key, now).await {

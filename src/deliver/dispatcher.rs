@@ -16,13 +16,13 @@ use super::schedule::Schedule;
 use crate::event::{Event, EventError};
 use crate::timer::Timer;
 use crate::transport::{AddressError, HttpClient, TransportError, redact_url};
-use crate::webhook::{Secret, SignError, Signer};
+use crate::webhook::{Message, Secret, Sign, SignError, StandardWebhooks};
 
 /// Where deliveries go: a URL, the secrets to sign with, and extra headers.
 #[derive(Clone)]
 pub struct Destination {
     url: Url,
-    signer: Signer,
+    signer: StandardWebhooks,
     headers: HeaderMap,
 }
 
@@ -36,7 +36,7 @@ impl Destination {
         let url = Url::parse(url).map_err(|error| DeliverError::Url(error.to_string()))?;
         Ok(Destination {
             url,
-            signer: Signer::new(secret),
+            signer: StandardWebhooks::from_secret(secret),
             headers: HeaderMap::new(),
         })
     }
@@ -44,7 +44,7 @@ impl Destination {
     /// Signs with one more secret (during a rotation every attempt carries both signatures).
     #[must_use]
     pub fn with_secret(mut self, secret: &Secret) -> Self {
-        self.signer = self.signer.with_secret(secret);
+        self.signer = self.signer.with_key_of(secret);
         self
     }
 
@@ -325,7 +325,9 @@ impl<C: HttpClient> Dispatcher<C> {
         destination: &Destination,
         payload: &Payload,
     ) -> Result<Request<Bytes>, DeliverError> {
-        let signed = destination.signer.sign_now(&payload.id, &payload.body)?;
+        let signed = destination
+            .signer
+            .sign(&Message::new(&payload.id, &payload.body))?;
         let mut request = Request::post(destination.url.as_str())
             .body(payload.body.clone())
             .map_err(|error| DeliverError::Url(error.to_string()))?;
@@ -333,7 +335,7 @@ impl<C: HttpClient> Dispatcher<C> {
         headers.extend(destination.headers.clone());
         headers.insert(CONTENT_TYPE, payload.content_type.clone());
         headers.insert(USER_AGENT, self.user_agent.clone());
-        signed.insert_into(headers);
+        headers.extend(signed);
         Ok(request)
     }
 

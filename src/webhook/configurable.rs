@@ -1,56 +1,60 @@
 //! A configurable HMAC scheme for the long tail of providers.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::mac::{Algorithm, Encoding, KeyedMac};
+use super::scheme::{Inbound, Sign, Verify};
 use super::verify::{header_str, parse_timestamp, unix_seconds};
 use super::{
-    DEFAULT_TOLERANCE, Message, Scheme, Secret, SignError, Verified, VerifyError, check_timestamp,
+    DEFAULT_TOLERANCE, Message, SecretError, SecretInput, SignError, Verified, VerifyError,
+    check_timestamp,
 };
 
 /// A configurable HMAC scheme: one signature header, over the body or over a timestamp and the
 /// body, in hex or base64, with SHA-256, SHA-512 or SHA-1.
 ///
-/// The defaults are HMAC-SHA256 of the body, lowercase hex, no prefix. [`GitHub`](super::GitHub),
+/// Build it with [`HmacScheme::builder`]: header names are given at run time, in any case. The
+/// defaults are HMAC-SHA256 of the body, lowercase hex, no prefix. The secret is the text the
+/// provider shows, used byte for byte, or a [`Secret`](super::Secret). [`GitHub`](super::GitHub),
 /// [`Slack`](super::Slack) and [`Shopify`](super::Shopify) are presets of it.
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use hookwire::http::HeaderName;
-/// use hookwire::webhook::{Encoding, HmacScheme, Message, Scheme, Secret};
+/// use hookwire::webhook::{Encoding, HmacScheme, Inbound, Message, Sign, Verify};
 ///
 /// // A provider that sends `X-Acme-Signature: sha256=<base64>` over `{timestamp}.{body}`,
 /// // with the time in `X-Acme-Timestamp` and a delivery id in `X-Acme-Delivery`.
-/// let secret = Secret::from_bytes_weak("acme-endpoint-secret")?;
-/// let acme = HmacScheme::new(HeaderName::from_static("x-acme-signature"), &secret)
-///     .named("acme")
+/// let acme = HmacScheme::builder("X-Acme-Signature")
+///     .name("acme")
 ///     .prefix("sha256=")
 ///     .encoding(Encoding::Base64)
-///     .timestamp(HeaderName::from_static("x-acme-timestamp"), "", ".")
-///     .id_header(HeaderName::from_static("x-acme-delivery"))
-///     .tolerance(Duration::from_secs(600));
+///     .timestamp("X-Acme-Timestamp", "", ".")
+///     .id_header("X-Acme-Delivery")
+///     .tolerance(Duration::from_secs(600))
+///     .build("acme-endpoint-secret")?;
 ///
 /// let sent = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
 /// let headers = acme.sign(&Message::new("d-1", b"{}").at(sent))?;
-/// let verified = acme.verify_at(&headers, b"{}", sent)?;
+/// let verified = acme.verify_at(Inbound::new(&headers, b"{}"), sent)?;
 /// assert_eq!((verified.id(), verified.timestamp()), (Some("d-1"), Some(1_700_000_000)));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
 pub struct HmacScheme {
-    name: &'static str,
+    name: Cow<'static, str>,
     signature_header: HeaderName,
     prefix: Box<str>,
     encoding: Encoding,
     algorithm: Algorithm,
-    secrets: Vec<Secret>,
     keys: Vec<KeyedMac>,
     timestamp: Option<Timestamp>,
     tolerance: Duration,
     id_header: Option<HeaderName>,
+    expected: &'static str,
 }
 
 /// Where the timestamp comes from and how it joins the signed content:
@@ -62,66 +66,116 @@ struct Timestamp {
     separator: Box<str>,
 }
 
+/// Builds an [`HmacScheme`]: every setter is optional, and [`build`](HmacSchemeBuilder::build)
+/// checks the header names and the secret.
+#[derive(Clone)]
+#[must_use]
+pub struct HmacSchemeBuilder {
+    scheme: HmacScheme,
+    invalid: Option<String>,
+}
+
 impl HmacScheme {
-    /// A scheme that reads the signature from `signature_header`: HMAC-SHA256 of the body, in
-    /// lowercase hex, with no prefix, verified with `secret`.
-    pub fn new(signature_header: HeaderName, secret: &Secret) -> Self {
-        let algorithm = Algorithm::Sha256;
-        HmacScheme {
-            name: "hmac",
-            signature_header: shared(signature_header),
-            prefix: Box::from(""),
-            encoding: Encoding::Hex,
-            algorithm,
-            keys: vec![KeyedMac::new(algorithm, secret.expose_bytes())],
-            secrets: vec![secret.clone()],
-            timestamp: None,
-            tolerance: DEFAULT_TOLERANCE,
-            id_header: None,
+    /// A builder for a scheme that reads the signature from the header named
+    /// `signature_header` (any case).
+    pub fn builder(signature_header: &str) -> HmacSchemeBuilder {
+        HmacSchemeBuilder {
+            scheme: HmacScheme {
+                name: Cow::Borrowed("hmac"),
+                signature_header: HeaderName::from_static("x-signature"),
+                prefix: Box::from(""),
+                encoding: Encoding::Hex,
+                algorithm: Algorithm::Sha256,
+                keys: Vec::new(),
+                timestamp: None,
+                tolerance: DEFAULT_TOLERANCE,
+                id_header: None,
+                expected: "the configured prefix, then the signature",
+            },
+            invalid: None,
+        }
+        .signature_header(signature_header)
+    }
+
+    /// Adds a secret, read as [`HmacSchemeBuilder::build`] reads it: a signature made with any
+    /// of the scheme's secrets passes, and [`Verified::key`] says which. Signing uses the first.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError::Empty`] for an empty secret.
+    pub fn with_secret<'s>(
+        mut self,
+        secret: impl Into<SecretInput<'s>>,
+    ) -> Result<Self, SecretError> {
+        let secret = secret.into().raw()?;
+        self.keys
+            .push(KeyedMac::new(self.algorithm, secret.expose_bytes()));
+        Ok(self)
+    }
+
+    /// The same scheme with another tolerance, for presets.
+    pub(crate) fn tolerance(mut self, tolerance: Duration) -> Self {
+        self.tolerance = tolerance;
+        self
+    }
+
+    /// The preset's own description of its signature syntax, for error messages.
+    pub(crate) fn expecting(mut self, expected: &'static str) -> Self {
+        self.expected = expected;
+        self
+    }
+}
+
+impl HmacSchemeBuilder {
+    fn header(&mut self, name: &str) -> HeaderName {
+        match HeaderName::from_bytes(name.as_bytes()) {
+            // Cloned once so that its bytes are shared: later clones (in errors) only bump a
+            // reference count and never allocate.
+            Ok(header) => shared(header),
+            Err(_) => {
+                self.invalid.get_or_insert_with(|| name.to_owned());
+                HeaderName::from_static("x-invalid")
+            }
         }
     }
 
+    fn signature_header(mut self, name: &str) -> Self {
+        self.scheme.signature_header = self.header(name);
+        self
+    }
+
     /// The name [`Verified::scheme`] reports; `"hmac"` by default.
-    #[must_use]
-    pub fn named(mut self, name: &'static str) -> Self {
-        self.name = name;
+    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.scheme.name = name.into();
         self
     }
 
     /// Text before the signature in its header, such as `sha256=`. A header without it is
     /// malformed.
-    #[must_use]
     pub fn prefix(mut self, prefix: &str) -> Self {
-        self.prefix = Box::from(prefix);
+        self.scheme.prefix = Box::from(prefix);
         self
     }
 
     /// How the signature is written: [`Encoding::Hex`] by default.
-    #[must_use]
     pub fn encoding(mut self, encoding: Encoding) -> Self {
-        self.encoding = encoding;
+        self.scheme.encoding = encoding;
         self
     }
 
-    /// The hash function: [`Algorithm::Sha256`] by default. Re-keys every secret.
-    #[must_use]
+    /// The hash function: [`Algorithm::Sha256`] by default.
     pub fn algorithm(mut self, algorithm: Algorithm) -> Self {
-        self.algorithm = algorithm;
-        self.keys = self
-            .secrets
-            .iter()
-            .map(|secret| KeyedMac::new(algorithm, secret.expose_bytes()))
-            .collect();
+        self.scheme.algorithm = algorithm;
         self
     }
 
-    /// Signs a timestamp too: it is read from `header` (integer seconds since the Unix epoch),
-    /// checked against the tolerance ([`DEFAULT_TOLERANCE`] unless set), and the signed content
-    /// becomes `{before}{timestamp}{separator}{body}`.
-    #[must_use]
-    pub fn timestamp(mut self, header: HeaderName, before: &str, separator: &str) -> Self {
-        self.timestamp = Some(Timestamp {
-            header: shared(header),
+    /// Signs a timestamp too: it is read from the header named `header` (integer seconds since
+    /// the Unix epoch), checked against the tolerance ([`DEFAULT_TOLERANCE`] unless set), and
+    /// the signed content becomes `{before}{timestamp}{separator}{body}`.
+    pub fn timestamp(mut self, header: &str, before: &str, separator: &str) -> Self {
+        let header = self.header(header);
+        self.scheme.timestamp = Some(Timestamp {
+            header,
             before: Box::from(before),
             separator: Box::from(separator),
         });
@@ -129,53 +183,83 @@ impl HmacScheme {
     }
 
     /// How far the timestamp may lie from now, either way ([`DEFAULT_TOLERANCE`] unless set);
-    /// it applies when a [timestamp](HmacScheme::timestamp) is configured.
-    #[must_use]
+    /// it applies when a [timestamp](HmacSchemeBuilder::timestamp) is configured.
     pub fn tolerance(mut self, tolerance: Duration) -> Self {
-        self.tolerance = tolerance;
+        self.scheme.tolerance = tolerance;
         self
     }
 
     /// A header that carries the delivery id, reported as [`Verified::id`] and filled from
     /// [`Message::id`] when signing. It is not signed.
-    #[must_use]
-    pub fn id_header(mut self, header: HeaderName) -> Self {
-        self.id_header = Some(shared(header));
+    pub fn id_header(mut self, header: &str) -> Self {
+        self.scheme.id_header = Some(self.header(header));
         self
     }
 
-    /// Adds a secret: a signature made with any of the scheme's secrets passes. Signing uses
-    /// the first.
-    #[must_use]
-    pub fn with_secret(mut self, secret: &Secret) -> Self {
-        self.keys
-            .push(KeyedMac::new(self.algorithm, secret.expose_bytes()));
-        self.secrets.push(secret.clone());
-        self
+    /// The scheme, with its first secret: the text the provider shows, used byte for byte, or
+    /// a [`Secret`](super::Secret).
+    ///
+    /// # Errors
+    ///
+    /// [`SchemeError::HeaderName`] for a header name that is not a valid HTTP header name, and
+    /// [`SchemeError::Secret`] for an empty secret.
+    pub fn build<'s>(self, secret: impl Into<SecretInput<'s>>) -> Result<HmacScheme, SchemeError> {
+        if let Some(name) = self.invalid {
+            return Err(SchemeError::HeaderName { name });
+        }
+        Ok(self.scheme.with_secret(secret)?)
     }
 }
 
-impl Scheme for HmacScheme {
-    fn name(&self) -> &'static str {
-        self.name
+/// Why a scheme could not be built. No variant carries any part of a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SchemeError {
+    /// A configured header name is not a valid HTTP header name.
+    #[error("`{name}` is not a valid HTTP header name")]
+    HeaderName {
+        /// The name as given.
+        name: String,
+    },
+    /// The secret was refused.
+    #[error("the scheme's secret was refused")]
+    Secret(#[from] SecretError),
+}
+
+impl SchemeError {
+    /// The secret's error, for presets whose header names are fixed and valid.
+    pub(crate) fn into_secret_error(self) -> SecretError {
+        match self {
+            SchemeError::Secret(error) => error,
+            SchemeError::HeaderName { .. } => SecretError::Empty,
+        }
+    }
+}
+
+impl Verify for HmacScheme {
+    fn name(&self) -> &str {
+        &self.name
     }
 
     fn detect(&self, headers: &HeaderMap) -> bool {
         headers.contains_key(&self.signature_header)
     }
 
-    fn verify_at<'h>(
-        &self,
-        headers: &'h HeaderMap,
-        body: &[u8],
+    fn verify_at<'a>(
+        &'a self,
+        request: Inbound<'a>,
         now: SystemTime,
-    ) -> Result<Verified<'h>, VerifyError> {
+    ) -> Result<Verified<'a>, VerifyError> {
+        let headers = request.headers();
+        let malformed = VerifyError::MalformedSignature {
+            expected: self.expected,
+        };
         let signature = headers
             .get(&self.signature_header)
             .ok_or_else(|| VerifyError::MissingHeader(self.signature_header.clone()))?
             .as_bytes()
             .strip_prefix(self.prefix.as_bytes())
-            .ok_or(VerifyError::MalformedSignature)?;
+            .ok_or(malformed)?;
         let (sent, timestamp_text) = match &self.timestamp {
             Some(timestamp) => {
                 let text = header_str(headers, &timestamp.header)?;
@@ -194,13 +278,13 @@ impl Scheme for HmacScheme {
                 timestamp.before.as_bytes(),
                 timestamp_text.as_bytes(),
                 timestamp.separator.as_bytes(),
-                body,
+                request.body(),
             ],
-            None => [body, b"", b"", b""],
+            None => [request.body(), b"", b"", b""],
         };
-        for key in &self.keys {
+        for (index, key) in self.keys.iter().enumerate() {
             if key.tag(&content).matches(self.encoding, signature) {
-                let verified = Verified::new(self.name, id, sent);
+                let verified = Verified::new(&self.name, id, sent).with_key(index);
                 return Ok(if sent.is_some() {
                     verified.with_tolerance(self.tolerance)
                 } else {
@@ -210,26 +294,28 @@ impl Scheme for HmacScheme {
         }
         Err(VerifyError::NoMatchingSignature)
     }
+}
 
+impl Sign for HmacScheme {
     /// Signs with the first secret.
     fn sign(&self, message: &Message<'_>) -> Result<HeaderMap, SignError> {
         let key = self.keys.first().ok_or(SignError::NoKey)?;
         let mut headers = HeaderMap::new();
-        let timestamp = unix_seconds(message.timestamp).to_string();
+        let timestamp = unix_seconds(message.timestamp()).to_string();
         let content: [&[u8]; 4] = match &self.timestamp {
             Some(t) => {
                 headers.insert(
                     &t.header,
-                    HeaderValue::from(unix_seconds(message.timestamp)),
+                    HeaderValue::from(unix_seconds(message.timestamp())),
                 );
                 [
                     t.before.as_bytes(),
                     timestamp.as_bytes(),
                     t.separator.as_bytes(),
-                    message.body,
+                    message.body(),
                 ]
             }
-            None => [message.body, b"", b"", b""],
+            None => [message.body(), b"", b"", b""],
         };
         let signature = format!("{}{}", self.prefix, key.tag(&content).encode(self.encoding));
         headers.insert(
@@ -237,9 +323,17 @@ impl Scheme for HmacScheme {
             value(&self.signature_header, &signature)?,
         );
         if let Some(name) = &self.id_header {
-            headers.insert(name, value(name, message.id)?);
+            headers.insert(name, value(name, message.id())?);
         }
         Ok(headers)
+    }
+}
+
+impl fmt::Debug for HmacSchemeBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HmacSchemeBuilder")
+            .field("scheme", &self.scheme)
+            .finish_non_exhaustive()
     }
 }
 

@@ -5,14 +5,14 @@ use std::time::SystemTime;
 use http::{HeaderMap, HeaderName};
 
 use super::mac::Algorithm;
-use super::{HmacScheme, Message, Scheme, Secret, SecretError, SignError, Verified, VerifyError};
+use super::scheme::{Inbound, Sign, Verify};
+use super::{
+    HmacScheme, Message, SchemeError, Secret, SecretError, SecretInput, SignError, Verified,
+    VerifyError,
+};
 
-/// `X-Hub-Signature-256`: `sha256=` and the lowercase hex HMAC-SHA256 of the body.
-pub(crate) const X_HUB_SIGNATURE_256: HeaderName = HeaderName::from_static("x-hub-signature-256");
 /// `X-Hub-Signature`: the legacy `sha1=` signature.
 pub(crate) const X_HUB_SIGNATURE: HeaderName = HeaderName::from_static("x-hub-signature");
-/// `X-GitHub-Delivery`: a unique id for the delivery (not signed).
-pub(crate) const X_GITHUB_DELIVERY: HeaderName = HeaderName::from_static("x-github-delivery");
 
 /// GitHub's webhook signatures, as documented in "Validating webhook deliveries".
 ///
@@ -27,7 +27,7 @@ pub(crate) const X_GITHUB_DELIVERY: HeaderName = HeaderName::from_static("x-gith
 ///
 /// ```
 /// use hookwire::http::HeaderMap;
-/// use hookwire::webhook::{GitHub, Scheme};
+/// use hookwire::webhook::{GitHub, Inbound, Verify};
 ///
 /// // The example in GitHub's documentation.
 /// let github = GitHub::new("It's a Secret to Everybody")?;
@@ -36,7 +36,7 @@ pub(crate) const X_GITHUB_DELIVERY: HeaderName = HeaderName::from_static("x-gith
 ///     "x-hub-signature-256",
 ///     "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17".parse()?,
 /// );
-/// assert!(github.verify(&headers, b"Hello, World!").is_ok());
+/// assert!(github.verify(Inbound::new(&headers, b"Hello, World!")).is_ok());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -47,30 +47,38 @@ pub struct GitHub {
 }
 
 impl GitHub {
-    /// The scheme, with the webhook's secret as configured on GitHub.
+    /// The scheme, with the webhook's secret: the text as configured on GitHub (used byte for
+    /// byte), or a [`Secret`].
     ///
     /// # Errors
     ///
     /// [`SecretError::Empty`] for an empty secret.
-    pub fn new(secret: &str) -> Result<Self, SecretError> {
-        let secret = Secret::from_bytes_weak(secret)?;
+    pub fn new<'s>(secret: impl Into<SecretInput<'s>>) -> Result<Self, SecretError> {
+        let secret = secret.into().raw()?;
         Ok(GitHub {
-            sha256: preset(&secret, X_HUB_SIGNATURE_256, "sha256=", Algorithm::Sha256),
+            sha256: preset(&secret, "x-hub-signature-256", "sha256=", Algorithm::Sha256)?
+                .expecting("`sha256=` and the lowercase hex HMAC-SHA256 of the body"),
             sha1: None,
             secrets: vec![secret],
         })
     }
 
-    /// Adds a secret (during a rotation): a signature made with any of them passes. Signing
-    /// uses the first.
+    /// Adds a secret (during a rotation), read as [`GitHub::new`] reads it: a signature made
+    /// with any of them passes. Signing uses the first.
     ///
     /// # Errors
     ///
     /// [`SecretError::Empty`] for an empty secret.
-    pub fn with_secret(mut self, secret: &str) -> Result<Self, SecretError> {
-        let secret = Secret::from_bytes_weak(secret)?;
-        self.sha256 = self.sha256.with_secret(&secret);
-        self.sha1 = self.sha1.map(|sha1| sha1.with_secret(&secret));
+    pub fn with_secret<'s>(
+        mut self,
+        secret: impl Into<SecretInput<'s>>,
+    ) -> Result<Self, SecretError> {
+        let secret = secret.into().raw()?;
+        self.sha256 = self.sha256.with_secret(&secret)?;
+        self.sha1 = self
+            .sha1
+            .map(|sha1| sha1.with_secret(&secret))
+            .transpose()?;
         self.secrets.push(secret);
         Ok(self)
     }
@@ -80,26 +88,34 @@ impl GitHub {
     #[must_use]
     pub fn allow_sha1(mut self) -> Self {
         let mut secrets = self.secrets.iter();
-        self.sha1 = secrets.next().map(|first| {
-            secrets.fold(
-                preset(first, X_HUB_SIGNATURE, "sha1=", Algorithm::Sha1),
-                |scheme, secret| scheme.with_secret(secret),
-            )
+        self.sha1 = secrets.next().and_then(|first| {
+            let sha1 = preset(first, "x-hub-signature", "sha1=", Algorithm::Sha1).ok()?;
+            secrets
+                .try_fold(sha1, |scheme, secret| scheme.with_secret(secret))
+                .ok()
+                .map(|sha1| sha1.expecting("`sha1=` and the lowercase hex HMAC-SHA1 of the body"))
         });
         self
     }
 }
 
-fn preset(secret: &Secret, header: HeaderName, prefix: &str, algorithm: Algorithm) -> HmacScheme {
-    HmacScheme::new(header, secret)
-        .named("github")
+fn preset(
+    secret: &Secret,
+    header: &str,
+    prefix: &str,
+    algorithm: Algorithm,
+) -> Result<HmacScheme, SecretError> {
+    HmacScheme::builder(header)
+        .name("github")
         .prefix(prefix)
         .algorithm(algorithm)
-        .id_header(X_GITHUB_DELIVERY)
+        .id_header("x-github-delivery")
+        .build(secret)
+        .map_err(SchemeError::into_secret_error)
 }
 
-impl Scheme for GitHub {
-    fn name(&self) -> &'static str {
+impl Verify for GitHub {
+    fn name(&self) -> &str {
         "github"
     }
 
@@ -107,23 +123,29 @@ impl Scheme for GitHub {
         self.sha256.detect(headers) || self.sha1.as_ref().is_some_and(|s| s.detect(headers))
     }
 
-    fn verify_at<'h>(
-        &self,
-        headers: &'h HeaderMap,
-        body: &[u8],
+    /// Verifies `X-Hub-Signature-256` (or, where allowed, `X-Hub-Signature`); GitHub signs no
+    /// timestamp, so `now` is not read.
+    fn verify_at<'a>(
+        &'a self,
+        request: Inbound<'a>,
         now: SystemTime,
-    ) -> Result<Verified<'h>, VerifyError> {
+    ) -> Result<Verified<'a>, VerifyError> {
+        let headers = request.headers();
         match &self.sha1 {
             Some(sha1) if !self.sha256.detect(headers) && sha1.detect(headers) => {
-                sha1.verify_at(headers, body, now)
+                sha1.verify_at(request, now)
             }
             _ if !self.sha256.detect(headers) && headers.contains_key(X_HUB_SIGNATURE) => {
-                Err(VerifyError::NoSupportedSignature)
+                Err(VerifyError::NoSupportedSignature {
+                    found: "the legacy SHA-1 `X-Hub-Signature`, which is refused unless `GitHub::allow_sha1` is called",
+                })
             }
-            _ => self.sha256.verify_at(headers, body, now),
+            _ => self.sha256.verify_at(request, now),
         }
     }
+}
 
+impl Sign for GitHub {
     /// `X-Hub-Signature-256` (and `X-Hub-Signature` when SHA-1 is allowed) with the first
     /// secret, and `X-GitHub-Delivery` with the message id.
     fn sign(&self, message: &Message<'_>) -> Result<HeaderMap, SignError> {

@@ -1,25 +1,126 @@
-//! What every signature scheme offers, and a verifier that serves several at once.
+//! What every signature scheme offers: [`Verify`] for receivers, [`Sign`] for senders and tests,
+//! the [`Inbound`] request a verifier sees, and a verifier that serves several schemes at once.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::SystemTime;
 
-use http::HeaderMap;
+use http::{HeaderMap, Method, Uri};
 
 use super::{SignError, Verified, VerifyError};
 
-/// A webhook signature scheme: how a provider signs a request, and how its receiver checks it.
+/// What a verifier sees of a received request: its method and URI where the server knows them,
+/// its headers, and its body exactly as it arrived. Borrowed, and `Copy`: building one costs
+/// nothing.
 ///
-/// hookwire implements it for [Standard Webhooks](super::Verifier), [Stripe](super::Stripe),
-/// [GitHub](super::GitHub), [Slack](super::Slack), [Shopify](super::Shopify) and a
-/// [configurable HMAC scheme](super::HmacScheme) for the long tail. Implement it for a scheme of
-/// your own and it works wherever these do, in a [`MultiVerifier`] too.
+/// Most schemes sign the body and a few headers; some (Twilio, Square, HubSpot) sign the URL
+/// too, and refuse a request whose URI is unknown.
+///
+/// ```
+/// use hookwire::http::{HeaderMap, Request};
+/// use hookwire::webhook::Inbound;
+///
+/// // From an `http::Request` whose body is already read:
+/// let request = Request::post("https://example.com/hooks").body(b"{}".to_vec())?;
+/// let inbound = Inbound::from_request(&request);
+/// assert_eq!(inbound.uri().map(|uri| uri.path()), Some("/hooks"));
+///
+/// // From headers and a body alone:
+/// let headers = HeaderMap::new();
+/// let inbound = Inbound::new(&headers, b"{}");
+/// assert_eq!(inbound.method(), None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Inbound<'a> {
+    method: Option<&'a Method>,
+    uri: Option<&'a Uri>,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+}
+
+impl<'a> Inbound<'a> {
+    /// A request known by its headers and body; its method and URI are unknown.
+    pub fn new(headers: &'a HeaderMap, body: &'a [u8]) -> Self {
+        Inbound {
+            method: None,
+            uri: None,
+            headers,
+            body,
+        }
+    }
+
+    /// An `http::Request` whose body has been read.
+    pub fn from_request<B: AsRef<[u8]>>(request: &'a http::Request<B>) -> Self {
+        Inbound {
+            method: Some(request.method()),
+            uri: Some(request.uri()),
+            headers: request.headers(),
+            body: request.body().as_ref(),
+        }
+    }
+
+    /// The parts of an `http::Request` and its body, read separately.
+    pub fn from_parts(parts: &'a http::request::Parts, body: &'a [u8]) -> Self {
+        Inbound {
+            method: Some(&parts.method),
+            uri: Some(&parts.uri),
+            headers: &parts.headers,
+            body,
+        }
+    }
+
+    /// A request from its four parts, for servers whose request type is not `http`'s.
+    pub fn from_components(
+        method: &'a Method,
+        uri: &'a Uri,
+        headers: &'a HeaderMap,
+        body: &'a [u8],
+    ) -> Self {
+        Inbound {
+            method: Some(method),
+            uri: Some(uri),
+            headers,
+            body,
+        }
+    }
+
+    /// The method, where known.
+    pub fn method(&self) -> Option<&'a Method> {
+        self.method
+    }
+
+    /// The URI, where known.
+    pub fn uri(&self) -> Option<&'a Uri> {
+        self.uri
+    }
+
+    /// The headers.
+    pub fn headers(&self) -> &'a HeaderMap {
+        self.headers
+    }
+
+    /// The body, exactly as it arrived.
+    pub fn body(&self) -> &'a [u8] {
+        self.body
+    }
+}
+
+/// Checks a received webhook's signature: what a receiver needs of a scheme.
+///
+/// hookwire implements it for [Standard Webhooks](super::StandardWebhooks),
+/// [Stripe](super::Stripe), [GitHub](super::GitHub), [Slack](super::Slack),
+/// [Shopify](super::Shopify), a [configurable HMAC scheme](super::HmacScheme) for the long tail,
+/// and a [`MultiVerifier`] that serves several at once. References, `Box` and `Arc` of a
+/// verifier (`dyn Verify` too) are verifiers, so every adapter takes any of them. Implement it
+/// for a scheme of your own and it works wherever these do.
 ///
 /// Implementations hold their secrets (keyed once, when built), a timestamp tolerance where the
 /// scheme has timestamps, and nothing per request; verifying must not panic on any input.
 ///
 /// ```
 /// use hookwire::http::HeaderMap;
-/// use hookwire::webhook::{GitHub, Message, Scheme};
+/// use hookwire::webhook::{GitHub, Inbound, Message, Sign, Verify};
 ///
 /// let github = GitHub::new("It's a Secret to Everybody")?;
 /// // Sign as GitHub would, to test a handler…
@@ -29,47 +130,78 @@ use super::{SignError, Verified, VerifyError};
 ///     "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
 /// );
 /// // …and verify as the receiver does.
-/// let verified = github.verify(&headers, b"Hello, World!")?;
+/// let verified = github.verify(Inbound::new(&headers, b"Hello, World!"))?;
 /// assert_eq!(verified.scheme(), "github");
 /// assert_eq!(verified.id(), Some("72d3162e-cc78-11e3-81ab-4c9367dc0958"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub trait Scheme: Send + Sync {
+pub trait Verify: Send + Sync {
     /// A short, stable name, such as `"stripe"`; [`Verified::scheme`] reports it.
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &str;
 
     /// Whether `headers` carry this scheme's signature: how a [`MultiVerifier`] picks a scheme.
     fn detect(&self, headers: &HeaderMap) -> bool;
 
-    /// Verifies `body` against `headers` at the given `now`.
+    /// Verifies `request` at the given `now` (ignored by schemes that sign no timestamp).
     ///
     /// # Errors
     ///
     /// A [`VerifyError`] that says what was wrong.
-    fn verify_at<'h>(
-        &self,
-        headers: &'h HeaderMap,
-        body: &[u8],
+    fn verify_at<'a>(
+        &'a self,
+        request: Inbound<'a>,
         now: SystemTime,
-    ) -> Result<Verified<'h>, VerifyError>;
+    ) -> Result<Verified<'a>, VerifyError>;
 
-    /// Verifies `body` against `headers` at the system clock's now.
+    /// Verifies `request` at the system clock's now.
     ///
     /// # Errors
     ///
     /// A [`VerifyError`] that says what was wrong.
-    fn verify<'h>(&self, headers: &'h HeaderMap, body: &[u8]) -> Result<Verified<'h>, VerifyError> {
-        self.verify_at(headers, body, SystemTime::now())
+    fn verify<'a>(&'a self, request: Inbound<'a>) -> Result<Verified<'a>, VerifyError> {
+        self.verify_at(request, SystemTime::now())
     }
+}
 
-    /// The headers a sender of this scheme attaches to `message`: to test handlers, or to speak
-    /// the scheme as a sender.
+/// Signs a message as a scheme's sender does: to speak the scheme as a sender, or to test a
+/// handler with requests its provider would send.
+pub trait Sign: Send + Sync {
+    /// The headers a sender of this scheme attaches to `message`.
     ///
     /// # Errors
     ///
-    /// A [`SignError`], for instance when the scheme holds no key that can sign.
+    /// A [`SignError`], for instance when the scheme holds no key that can sign, or the id
+    /// cannot stand in a header.
     fn sign(&self, message: &Message<'_>) -> Result<HeaderMap, SignError>;
 }
+
+macro_rules! forward {
+    ($($pointer:ty),*) => {$(
+        impl<V: Verify + ?Sized> Verify for $pointer {
+            fn name(&self) -> &str {
+                (**self).name()
+            }
+            fn detect(&self, headers: &HeaderMap) -> bool {
+                (**self).detect(headers)
+            }
+            fn verify_at<'a>(
+                &'a self,
+                request: Inbound<'a>,
+                now: SystemTime,
+            ) -> Result<Verified<'a>, VerifyError> {
+                (**self).verify_at(request, now)
+            }
+        }
+
+        impl<V: Sign + ?Sized> Sign for $pointer {
+            fn sign(&self, message: &Message<'_>) -> Result<HeaderMap, SignError> {
+                (**self).sign(message)
+            }
+        }
+    )*};
+}
+
+forward!(&V, Box<V>, Arc<V>);
 
 /// A message to sign: its id, the time of the attempt, and the body.
 ///
@@ -77,12 +209,9 @@ pub trait Scheme: Send + Sync {
 /// the body, GitHub and Shopify the body (and send the id in their delivery-id header).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Message<'a> {
-    /// The message id, the same on every attempt to deliver it.
-    pub id: &'a str,
-    /// When this attempt is signed.
-    pub timestamp: SystemTime,
-    /// The exact bytes sent.
-    pub body: &'a [u8],
+    id: &'a str,
+    timestamp: SystemTime,
+    body: &'a [u8],
 }
 
 impl<'a> Message<'a> {
@@ -101,29 +230,44 @@ impl<'a> Message<'a> {
         self.timestamp = timestamp;
         self
     }
+
+    /// The message id, the same on every attempt to deliver it.
+    pub fn id(&self) -> &'a str {
+        self.id
+    }
+
+    /// When this attempt is signed.
+    pub fn timestamp(&self) -> SystemTime {
+        self.timestamp
+    }
+
+    /// The exact bytes sent.
+    pub fn body(&self) -> &'a [u8] {
+        self.body
+    }
 }
 
 /// A verifier for an endpoint that receives webhooks from several providers: it picks the first
 /// scheme whose signature header is present and verifies with it.
 ///
 /// ```
-/// use hookwire::webhook::{GitHub, Message, MultiVerifier, Scheme, Stripe, VerifyError};
+/// use hookwire::webhook::{GitHub, Inbound, Message, MultiVerifier, Sign, Stripe, Verify, VerifyError};
 ///
 /// let stripe = Stripe::new("whsec_stripe_endpoint_secret")?;
 /// let github = GitHub::new("github hook secret")?;
 /// let sent = github.sign(&Message::new("delivery-1", b"{}"))?;
 ///
 /// let verifier = MultiVerifier::new().with(stripe).with(github);
-/// assert_eq!(verifier.verify(&sent, b"{}")?.scheme(), "github");
+/// assert_eq!(verifier.verify(Inbound::new(&sent, b"{}"))?.scheme(), "github");
 /// assert_eq!(
-///     verifier.verify(&Default::default(), b"{}").unwrap_err(),
+///     verifier.verify(Inbound::new(&Default::default(), b"{}")).unwrap_err(),
 ///     VerifyError::NoScheme
 /// );
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Default)]
 pub struct MultiVerifier {
-    schemes: Vec<Box<dyn Scheme>>,
+    schemes: Vec<Box<dyn Verify>>,
 }
 
 impl MultiVerifier {
@@ -134,42 +278,39 @@ impl MultiVerifier {
 
     /// Adds a scheme; schemes are tried in the order they were added.
     #[must_use]
-    pub fn with(mut self, scheme: impl Scheme + 'static) -> Self {
+    pub fn with(mut self, scheme: impl Verify + 'static) -> Self {
         self.schemes.push(Box::new(scheme));
         self
     }
+}
 
-    /// Verifies with the first scheme whose signature header is present, at `now`.
+impl Verify for MultiVerifier {
+    /// `"multi"`; a verified message reports the name of the scheme that verified it.
+    fn name(&self) -> &str {
+        "multi"
+    }
+
+    /// Whether any of the schemes' signature headers is present.
+    fn detect(&self, headers: &HeaderMap) -> bool {
+        self.schemes.iter().any(|scheme| scheme.detect(headers))
+    }
+
+    /// Verifies with the first scheme whose signature header is present.
     ///
     /// # Errors
     ///
     /// [`VerifyError::NoScheme`] when no scheme's header is present; otherwise what that
     /// scheme reports.
-    pub fn verify_at<'h>(
-        &self,
-        headers: &'h HeaderMap,
-        body: &[u8],
+    fn verify_at<'a>(
+        &'a self,
+        request: Inbound<'a>,
         now: SystemTime,
-    ) -> Result<Verified<'h>, VerifyError> {
+    ) -> Result<Verified<'a>, VerifyError> {
         self.schemes
             .iter()
-            .find(|scheme| scheme.detect(headers))
+            .find(|scheme| scheme.detect(request.headers()))
             .ok_or(VerifyError::NoScheme)?
-            .verify_at(headers, body, now)
-    }
-
-    /// Verifies with the first scheme whose signature header is present, at the system clock's
-    /// now.
-    ///
-    /// # Errors
-    ///
-    /// As [`MultiVerifier::verify_at`].
-    pub fn verify<'h>(
-        &self,
-        headers: &'h HeaderMap,
-        body: &[u8],
-    ) -> Result<Verified<'h>, VerifyError> {
-        self.verify_at(headers, body, SystemTime::now())
+            .verify_at(request, now)
     }
 }
 

@@ -61,13 +61,18 @@ impl Secret {
     /// The length, in bytes, of the keys that [`Secret::generate`] makes.
     pub const GENERATED_LEN: usize = 32;
 
-    /// Parses a secret in the `whsec_<base64>` form; the prefix is optional.
+    /// Parses a secret in the `whsec_<base64>` form that Standard Webhooks senders show.
+    ///
+    /// The prefix is required, so that a provider's plain secret (Slack's hex, GitHub's text,
+    /// which often happen to be valid base64) is never decoded by mistake: pass such a secret to
+    /// its scheme's constructor as text, or to [`Secret::from_bytes`].
     ///
     /// # Errors
     ///
-    /// [`SecretError::Empty`] when nothing is left after the prefix,
-    /// [`SecretError::InvalidBase64`] when the rest is not base64, and [`SecretError::TooShort`]
-    /// for a key under [`Secret::MIN_LEN`] bytes. No error contains the secret.
+    /// [`SecretError::MissingPrefix`] without `whsec_`, [`SecretError::Empty`] when nothing
+    /// follows it, [`SecretError::InvalidBase64`] when the rest is not base64, and
+    /// [`SecretError::TooShort`] for a key under [`Secret::MIN_LEN`] bytes. No error contains
+    /// the secret.
     pub fn parse(secret: &str) -> Result<Self, SecretError> {
         Self::parse_weak(secret)?.at_least_min_len()
     }
@@ -79,10 +84,26 @@ impl Secret {
     ///
     /// # Errors
     ///
-    /// [`SecretError::Empty`] or [`SecretError::InvalidBase64`].
+    /// [`SecretError::MissingPrefix`], [`SecretError::Empty`] or [`SecretError::InvalidBase64`].
     pub fn parse_weak(secret: &str) -> Result<Self, SecretError> {
         let trimmed = secret.trim();
-        let encoded = trimmed.strip_prefix(PREFIX).unwrap_or(trimmed);
+        if trimmed.is_empty() {
+            return Err(SecretError::Empty);
+        }
+        let encoded = trimmed
+            .strip_prefix(PREFIX)
+            .ok_or(SecretError::MissingPrefix)?;
+        Self::decode(encoded)
+    }
+
+    /// A Standard Webhooks secret as its libraries read it: base64, with or without the
+    /// `whsec_` prefix, of at least [`Secret::MIN_LEN`] bytes.
+    pub(crate) fn decode_base64(secret: &str) -> Result<Self, SecretError> {
+        let trimmed = secret.trim();
+        Self::decode(trimmed.strip_prefix(PREFIX).unwrap_or(trimmed))?.at_least_min_len()
+    }
+
+    fn decode(encoded: &str) -> Result<Self, SecretError> {
         if encoded.is_empty() {
             return Err(SecretError::Empty);
         }
@@ -195,7 +216,12 @@ pub enum SecretError {
     /// Nothing was given, or nothing follows the `whsec_` prefix.
     #[error("the webhook secret is empty: pass the whole secret, e.g. `whsec_` followed by base64")]
     Empty,
-    /// The part after the optional `whsec_` prefix is not base64.
+    /// The text does not start with `whsec_`, which [`Secret::parse`] requires.
+    #[error(
+        "the text is not a Standard Webhooks secret: it does not start with `whsec_`. A provider's plain secret goes to its scheme's constructor as text, or to `Secret::from_bytes`"
+    )]
+    MissingPrefix,
+    /// The part after the `whsec_` prefix is not base64.
     #[error(
         "the webhook secret is not valid base64 after its optional `whsec_` prefix: copy it exactly as the sender shows it"
     )]
@@ -210,4 +236,54 @@ pub enum SecretError {
         /// The shortest length accepted.
         min: usize,
     },
+}
+
+/// A secret as a scheme's constructor takes it: the text exactly as the provider shows it, or
+/// a [`Secret`] already holding the key bytes.
+///
+/// How text becomes a key is part of each scheme's definition: Standard Webhooks decodes its
+/// `whsec_<base64>` form, while Stripe, GitHub, Slack, Shopify and [`HmacScheme`](super::HmacScheme)
+/// use the text byte for byte, as their providers do. So a provider's secret is always passed
+/// as the text it shows, and never decoded by mistake.
+#[derive(Clone, Copy)]
+#[non_exhaustive]
+pub enum SecretInput<'a> {
+    /// The secret as the provider shows it.
+    Text(&'a str),
+    /// The key bytes themselves.
+    Secret(&'a Secret),
+}
+
+impl<'a> From<&'a str> for SecretInput<'a> {
+    fn from(text: &'a str) -> Self {
+        SecretInput::Text(text)
+    }
+}
+
+impl<'a> From<&'a String> for SecretInput<'a> {
+    fn from(text: &'a String) -> Self {
+        SecretInput::Text(text)
+    }
+}
+
+impl<'a> From<&'a Secret> for SecretInput<'a> {
+    fn from(secret: &'a Secret) -> Self {
+        SecretInput::Secret(secret)
+    }
+}
+
+impl SecretInput<'_> {
+    /// The key of a scheme whose text form is used byte for byte; any non-empty length.
+    pub(crate) fn raw(self) -> Result<Secret, SecretError> {
+        match self {
+            SecretInput::Text(text) => Secret::from_bytes_weak(text),
+            SecretInput::Secret(secret) => Ok(secret.clone()),
+        }
+    }
+}
+
+impl fmt::Debug for SecretInput<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretInput([REDACTED])")
+    }
 }

@@ -2,16 +2,13 @@
 
 use std::time::SystemTime;
 
-use http::{HeaderMap, HeaderName};
+use http::HeaderMap;
 
+use super::scheme::{Inbound, Sign, Verify};
 use super::{
-    Encoding, HmacScheme, Message, Scheme, Secret, SecretError, SignError, Verified, VerifyError,
+    Encoding, HmacScheme, Message, SchemeError, SecretError, SecretInput, SignError, Verified,
+    VerifyError,
 };
-
-/// `X-Shopify-Hmac-Sha256`.
-const X_SHOPIFY_HMAC_SHA256: HeaderName = HeaderName::from_static("x-shopify-hmac-sha256");
-/// `X-Shopify-Webhook-Id`: a unique id for the webhook (not signed).
-const X_SHOPIFY_WEBHOOK_ID: HeaderName = HeaderName::from_static("x-shopify-webhook-id");
 
 /// Shopify's webhook signatures, as documented in "Verify webhooks".
 ///
@@ -21,11 +18,11 @@ const X_SHOPIFY_WEBHOOK_ID: HeaderName = HeaderName::from_static("x-shopify-webh
 /// so this catches redeliveries, not a determined attacker).
 ///
 /// ```
-/// use hookwire::webhook::{Message, Scheme, Shopify};
+/// use hookwire::webhook::{Inbound, Message, Shopify, Sign, Verify};
 ///
 /// let shopify = Shopify::new("hush")?;
 /// let headers = shopify.sign(&Message::new("b54557e4-bdd9-4b37-8a5f-bf7d70bcd043", b"{}"))?;
-/// let verified = shopify.verify(&headers, b"{}")?;
+/// let verified = shopify.verify(Inbound::new(&headers, b"{}"))?;
 /// assert_eq!(verified.id(), Some("b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -33,54 +30,56 @@ const X_SHOPIFY_WEBHOOK_ID: HeaderName = HeaderName::from_static("x-shopify-webh
 pub struct Shopify(HmacScheme);
 
 impl Shopify {
-    /// The scheme, with the app's client secret as Shopify shows it.
+    /// The scheme, with the app's client secret: the text Shopify shows (used byte for byte),
+    /// or a [`Secret`](super::Secret).
     ///
     /// # Errors
     ///
     /// [`SecretError::Empty`] for an empty secret.
-    pub fn new(client_secret: &str) -> Result<Self, SecretError> {
-        let secret = Secret::from_bytes_weak(client_secret)?;
-        Ok(Shopify(
-            HmacScheme::new(X_SHOPIFY_HMAC_SHA256, &secret)
-                .named("shopify")
-                .encoding(Encoding::Base64)
-                .id_header(X_SHOPIFY_WEBHOOK_ID),
-        ))
+    pub fn new<'s>(client_secret: impl Into<SecretInput<'s>>) -> Result<Self, SecretError> {
+        HmacScheme::builder("x-shopify-hmac-sha256")
+            .name("shopify")
+            .encoding(Encoding::Base64)
+            .id_header("x-shopify-webhook-id")
+            .build(client_secret)
+            .map(|scheme| Shopify(scheme.expecting("the base64 HMAC-SHA256 of the body")))
+            .map_err(SchemeError::into_secret_error)
     }
 
-    /// Adds a client secret (during a rotation): a signature made with any of them passes.
-    /// Signing uses the first.
+    /// Adds a client secret (during a rotation), read as [`Shopify::new`] reads it: a
+    /// signature made with any of them passes. Signing uses the first.
     ///
     /// # Errors
     ///
     /// [`SecretError::Empty`] for an empty secret.
-    pub fn with_secret(self, client_secret: &str) -> Result<Self, SecretError> {
-        Ok(Shopify(
-            self.0.with_secret(&Secret::from_bytes_weak(client_secret)?),
-        ))
+    pub fn with_secret<'s>(
+        self,
+        client_secret: impl Into<SecretInput<'s>>,
+    ) -> Result<Self, SecretError> {
+        Ok(Shopify(self.0.with_secret(client_secret)?))
     }
 }
 
-impl Scheme for Shopify {
-    fn name(&self) -> &'static str {
-        Scheme::name(&self.0)
+impl Verify for Shopify {
+    fn name(&self) -> &str {
+        "shopify"
     }
 
     fn detect(&self, headers: &HeaderMap) -> bool {
         self.0.detect(headers)
     }
 
-    fn verify_at<'h>(
-        &self,
-        headers: &'h HeaderMap,
-        body: &[u8],
+    fn verify_at<'a>(
+        &'a self,
+        request: Inbound<'a>,
         now: SystemTime,
-    ) -> Result<Verified<'h>, VerifyError> {
-        self.0.verify_at(headers, body, now)
+    ) -> Result<Verified<'a>, VerifyError> {
+        self.0.verify_at(request, now)
     }
+}
 
-    /// `X-Shopify-Hmac-Sha256` with the first secret, and `X-Shopify-Webhook-Id` with the
-    /// message id.
+impl Sign for Shopify {
+    /// `X-Shopify-Hmac-Sha256` with the first secret, and `X-Shopify-Webhook-Id` with the message id.
     fn sign(&self, message: &Message<'_>) -> Result<HeaderMap, SignError> {
         self.0.sign(message)
     }

@@ -2,14 +2,12 @@
 
 use std::time::{Duration, SystemTime};
 
-use http::{HeaderMap, HeaderName};
+use http::HeaderMap;
 
-use super::{HmacScheme, Message, Scheme, Secret, SecretError, SignError, Verified, VerifyError};
-
-/// `X-Slack-Signature`.
-const X_SLACK_SIGNATURE: HeaderName = HeaderName::from_static("x-slack-signature");
-/// `X-Slack-Request-Timestamp`.
-const X_SLACK_REQUEST_TIMESTAMP: HeaderName = HeaderName::from_static("x-slack-request-timestamp");
+use super::scheme::{Inbound, Sign, Verify};
+use super::{
+    HmacScheme, Message, SchemeError, SecretError, SecretInput, SignError, Verified, VerifyError,
+};
 
 /// Slack's request signatures, as documented in "Verifying requests from Slack".
 ///
@@ -20,7 +18,7 @@ const X_SLACK_REQUEST_TIMESTAMP: HeaderName = HeaderName::from_static("x-slack-r
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
 /// use hookwire::http::HeaderMap;
-/// use hookwire::webhook::{Scheme, Slack};
+/// use hookwire::webhook::{Inbound, Slack, Verify};
 ///
 /// // The example in Slack's documentation.
 /// let slack = Slack::new("8f742231b10e8888abcd99yyyzzz85a5")?;
@@ -32,39 +30,40 @@ const X_SLACK_REQUEST_TIMESTAMP: HeaderName = HeaderName::from_static("x-slack-r
 ///     "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503".parse()?,
 /// );
 /// let now = UNIX_EPOCH + Duration::from_secs(1531420618);
-/// assert_eq!(slack.verify_at(&headers, body, now)?.timestamp(), Some(1531420618));
+/// assert_eq!(slack.verify_at(Inbound::new(&headers, body), now)?.timestamp(), Some(1531420618));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Slack(HmacScheme);
 
 impl Slack {
-    /// The scheme, with the app's signing secret as Slack shows it.
+    /// The scheme, with the app's signing secret: the text Slack shows (used byte for byte), or
+    /// a [`Secret`](super::Secret).
     ///
     /// # Errors
     ///
     /// [`SecretError::Empty`] for an empty secret.
-    pub fn new(signing_secret: &str) -> Result<Self, SecretError> {
-        let secret = Secret::from_bytes_weak(signing_secret)?;
-        Ok(Slack(
-            HmacScheme::new(X_SLACK_SIGNATURE, &secret)
-                .named("slack")
-                .prefix("v0=")
-                .timestamp(X_SLACK_REQUEST_TIMESTAMP, "v0:", ":"),
-        ))
+    pub fn new<'s>(signing_secret: impl Into<SecretInput<'s>>) -> Result<Self, SecretError> {
+        HmacScheme::builder("x-slack-signature")
+            .name("slack")
+            .prefix("v0=")
+            .timestamp("x-slack-request-timestamp", "v0:", ":")
+            .build(signing_secret)
+            .map(|scheme| Slack(scheme.expecting("`v0=` and the lowercase hex HMAC-SHA256")))
+            .map_err(SchemeError::into_secret_error)
     }
 
-    /// Adds a signing secret (during a rotation): a signature made with any of them passes.
-    /// Signing uses the first.
+    /// Adds a signing secret (during a rotation), read as [`Slack::new`] reads it: a signature
+    /// made with any of them passes. Signing uses the first.
     ///
     /// # Errors
     ///
     /// [`SecretError::Empty`] for an empty secret.
-    pub fn with_secret(self, signing_secret: &str) -> Result<Self, SecretError> {
-        Ok(Slack(
-            self.0
-                .with_secret(&Secret::from_bytes_weak(signing_secret)?),
-        ))
+    pub fn with_secret<'s>(
+        self,
+        signing_secret: impl Into<SecretInput<'s>>,
+    ) -> Result<Self, SecretError> {
+        Ok(Slack(self.0.with_secret(signing_secret)?))
     }
 
     /// How far the timestamp may lie from now, either way: 5 minutes unless set.
@@ -74,25 +73,26 @@ impl Slack {
     }
 }
 
-impl Scheme for Slack {
-    fn name(&self) -> &'static str {
-        Scheme::name(&self.0)
+impl Verify for Slack {
+    fn name(&self) -> &str {
+        "slack"
     }
 
     fn detect(&self, headers: &HeaderMap) -> bool {
         self.0.detect(headers)
     }
 
-    fn verify_at<'h>(
-        &self,
-        headers: &'h HeaderMap,
-        body: &[u8],
+    fn verify_at<'a>(
+        &'a self,
+        request: Inbound<'a>,
         now: SystemTime,
-    ) -> Result<Verified<'h>, VerifyError> {
-        self.0.verify_at(headers, body, now)
+    ) -> Result<Verified<'a>, VerifyError> {
+        self.0.verify_at(request, now)
     }
+}
 
-    /// `X-Slack-Request-Timestamp` and `X-Slack-Signature` with the first secret.
+impl Sign for Slack {
+    /// `X-Slack-Request-Timestamp` and `X-Slack-Signature`, with the first secret.
     fn sign(&self, message: &Message<'_>) -> Result<HeaderMap, SignError> {
         self.0.sign(message)
     }

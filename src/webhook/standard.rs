@@ -1,14 +1,18 @@
-//! The Standard Webhooks scheme: header names, the signature syntax, and its [`Verifier`].
+//! The Standard Webhooks scheme: header names, the signature syntax, and
+//! [`StandardWebhooks`], which verifies and signs.
 
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-#[cfg(feature = "ed25519")]
-use super::PublicKey;
 use super::mac::{Algorithm, Encoding, KeyedMac};
-use super::verify::{check_timestamp, parse_timestamp};
-use super::{DEFAULT_TOLERANCE, Message, Scheme, Secret, SignError, Signer, Verified, VerifyError};
+use super::scheme::{Inbound, Sign, Verify};
+use super::verify::{check_timestamp, parse_timestamp, unix_seconds};
+use super::{
+    DEFAULT_TOLERANCE, Message, Secret, SecretError, SecretInput, SignError, Verified, VerifyError,
+};
+#[cfg(feature = "ed25519")]
+use super::{PublicKey, SigningKey};
 
 /// `webhook-id`: the message id, the same on every delivery attempt of one message.
 pub const WEBHOOK_ID: HeaderName = HeaderName::from_static("webhook-id");
@@ -52,36 +56,49 @@ pub(crate) fn entries(header: &[u8]) -> impl Iterator<Item = &[u8]> {
         .filter(|entry| !entry.is_empty())
 }
 
-/// An HMAC-SHA256 state keyed with a Standard Webhooks secret.
-pub(crate) fn key(secret: &Secret) -> KeyedMac {
-    KeyedMac::new(Algorithm::Sha256, secret.expose_bytes())
+/// The syntax [`VerifyError::MalformedSignature`] names.
+const EXPECTED: &str = "space-separated `v1,<base64>` (or `v1a,<base64>`) entries";
+
+/// An HMAC-SHA256 state keyed with a Standard Webhooks secret: the text form is base64, with or
+/// without its `whsec_` prefix, as the specification's libraries read it.
+fn key(secret: SecretInput<'_>) -> Result<KeyedMac, SecretError> {
+    let owned;
+    let secret = match secret {
+        SecretInput::Text(text) => {
+            owned = Secret::decode_base64(text)?;
+            &owned
+        }
+        SecretInput::Secret(secret) => secret,
+    };
+    Ok(KeyedMac::new(Algorithm::Sha256, secret.expose_bytes()))
 }
 
-/// Verifies Standard Webhooks signatures: `v1` (HMAC-SHA256) with one or more secrets, and,
-/// with the `ed25519` feature, `v1a` (ed25519) with one or more public keys.
+/// Standard Webhooks (and Svix): verifies `v1` (HMAC-SHA256) signatures with one or more
+/// secrets and signs with them; with the `ed25519` feature, `v1a` with public keys (verify) and
+/// signing keys (sign and verify).
 ///
-/// Build it once with the receiver's secrets and share it (it is `Send + Sync` and cheap to
-/// clone). Each secret is keyed once, here, so that a verification costs one HMAC over the
-/// message and nothing more; verifying allocates nothing on the heap.
+/// Build it once and share it (it is `Send + Sync` and cheap to clone). Each secret is keyed
+/// once, here, so that a verification costs one HMAC over the message and nothing more;
+/// verifying allocates nothing on the heap.
 ///
 /// A message passes when its timestamp lies within the tolerance of now (either way) and any
-/// one of its signatures matches any one of the verifier's keys. Signatures of versions the
-/// verifier holds no key for (`v1a` without public keys, `v2`, …) are skipped, and a matching
-/// signature is accepted even beside entries that are malformed; those decide the error only
-/// when nothing matches. Of the `v1a` entries, only the first [`MAX_V1A_CANDIDATES`] are
-/// checked against each public key (each costs an ed25519 verification over the body). Each
-/// header is read under its `webhook-*` name, else its `svix-*` name; where a header repeats,
-/// its first value counts.
+/// one of its signatures matches any one of the keys; [`Verified::key`] says which. Signatures
+/// of versions without a key here (`v1a` without public keys, `v2`, …) are skipped, and a
+/// matching signature is accepted even beside entries that are malformed; those decide the
+/// error only when nothing matches. Of the `v1a` entries, only the first [`MAX_V1A_CANDIDATES`]
+/// are checked against each public key (each costs an ed25519 verification over the body).
+/// Each header is read under its `webhook-*` name, else its `svix-*` name; where a header
+/// repeats, its first value counts. Signing writes one signature per key (`v1,<a> v1,<b>`
+/// during a rotation), so that receivers holding either key accept it.
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
 /// use hookwire::http::HeaderMap;
-/// use hookwire::webhook::{Secret, Verifier, VerifyError};
+/// use hookwire::webhook::{Inbound, Secret, StandardWebhooks, Verify, VerifyError};
 ///
-/// let old = Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
+/// // During a rotation, accept the new secret and the old one.
 /// let new = Secret::generate();
-/// // During a rotation, accept both secrets.
-/// let verifier = Verifier::new(&new).with_secret(&old);
+/// let verifier = StandardWebhooks::new(&new)?.with_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
 ///
 /// let mut headers = HeaderMap::new();
 /// headers.insert("webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek".parse()?);
@@ -90,61 +107,108 @@ pub(crate) fn key(secret: &Secret) -> KeyedMac {
 /// let body = br#"{"test": 2432232314}"#;
 ///
 /// let sent = UNIX_EPOCH + Duration::from_secs(1614265330);
-/// let verified = verifier.verify_at(&headers, body, sent + Duration::from_secs(10))?;
+/// let verified = verifier.verify_at(Inbound::new(&headers, body), sent + Duration::from_secs(10))?;
 /// assert_eq!(verified.id(), Some("msg_p5jXN8AQM9LWM0D4loKWxJek"));
 /// assert_eq!(verified.timestamp(), Some(1614265330));
+/// assert_eq!(verified.key(), Some(1)); // the old secret: not retired yet
 ///
 /// // An hour later, the same message is refused as too old.
-/// let late = verifier.verify_at(&headers, body, sent + Duration::from_secs(3600));
+/// let late = verifier.verify_at(Inbound::new(&headers, body), sent + Duration::from_secs(3600));
 /// assert!(matches!(late, Err(VerifyError::TooOld { .. })));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
-pub struct Verifier {
+pub struct StandardWebhooks {
     keys: Vec<KeyedMac>,
     #[cfg(feature = "ed25519")]
     public_keys: Vec<PublicKey>,
+    #[cfg(feature = "ed25519")]
+    signing_keys: Vec<SigningKey>,
     tolerance: Duration,
 }
 
-impl Verifier {
-    /// A verifier of `v1` signatures made with `secret`, with the [`DEFAULT_TOLERANCE`].
-    pub fn new(secret: &Secret) -> Self {
-        Verifier {
-            keys: vec![key(secret)],
-            #[cfg(feature = "ed25519")]
-            public_keys: Vec::new(),
-            tolerance: DEFAULT_TOLERANCE,
-        }
+impl StandardWebhooks {
+    /// The scheme with one secret: its `whsec_<base64>` text as the sender shows it (the
+    /// prefix may be left out), or a [`Secret`]. The [`DEFAULT_TOLERANCE`] applies.
+    ///
+    /// # Errors
+    ///
+    /// A [`SecretError`] for text that is empty, not base64, or decodes to fewer than
+    /// [`Secret::MIN_LEN`] bytes (build a [`Secret`] with [`Secret::parse_weak`] to accept such
+    /// a key). No error contains the secret.
+    pub fn new<'s>(secret: impl Into<SecretInput<'s>>) -> Result<Self, SecretError> {
+        Ok(Self::empty().with_key(key(secret.into())?))
     }
 
-    /// A verifier of `v1a` signatures made with the private half of `public_key`, with the
-    /// [`DEFAULT_TOLERANCE`].
+    /// The scheme with one ed25519 public key: verifies `v1a` signatures made with its private
+    /// half, and cannot sign.
     #[cfg(feature = "ed25519")]
     #[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
     pub fn from_public_key(public_key: &PublicKey) -> Self {
-        Verifier {
+        Self::empty().with_public_key(public_key)
+    }
+
+    /// The scheme with one ed25519 signing key: signs `v1a`, and verifies what it signed.
+    #[cfg(feature = "ed25519")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
+    pub fn from_signing_key(signing_key: &SigningKey) -> Self {
+        Self::empty().with_signing_key(signing_key)
+    }
+
+    /// The scheme with the key a [`Secret`] holds: never refused.
+    pub(crate) fn from_secret(secret: &Secret) -> Self {
+        Self::empty().with_key_of(secret)
+    }
+
+    /// Adds the key a [`Secret`] holds.
+    pub(crate) fn with_key_of(self, secret: &Secret) -> Self {
+        self.with_key(KeyedMac::new(Algorithm::Sha256, secret.expose_bytes()))
+    }
+
+    fn empty() -> Self {
+        StandardWebhooks {
             keys: Vec::new(),
-            public_keys: vec![*public_key],
+            #[cfg(feature = "ed25519")]
+            public_keys: Vec::new(),
+            #[cfg(feature = "ed25519")]
+            signing_keys: Vec::new(),
             tolerance: DEFAULT_TOLERANCE,
         }
     }
 
-    /// Adds a secret: a `v1` signature made with any of the verifier's secrets passes.
-    #[must_use]
-    pub fn with_secret(mut self, secret: &Secret) -> Self {
-        self.keys.push(key(secret));
+    fn with_key(mut self, key: KeyedMac) -> Self {
+        self.keys.push(key);
         self
     }
 
-    /// Adds a public key: a `v1a` signature made with the private half of any of the
-    /// verifier's public keys passes.
+    /// Adds a secret, read as [`StandardWebhooks::new`] reads it: a `v1` signature made with
+    /// any of the secrets passes, and each message is signed once more, with it.
+    ///
+    /// # Errors
+    ///
+    /// As [`StandardWebhooks::new`].
+    pub fn with_secret<'s>(self, secret: impl Into<SecretInput<'s>>) -> Result<Self, SecretError> {
+        Ok(self.with_key(key(secret.into())?))
+    }
+
+    /// Adds a public key: a `v1a` signature made with the private half of any of the public
+    /// keys passes.
     #[cfg(feature = "ed25519")]
     #[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
     #[must_use]
     pub fn with_public_key(mut self, public_key: &PublicKey) -> Self {
         self.public_keys.push(*public_key);
         self
+    }
+
+    /// Adds a signing key: each message then carries a `v1a` signature made with it, and its
+    /// public half verifies.
+    #[cfg(feature = "ed25519")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
+    #[must_use]
+    pub fn with_signing_key(mut self, signing_key: &SigningKey) -> Self {
+        self.signing_keys.push(signing_key.clone());
+        self.with_public_key(&signing_key.public_key())
     }
 
     /// Sets how far a message's timestamp may lie from now, into the past or into the future.
@@ -155,52 +219,8 @@ impl Verifier {
         self
     }
 
-    /// Verifies `body` against the `webhook-*` (or `svix-*`) headers, at the system clock's now.
-    ///
-    /// # Errors
-    ///
-    /// See [`VerifyError`]: one variant a cause.
-    pub fn verify<'h>(
-        &self,
-        headers: &'h HeaderMap,
-        body: &[u8],
-    ) -> Result<Verified<'h>, VerifyError> {
-        self.verify_at(headers, body, SystemTime::now())
-    }
-
-    /// Verifies `body` against the `webhook-*` (or `svix-*`) headers, at the given `now`.
-    ///
-    /// # Errors
-    ///
-    /// See [`VerifyError`]: one variant a cause.
-    pub fn verify_at<'h>(
-        &self,
-        headers: &'h HeaderMap,
-        body: &[u8],
-        now: SystemTime,
-    ) -> Result<Verified<'h>, VerifyError> {
-        let [id, timestamp, signature] = find_headers(headers)?;
-        self.verify_parts_at(id, timestamp, signature, body, now)
-    }
-
     /// Verifies `body` against the three header values given as strings, for servers whose
-    /// header types are not [`http`]'s, at the system clock's now.
-    ///
-    /// # Errors
-    ///
-    /// See [`VerifyError`]; never [`VerifyError::MissingHeader`] nor
-    /// [`VerifyError::InvalidHeader`].
-    pub fn verify_parts<'a>(
-        &self,
-        id: &'a str,
-        timestamp: &str,
-        signature: &str,
-        body: &[u8],
-    ) -> Result<Verified<'a>, VerifyError> {
-        self.verify_parts_at(id, timestamp, signature, body, SystemTime::now())
-    }
-
-    /// Verifies `body` against the three header values given as strings, at the given `now`.
+    /// header types are not [`http`]'s, at the given `now`.
     ///
     /// # Errors
     ///
@@ -226,18 +246,18 @@ impl Verifier {
             && (signature.starts_with(V1_PREFIX)
                 || entries(signature).any(|entry| entry.starts_with(V1_PREFIX)));
         if has_v1 {
-            for key in &self.keys {
+            for (index, key) in self.keys.iter().enumerate() {
                 let expected = key.tag(&content);
                 let candidates = entries(signature).filter_map(|e| e.strip_prefix(V1_PREFIX));
                 for encoded in candidates {
                     if expected.matches(Encoding::Base64, encoded) {
-                        return Ok(verified);
+                        return Ok(verified.with_key(index));
                     }
                 }
             }
         }
         #[cfg(feature = "ed25519")]
-        for public_key in &self.public_keys {
+        for (index, public_key) in self.public_keys.iter().enumerate() {
             // Each candidate costs a full ed25519 verification over the body: only the first
             // few are tried, so that a header stuffed with junk entries cannot buy CPU time.
             let candidates = entries(signature)
@@ -245,7 +265,7 @@ impl Verifier {
                 .take(MAX_V1A_CANDIDATES);
             for encoded in candidates {
                 if public_key.verifies(&content, encoded) {
-                    return Ok(verified);
+                    return Ok(verified.with_key(index));
                 }
             }
         }
@@ -258,27 +278,35 @@ impl Verifier {
     fn classify(&self, signature: &[u8]) -> VerifyError {
         let mut any = false;
         let mut supported = false;
+        let mut v1a = false;
         for entry in entries(signature) {
             if !entry.contains(&b',') {
-                return VerifyError::MalformedSignature;
+                return VerifyError::MalformedSignature { expected: EXPECTED };
             }
             any = true;
             supported |= !self.keys.is_empty() && entry.starts_with(V1_PREFIX);
+            v1a |= entry.starts_with(b"v1a,");
             #[cfg(feature = "ed25519")]
             {
                 supported |= !self.public_keys.is_empty() && entry.starts_with(V1A_PREFIX);
             }
         }
         match (any, supported) {
-            (false, _) => VerifyError::MalformedSignature,
-            (true, false) => VerifyError::NoSupportedSignature,
+            (false, _) => VerifyError::MalformedSignature { expected: EXPECTED },
+            (true, false) => VerifyError::NoSupportedSignature {
+                found: if v1a {
+                    "`v1a` (ed25519) signatures, and no public key to check them"
+                } else {
+                    "signatures of versions other than `v1` and `v1a`"
+                },
+            },
             (true, true) => VerifyError::NoMatchingSignature,
         }
     }
 }
 
-impl Scheme for Verifier {
-    fn name(&self) -> &'static str {
+impl Verify for StandardWebhooks {
+    fn name(&self) -> &str {
         NAME
     }
 
@@ -288,29 +316,71 @@ impl Scheme for Verifier {
             .any(|name| headers.contains_key(name))
     }
 
-    fn verify_at<'h>(
-        &self,
-        headers: &'h HeaderMap,
-        body: &[u8],
+    /// Verifies the body against the `webhook-*` (or `svix-*`) headers.
+    fn verify_at<'a>(
+        &'a self,
+        request: Inbound<'a>,
         now: SystemTime,
-    ) -> Result<Verified<'h>, VerifyError> {
-        Verifier::verify_at(self, headers, body, now)
-    }
-
-    /// Signs with the verifier's secrets, one `v1` signature each (public keys cannot sign).
-    fn sign(&self, message: &Message<'_>) -> Result<HeaderMap, SignError> {
-        Signer::from_keys(self.keys.clone())
-            .sign(message.id, message.timestamp, message.body)
-            .map(|signed| signed.to_header_map())
+    ) -> Result<Verified<'a>, VerifyError> {
+        let [id, timestamp, signature] = find_headers(request.headers())?;
+        self.verify_parts_at(id, timestamp, signature, request.body(), now)
     }
 }
 
-impl std::fmt::Debug for Verifier {
+impl Sign for StandardWebhooks {
+    /// `webhook-id`, `webhook-timestamp` and `webhook-signature`, with one `v1` signature per
+    /// secret and one `v1a` per signing key (public keys cannot sign).
+    fn sign(&self, message: &Message<'_>) -> Result<HeaderMap, SignError> {
+        let id = message.id();
+        if id.is_empty() || !id.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            return Err(SignError::InvalidId);
+        }
+        let timestamp = unix_seconds(message.timestamp()).to_string();
+        let content: [&[u8]; 5] = [
+            id.as_bytes(),
+            b".",
+            timestamp.as_bytes(),
+            b".",
+            message.body(),
+        ];
+        let v1 = self
+            .keys
+            .iter()
+            .map(|key| Ok(format!("v1,{}", key.tag(&content).encode(Encoding::Base64))));
+        #[cfg(feature = "ed25519")]
+        let v1a = self.signing_keys.iter().map(|signing_key| {
+            signing_key
+                .sign_parts(&content)
+                .map(|signature| format!("v1a,{signature}"))
+        });
+        #[cfg(not(feature = "ed25519"))]
+        let v1a = std::iter::empty();
+        let signatures = v1.chain(v1a).collect::<Result<Vec<String>, SignError>>()?;
+        if signatures.is_empty() {
+            return Err(SignError::NoKey);
+        }
+        let value = |name: &HeaderName, value: &str| {
+            HeaderValue::from_str(value).map_err(|_| SignError::InvalidHeaderValue(name.clone()))
+        };
+        let mut headers = HeaderMap::with_capacity(3);
+        headers.insert(WEBHOOK_ID, value(&WEBHOOK_ID, id)?);
+        headers.insert(WEBHOOK_TIMESTAMP, value(&WEBHOOK_TIMESTAMP, &timestamp)?);
+        headers.insert(
+            WEBHOOK_SIGNATURE,
+            value(&WEBHOOK_SIGNATURE, &signatures.join(" "))?,
+        );
+        Ok(headers)
+    }
+}
+
+impl std::fmt::Debug for StandardWebhooks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut debug = f.debug_struct("Verifier");
+        let mut debug = f.debug_struct("StandardWebhooks");
         debug.field("secrets", &self.keys.len());
         #[cfg(feature = "ed25519")]
-        debug.field("public_keys", &self.public_keys);
+        debug
+            .field("public_keys", &self.public_keys)
+            .field("signing_keys", &self.signing_keys.len());
         debug.field("tolerance", &self.tolerance).finish()
     }
 }

@@ -7,11 +7,15 @@ use http::{HeaderMap, HeaderName};
 
 use super::configurable::value;
 use super::mac::{Algorithm, Encoding, KeyedMac};
+use super::scheme::{Inbound, Sign, Verify};
 use super::verify::{header_str, parse_timestamp, unix_seconds};
 use super::{
-    DEFAULT_TOLERANCE, Message, Scheme, Secret, SecretError, SignError, Verified, VerifyError,
+    DEFAULT_TOLERANCE, Message, SecretError, SecretInput, SignError, Verified, VerifyError,
     check_timestamp,
 };
+
+/// The syntax [`VerifyError::MalformedSignature`] names.
+const EXPECTED: &str = "`t=<unix seconds>,v1=<hex>` (one `v1` per active secret)";
 
 /// `Stripe-Signature`.
 const STRIPE_SIGNATURE: HeaderName = HeaderName::from_static("stripe-signature");
@@ -27,12 +31,12 @@ const STRIPE_SIGNATURE: HeaderName = HeaderName::from_static("stripe-signature")
 /// libraries check only the past, but a timestamp far in the future is as suspect.
 ///
 /// ```
-/// use hookwire::webhook::{Message, Scheme, Stripe};
+/// use hookwire::webhook::{Inbound, Message, Sign, Stripe, Verify};
 ///
 /// let stripe = Stripe::new("whsec_test_secret")?;
 /// let headers = stripe.sign(&Message::new("", br#"{"id":"evt_1"}"#))?;
 /// assert!(headers["stripe-signature"].to_str()?.starts_with("t="));
-/// assert!(stripe.verify(&headers, br#"{"id":"evt_1"}"#).is_ok());
+/// assert!(stripe.verify(Inbound::new(&headers, br#"{"id":"evt_1"}"#)).is_ok());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
@@ -42,24 +46,29 @@ pub struct Stripe {
 }
 
 impl Stripe {
-    /// The scheme, with the endpoint's signing secret as Stripe shows it (`whsec_…`).
+    /// The scheme, with the endpoint's signing secret: the `whsec_…` text as Stripe shows it
+    /// (used byte for byte), or a [`Secret`](super::Secret).
     ///
     /// # Errors
     ///
     /// [`SecretError::Empty`] for an empty secret.
-    pub fn new(signing_secret: &str) -> Result<Self, SecretError> {
+    pub fn new<'s>(signing_secret: impl Into<SecretInput<'s>>) -> Result<Self, SecretError> {
         Ok(Stripe {
             keys: vec![key(signing_secret)?],
             tolerance: DEFAULT_TOLERANCE,
         })
     }
 
-    /// Adds a signing secret (while one is rolled): a signature made with any of them passes.
+    /// Adds a signing secret (while one is rolled), read as [`Stripe::new`] reads it: a
+    /// signature made with any of them passes.
     ///
     /// # Errors
     ///
     /// [`SecretError::Empty`] for an empty secret.
-    pub fn with_secret(mut self, signing_secret: &str) -> Result<Self, SecretError> {
+    pub fn with_secret<'s>(
+        mut self,
+        signing_secret: impl Into<SecretInput<'s>>,
+    ) -> Result<Self, SecretError> {
         self.keys.push(key(signing_secret)?);
         Ok(self)
     }
@@ -72,8 +81,8 @@ impl Stripe {
     }
 }
 
-fn key(signing_secret: &str) -> Result<KeyedMac, SecretError> {
-    let secret = Secret::from_bytes_weak(signing_secret)?;
+fn key<'s>(signing_secret: impl Into<SecretInput<'s>>) -> Result<KeyedMac, SecretError> {
+    let secret = signing_secret.into().raw()?;
     Ok(KeyedMac::new(Algorithm::Sha256, secret.expose_bytes()))
 }
 
@@ -86,8 +95,8 @@ fn items(header: &str) -> impl Iterator<Item = Option<(&str, &str)>> {
         .map(|item| item.split_once('='))
 }
 
-impl Scheme for Stripe {
-    fn name(&self) -> &'static str {
+impl Verify for Stripe {
+    fn name(&self) -> &str {
         "stripe"
     }
 
@@ -95,12 +104,12 @@ impl Scheme for Stripe {
         headers.contains_key(STRIPE_SIGNATURE)
     }
 
-    fn verify_at<'h>(
-        &self,
-        headers: &'h HeaderMap,
-        body: &[u8],
+    fn verify_at<'a>(
+        &'a self,
+        request: Inbound<'a>,
         now: SystemTime,
-    ) -> Result<Verified<'h>, VerifyError> {
+    ) -> Result<Verified<'a>, VerifyError> {
+        let (headers, body) = (request.headers(), request.body());
         static NAME: HeaderName = STRIPE_SIGNATURE;
         let header = header_str(headers, &NAME)?;
         let mut timestamp = None;
@@ -116,14 +125,16 @@ impl Scheme for Stripe {
                 Some(_) | None => {}
             }
         }
-        let timestamp = timestamp.ok_or(VerifyError::MalformedSignature)?;
+        let timestamp = timestamp.ok_or(VerifyError::MalformedSignature { expected: EXPECTED })?;
         let sent = parse_timestamp(timestamp)?;
         check_timestamp(sent, now, self.tolerance)?;
         if !has_v1 {
-            return Err(VerifyError::NoSupportedSignature);
+            return Err(VerifyError::NoSupportedSignature {
+                found: "signatures of schemes other than `v1` (such as `v0`), which are refused",
+            });
         }
         let content: [&[u8]; 3] = [timestamp.as_bytes(), b".", body];
-        for key in &self.keys {
+        for (index, key) in self.keys.iter().enumerate() {
             let expected = key.tag(&content);
             let candidates = items(header).filter_map(|item| match item {
                 Some(("v1", signature)) => Some(signature),
@@ -131,20 +142,22 @@ impl Scheme for Stripe {
             });
             for candidate in candidates {
                 if expected.matches(Encoding::Hex, candidate.as_bytes()) {
-                    return Ok(
-                        Verified::new("stripe", None, Some(sent)).with_tolerance(self.tolerance)
-                    );
+                    return Ok(Verified::new("stripe", None, Some(sent))
+                        .with_tolerance(self.tolerance)
+                        .with_key(index));
                 }
             }
         }
         Err(VerifyError::NoMatchingSignature)
     }
+}
 
+impl Sign for Stripe {
     /// `Stripe-Signature: t=…,v1=…` with one `v1` per secret, as Stripe sends while a secret
     /// is rolled. The message id is not used: Stripe's event id travels in the body.
     fn sign(&self, message: &Message<'_>) -> Result<HeaderMap, SignError> {
-        let timestamp = unix_seconds(message.timestamp).to_string();
-        let content: [&[u8]; 3] = [timestamp.as_bytes(), b".", message.body];
+        let timestamp = unix_seconds(message.timestamp()).to_string();
+        let content: [&[u8]; 3] = [timestamp.as_bytes(), b".", message.body()];
         let mut signature = format!("t={timestamp}");
         for key in &self.keys {
             signature.push_str(",v1=");

@@ -33,7 +33,7 @@ pub(crate) fn parse_timestamp(timestamp: &str) -> Result<i64, VerifyError> {
 
 /// Checks that `sent` (seconds since the Unix epoch) lies within `tolerance` of `now`, either
 /// way, as every timestamped scheme here does. Computed in 128 bits: no timestamp overflows it.
-/// Public for implementers of [`Scheme`](super::Scheme).
+/// Public for implementers of [`Verify`](super::Verify).
 ///
 /// # Errors
 ///
@@ -75,21 +75,38 @@ pub(crate) fn unix_seconds(time: SystemTime) -> i64 {
 /// redeliveries only, since whoever replays a request can change that header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Verified<'a> {
-    scheme: &'static str,
+    scheme: &'a str,
     id: Option<&'a str>,
     timestamp: Option<i64>,
     tolerance: Option<Duration>,
+    key: Option<usize>,
 }
 
 impl<'a> Verified<'a> {
-    /// A verification result, for implementers of [`Scheme`](super::Scheme).
-    pub fn new(scheme: &'static str, id: Option<&'a str>, timestamp: Option<i64>) -> Self {
+    /// A verification result, for implementers of [`Verify`](super::Verify).
+    pub fn new(scheme: &'a str, id: Option<&'a str>, timestamp: Option<i64>) -> Self {
         Verified {
             scheme,
             id,
             timestamp,
             tolerance: None,
+            key: None,
         }
+    }
+
+    /// The same result, noting which of the verifier's keys matched: its position in the order
+    /// the keys were added, `0` for the first.
+    #[must_use]
+    pub fn with_key(mut self, index: usize) -> Self {
+        self.key = Some(index);
+        self
+    }
+
+    /// Which of the verifier's secrets (or public keys) matched: its position in the order they
+    /// were added, `0` for the first. During a rotation, once no message matches an old secret
+    /// any more, that secret can be retired.
+    pub fn key(&self) -> Option<usize> {
+        self.key
     }
 
     /// The same result, noting the tolerance the timestamp was checked against, so that
@@ -114,7 +131,7 @@ impl<'a> Verified<'a> {
     }
 
     /// The name of the scheme that verified the message, such as `"standard-webhooks"`.
-    pub fn scheme(&self) -> &'static str {
+    pub fn scheme(&self) -> &'a str {
         self.scheme
     }
 
@@ -168,18 +185,21 @@ pub enum VerifyError {
         /// The verifier's tolerance.
         tolerance: Duration,
     },
-    /// No signature matched, and the signature header does not follow the scheme's syntax
-    /// (empty, or an entry that is not a `version,signature` pair).
+    /// No signature matched, and the signature header does not follow the scheme's syntax.
+    #[error("the webhook signature header is malformed: expected {expected}")]
+    MalformedSignature {
+        /// The syntax the scheme expects, such as ``"`sha256=` and the hex HMAC-SHA256"``.
+        expected: &'static str,
+    },
+    /// The signature header holds only signatures of versions or algorithms this verifier does
+    /// not accept, such as only `v1a` where `v1` is expected.
     #[error(
-        "the webhook signature header is malformed: it does not follow the scheme's syntax (such as space-separated `v1,<base64>` entries, or `t=…,v1=…`)"
+        "the webhook carries no signature of a kind this verifier accepts: it found only {found}"
     )]
-    MalformedSignature,
-    /// The signature header holds only signatures of versions this verifier holds no key for,
-    /// such as only `v1a` where `v1` is expected.
-    #[error(
-        "the webhook signature header holds no signature of a version this verifier holds keys for (such as only `v1a` where `v1` is expected)"
-    )]
-    NoSupportedSignature,
+    NoSupportedSignature {
+        /// What was found instead, such as ``"`v1a` (ed25519) signatures"``.
+        found: &'static str,
+    },
     /// No signature matches the message under any of the verifier's keys.
     #[error(
         "no signature matches: the body, id or timestamp was altered, or the key is not the one the sender uses"

@@ -62,3 +62,29 @@ pub fn outcomes<S: Strategy>(
     eprintln!("{counts:?}");
     counts
 }
+
+/// The Standard Webhooks headers of a signed message, read back as text.
+pub trait SignedExt {
+    /// The `webhook-id` value.
+    fn id(&self) -> &str;
+    /// The `webhook-timestamp` value.
+    fn timestamp(&self) -> &str;
+    /// The `webhook-signature` value.
+    fn signature(&self) -> &str;
+}
+
+impl SignedExt for hookwire::http::HeaderMap {
+    fn id(&self) -> &str {
+        self["webhook-id"].to_str().expect("an id header")
+    }
+    fn timestamp(&self) -> &str {
+        self["webhook-timestamp"]
+            .to_str()
+            .expect("a timestamp header")
+    }
+    fn signature(&self) -> &str {
+        self["webhook-signature"]
+            .to_str()
+            .expect("a signature header")
+    }
+}
