@@ -11,9 +11,9 @@ use std::sync::Arc;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hookwire::adapters::hyper::HyperClient;
 use hookwire::bytes::Bytes;
+use hookwire::clock::TokioClock;
 use hookwire::deliver::{Destination, Dispatcher, Payload, Verdict};
 use hookwire::http::{Request, Response, StatusCode};
-use hookwire::timer::TokioTimer;
 use hookwire::transport::AddressPolicy;
 use hookwire::webhook::{Message, Secret, Sign, StandardWebhooks};
 use http_body_util::{BodyExt, Full};
@@ -59,7 +59,7 @@ fn deliver(c: &mut Criterion) {
     // The guarded client the README tells senders to use, allowing the loopback receiver.
     let policy = AddressPolicy::new().allow("127.0.0.0/8").expect("cidr");
     let dispatcher =
-        Arc::new(Dispatcher::new(HyperClient::guarded(policy), TokioTimer).expect("guarded"));
+        Arc::new(Dispatcher::new(HyperClient::guarded(policy), TokioClock).expect("guarded"));
     let destination = Arc::new(Destination::new(&url, &secret).expect("url"));
 
     let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();

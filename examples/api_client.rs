@@ -14,8 +14,8 @@ use hookwire::api::{
     ApiError, Bearer, Body, Client, Endpoint, IDEMPOTENCY_KEY, Paginated, RetryPolicy, next_link,
 };
 use hookwire::bytes::Bytes;
+use hookwire::clock::Clock;
 use hookwire::http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use hookwire::timer::Timer;
 use hookwire::transport::TransportError;
 use serde::{Deserialize, Serialize};
 
@@ -94,7 +94,7 @@ impl Endpoint for CreateTransfer<'_> {
 struct TokioSleep;
 
 #[hookwire::async_trait]
-impl Timer for TokioSleep {
+impl Clock for TokioSleep {
     async fn sleep(&self, duration: Duration) {
         tokio::time::sleep(duration).await;
     }

@@ -11,12 +11,12 @@ use std::time::{Duration, SystemTime};
 
 use hookwire::adapters::hyper::HyperClient;
 use hookwire::bytes::Bytes;
+use hookwire::clock::TokioClock;
 use hookwire::deliver::{
     Destination, Dispatcher, Job, ListQuery, Outbox, Payload, Schedule, SqliteOutbox, State, Worker,
 };
 use hookwire::event::Event;
 use hookwire::http::{Request, Response, StatusCode};
-use hookwire::timer::TokioTimer;
 use hookwire::transport::AddressPolicy;
 use hookwire::webhook::{Inbound, Secret, StandardWebhooks, Verify};
 use http_body_util::{BodyExt, Full};
@@ -101,7 +101,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The worker: loopback is allowed on purpose here; by default it is refused.
     let policy = AddressPolicy::new().allow("127.0.0.0/8")?;
     let dispatcher =
-        Dispatcher::new(HyperClient::guarded(policy), TokioTimer)?.schedule(Schedule::list(vec![
+        Dispatcher::new(HyperClient::guarded(policy), TokioClock)?.schedule(Schedule::list(vec![
             Duration::ZERO,
             Duration::from_millis(200),
             Duration::from_secs(2),

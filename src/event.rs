@@ -35,6 +35,7 @@
 //!
 //! [CloudEvents 1.0]: https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/spec.md
 
+use crate::clock::Clock;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -283,6 +284,7 @@ impl Event {
         EventBuilder {
             event: Event::blank(),
             time_set: false,
+            now: None,
         }
     }
 }
@@ -321,6 +323,7 @@ impl<T: fmt::Debug> fmt::Debug for Event<T> {
 pub struct EventBuilder<T> {
     event: Event<T>,
     time_set: bool,
+    now: Option<std::time::SystemTime>,
 }
 
 impl<T> EventBuilder<T> {
@@ -367,6 +370,13 @@ impl<T> EventBuilder<T> {
         self
     }
 
+    /// Reads the time (when no [`time`](Self::time) is set) from `clock` instead of the
+    /// system's clock.
+    pub fn clock(mut self, clock: &dyn Clock) -> Self {
+        self.now = Some(clock.now());
+        self
+    }
+
     /// An extension attribute; its name must be lowercase ASCII letters and digits.
     pub fn extension(mut self, name: impl Into<String>, value: impl Into<ExtensionValue>) -> Self {
         self.event.extensions.insert(name.into(), value.into());
@@ -404,6 +414,7 @@ impl<T> EventBuilder<T> {
                 data,
             },
             time_set: self.time_set,
+            now: self.now,
         }
     }
 
@@ -418,7 +429,9 @@ impl<T> EventBuilder<T> {
             self.event.id = format!("evt_{}", uuid::Uuid::now_v7().simple());
         }
         if !self.time_set {
-            self.event.time = Some(OffsetDateTime::now_utc());
+            self.event.time = Some(OffsetDateTime::from(
+                self.now.unwrap_or_else(std::time::SystemTime::now),
+            ));
         }
         // JSON data without a content type implies `application/json`; say so, as the
         // specification asks of events that cross into another format or binding.

@@ -23,7 +23,7 @@
 //!   pagination as a stream; errors keep the raw body and decode RFC 9457 problems.
 //! - [`transport`]: the [`AddressPolicy`](transport::AddressPolicy) that guards senders against
 //!   SSRF, and [`HttpClient`](transport::HttpClient), the one trait all HTTP I/O goes
-//!   through, and [`timer`]: the [`Timer`](timer::Timer) that retries wait on.
+//!   through, and [`clock`]: the one [`Clock`](clock::Clock) every component reads time from and waits on.
 //! - [`deliver`]: sending webhooks: a [`Dispatcher`](deliver::Dispatcher) that signs each
 //!   attempt, retries on a schedule with jitter, classifies responses and refuses non-public
 //!   addresses; a durable [`Outbox`](deliver::Outbox) (in memory, or SQLite) drained by a worker.
@@ -78,9 +78,9 @@
 //! | `axum` | `adapters::axum`: `Webhook` and `WebhookEvent<T>` extractors and a tower `VerifyLayer` |
 //! | `rustls` | HTTPS through rustls (*ring*, webpki roots): `adapters::tls_config`, `HyperClient::https`, `HyperClient::with_tls_config`, `HyperClient::guarded_https` |
 //! | `tower` | `adapters::tower::ServiceClient`: any `tower::Service` over `http` types as an `HttpClient` |
-//! | `tokio` | `timer::TokioTimer` and `deliver::Worker` (the adapter features bring it) |
+//! | `tokio` | `clock::TokioClock` and `deliver::Worker` (the adapter features bring it) |
 //! | `sqlite` | `deliver::SqliteOutbox`: a durable outbox in an SQLite file (rusqlite, SQLite built in), and `deliver::Worker` |
-//! | `test-util` | `testing::MockClient` (a scripted transport that records requests) and `testing::FakeTimer` (a virtual clock) for users' own tests |
+//! | `test-util` | `testing::MockClient` (a scripted transport that records requests) and `testing::FakeClock` (a virtual clock) for users' own tests |
 //! | `ed25519` | Standard Webhooks `v1a` signatures: `SigningKey` (`whsk_`), `PublicKey` (`whpk_`), through `ed25519-dalek` |
 //!
 //! # Writing an adapter
@@ -127,12 +127,12 @@ pub use url;
 
 pub mod adapters;
 pub mod api;
+pub mod clock;
 pub mod deliver;
 pub mod event;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
-pub mod timer;
 pub mod transport;
 pub mod webhook;
 

@@ -2,13 +2,13 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 
-use crate::timer::Timer;
+use crate::clock::Clock;
 use crate::transport::{HttpClient, TransportError};
 
 /// A transport that records every request and answers from a script, in order.
@@ -43,7 +43,7 @@ pub struct MockClient {
 struct Inner {
     script: Mutex<VecDeque<Step>>,
     requests: Mutex<Vec<Request<Bytes>>>,
-    timer: Option<Arc<dyn Timer>>,
+    clock: Option<Arc<dyn Clock>>,
 }
 
 enum Step {
@@ -57,11 +57,11 @@ impl MockClient {
         Self::default()
     }
 
-    /// An empty script whose delays wait on `timer` (a [`FakeTimer`] in fast tests).
-    pub fn with_timer(timer: impl Timer + 'static) -> Self {
+    /// An empty script whose delays wait on `clock` (a [`FakeClock`] in fast tests).
+    pub fn with_clock(clock: impl Clock + 'static) -> Self {
         MockClient {
             inner: Arc::new(Inner {
-                timer: Some(Arc::new(timer)),
+                clock: Some(Arc::new(clock)),
                 ..Inner::default()
             }),
             policy: None,
@@ -143,8 +143,8 @@ impl HttpClient for MockClient {
             )),
             Some(Step::Fail(error)) => Err(error),
             Some(Step::Respond(scripted)) => {
-                if let (Some(delay), Some(timer)) = (scripted.delay, &self.inner.timer) {
-                    timer.sleep(delay).await;
+                if let (Some(delay), Some(clock)) = (scripted.delay, &self.inner.clock) {
+                    clock.sleep(delay).await;
                 }
                 let mut response = Response::new(scripted.body);
                 *response.status_mut() = scripted.status;
@@ -205,7 +205,7 @@ impl MockResponse {
         self
     }
 
-    /// Waits this long (on the mock's timer) before answering.
+    /// Waits this long (on the mock's clock) before answering.
     #[must_use]
     pub fn delay(mut self, delay: Duration) -> Self {
         self.delay = Some(delay);
@@ -213,71 +213,123 @@ impl MockResponse {
     }
 }
 
-/// A virtual clock: sleeping advances it at once and records the wait, so that tests of long
-/// schedules run in microseconds.
+/// A virtual clock: sleeping advances it at once (and yields to other tasks once), so that
+/// tests of long schedules run in milliseconds. Its wall time and its monotonic time move
+/// together; it records every wait.
+///
+/// Clones share one clock: hand a clone to each component under test.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use hookwire::clock::Clock;
+/// use hookwire::testing::FakeClock;
+///
+/// let clock = FakeClock::at(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// clock.sleep(Duration::from_secs(28 * 3600)).await;
+/// # });
+/// assert_eq!(clock.now(), UNIX_EPOCH + Duration::from_secs(1_700_000_000 + 28 * 3600));
+/// assert_eq!(clock.sleeps(), [Duration::from_secs(28 * 3600)]);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone)]
-pub struct FakeTimer {
+pub struct FakeClock {
     inner: Arc<Mutex<FakeState>>,
 }
 
 struct FakeState {
-    now: Instant,
+    wall: SystemTime,
+    instant: Instant,
     sleeps: Vec<Duration>,
 }
 
-impl Default for FakeTimer {
+impl Default for FakeClock {
     fn default() -> Self {
-        FakeTimer {
-            inner: Arc::new(Mutex::new(FakeState {
-                now: Instant::now(),
-                sleeps: Vec::new(),
-            })),
-        }
+        Self::at(SystemTime::now())
     }
 }
 
-impl FakeTimer {
-    /// A clock starting now.
+impl FakeClock {
+    /// A clock whose wall time starts at the system's now.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// A clock whose wall time starts at `wall`.
+    pub fn at(wall: SystemTime) -> Self {
+        FakeClock {
+            inner: Arc::new(Mutex::new(FakeState {
+                wall,
+                instant: Instant::now(),
+                sleeps: Vec::new(),
+            })),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, FakeState> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Every wait requested so far, in order.
     pub fn sleeps(&self) -> Vec<Duration> {
-        self.inner
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .sleeps
-            .clone()
+        self.state().sleeps.clone()
     }
 
     /// Moves the clock forward without a sleep being recorded.
     pub fn advance(&self, duration: Duration) {
-        let mut state = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        state.now += duration;
+        let mut state = self.state();
+        state.wall += duration;
+        state.instant += duration;
     }
 }
 
-impl std::fmt::Debug for FakeTimer {
+impl std::fmt::Debug for FakeClock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeTimer")
-            .field("sleeps", &self.sleeps())
+        let state = self.state();
+        f.debug_struct("FakeClock")
+            .field("wall", &state.wall)
+            .field("sleeps", &state.sleeps.len())
             .finish()
     }
 }
 
 #[async_trait]
-impl Timer for FakeTimer {
+impl Clock for FakeClock {
     async fn sleep(&self, duration: Duration) {
-        let mut state = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        state.now += duration;
-        state.sleeps.push(duration);
+        {
+            let mut state = self.state();
+            state.wall += duration;
+            state.instant += duration;
+            state.sleeps.push(duration);
+        }
+        // Let the other tasks run, as a real sleep would.
+        YieldOnce(false).await;
     }
 
-    fn now(&self) -> Instant {
-        self.inner
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .now
+    fn now(&self) -> SystemTime {
+        self.state().wall
+    }
+
+    fn instant(&self) -> Instant {
+        self.state().instant
+    }
+}
+
+/// A future that is pending once, waking itself, then ready.
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
     }
 }

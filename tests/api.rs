@@ -16,7 +16,7 @@ use hookwire::api::{
     retry_after, segment,
 };
 use hookwire::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
-use hookwire::testing::{FakeTimer, MockClient, MockResponse};
+use hookwire::testing::{FakeClock, MockClient, MockResponse};
 use hookwire::transport::{HttpClient, TransportError, TransportErrorKind};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -651,7 +651,7 @@ async fn a_refused_grant_is_an_auth_error_that_names_the_oauth_error() {
 
 // ---------------------------------------------------------------- retries
 
-fn retrying(mock: &MockClient, timer: &FakeTimer) -> Client<MockClient> {
+fn retrying(mock: &MockClient, timer: &FakeClock) -> Client<MockClient> {
     client(mock).retry(
         RetryPolicy::default()
             .max_attempts(4)
@@ -663,7 +663,7 @@ fn retrying(mock: &MockClient, timer: &FakeTimer) -> Client<MockClient> {
 
 #[tokio::test]
 async fn idempotent_requests_retry_transient_failures_then_succeed() {
-    let timer = FakeTimer::new();
+    let timer = FakeClock::new();
     let mock = MockClient::new()
         .fail(TransportError::connect(std::io::Error::other("refused")))
         .fail(TransportError::timeout())
@@ -730,7 +730,7 @@ fn backoff_is_full_jitter_up_to_the_exponential_ceiling_not_zero() {
 #[tokio::test]
 async fn retried_statuses_are_429_502_503_504_and_no_others() {
     for status in [429, 502, 503, 504] {
-        let timer = FakeTimer::new();
+        let timer = FakeClock::new();
         let mock = MockClient::new()
             .push(MockResponse::status(status))
             .push(account_json());
@@ -741,7 +741,7 @@ async fn retried_statuses_are_429_502_503_504_and_no_others() {
         assert_eq!(mock.requests().len(), 2, "{status}");
     }
     for status in [400, 401, 404, 409, 500, 501] {
-        let timer = FakeTimer::new();
+        let timer = FakeClock::new();
         let mock = MockClient::new()
             .push(MockResponse::status(status))
             .push(account_json());
@@ -752,7 +752,7 @@ async fn retried_statuses_are_429_502_503_504_and_no_others() {
         assert_eq!(error.status().map(|s| s.as_u16()), Some(status));
         assert_eq!(mock.requests().len(), 1, "{status}");
     }
-    let timer = FakeTimer::new();
+    let timer = FakeClock::new();
     let mock = MockClient::new().fail(TransportError::body(std::io::Error::other("reset")));
     assert!(
         retrying(&mock, &timer)
@@ -765,7 +765,7 @@ async fn retried_statuses_are_429_502_503_504_and_no_others() {
 
 #[tokio::test]
 async fn non_idempotent_requests_retry_only_with_an_idempotency_key() {
-    let timer = FakeTimer::new();
+    let timer = FakeClock::new();
     let mock = MockClient::new()
         .push(MockResponse::status(503))
         .push(MockResponse::status(201));
@@ -806,7 +806,7 @@ async fn non_idempotent_requests_retry_only_with_an_idempotency_key() {
 
 #[tokio::test]
 async fn retry_after_in_seconds_or_as_a_date_is_honoured_up_to_the_cap() {
-    let timer = FakeTimer::new();
+    let timer = FakeClock::new();
     let mock = MockClient::new()
         .push(MockResponse::status(429).header("retry-after", "7"))
         .push(account_json());
@@ -816,7 +816,7 @@ async fn retry_after_in_seconds_or_as_a_date_is_honoured_up_to_the_cap() {
         .unwrap();
     assert_eq!(timer.sleeps(), vec![Duration::from_secs(7)]);
 
-    let timer = FakeTimer::new();
+    let timer = FakeClock::new();
     let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(30));
     let mock = MockClient::new()
         .push(MockResponse::status(503).header("retry-after", &date))
@@ -832,7 +832,7 @@ async fn retry_after_in_seconds_or_as_a_date_is_honoured_up_to_the_cap() {
     );
 
     // Beyond the cap, the client stops rather than wait less than the server asked.
-    let timer = FakeTimer::new();
+    let timer = FakeClock::new();
     let mock = MockClient::new()
         .push(MockResponse::status(503).header("retry-after", "3600"))
         .push(account_json());
@@ -847,7 +847,7 @@ async fn retry_after_in_seconds_or_as_a_date_is_honoured_up_to_the_cap() {
 #[tokio::test]
 async fn an_invalid_retry_after_falls_back_to_backoff() {
     for bad in ["soon", "-5", "1.5", "Tue, 99 Foo 2026 99:99:99 GMT"] {
-        let timer = FakeTimer::new();
+        let timer = FakeClock::new();
         let mock = MockClient::new()
             .push(MockResponse::status(503).header("retry-after", bad))
             .push(account_json());
@@ -894,7 +894,7 @@ fn retry_after_parses_seconds_and_dates_and_refuses_the_rest() {
 
 #[tokio::test]
 async fn attempts_and_the_time_budget_bound_the_retries() {
-    let timer = FakeTimer::new();
+    let timer = FakeClock::new();
     let mock = MockClient::new()
         .push(MockResponse::status(503))
         .push(MockResponse::status(503))
@@ -908,7 +908,7 @@ async fn attempts_and_the_time_budget_bound_the_retries() {
     assert_eq!(error.status(), Some(StatusCode::SERVICE_UNAVAILABLE));
     assert_eq!(mock.requests().len(), 4, "max_attempts(4)");
 
-    let timer = FakeTimer::new();
+    let timer = FakeClock::new();
     let mock = MockClient::new()
         .push(MockResponse::status(503).header("retry-after", "20"))
         .push(MockResponse::status(503).header("retry-after", "20"))
@@ -945,7 +945,7 @@ impl Authenticate for Counting {
 
 #[tokio::test]
 async fn credentials_are_added_again_on_each_attempt() {
-    let timer = FakeTimer::new();
+    let timer = FakeClock::new();
     let mock = MockClient::new()
         .push(MockResponse::status(503))
         .push(MockResponse::status(503))
@@ -1199,9 +1199,9 @@ async fn an_error_on_a_later_page_ends_the_stream_with_that_error() {
 
 #[tokio::test]
 async fn the_mock_waits_on_its_timer_and_says_when_its_script_is_empty() {
-    let timer = FakeTimer::new();
+    let timer = FakeClock::new();
     let mock =
-        MockClient::with_timer(timer.clone()).push(account_json().delay(Duration::from_secs(3)));
+        MockClient::with_clock(timer.clone()).push(account_json().delay(Duration::from_secs(3)));
     client(&mock).send(&GetAccount("a")).await.unwrap();
     assert_eq!(timer.sleeps(), vec![Duration::from_secs(3)]);
     let error = client(&mock).send(&GetAccount("a")).await.unwrap_err();
@@ -1490,7 +1490,7 @@ async fn a_token_shorter_lived_than_the_margin_is_not_fetched_on_every_call() {
 struct Sleep;
 
 #[hookwire::async_trait]
-impl hookwire::timer::Timer for Sleep {
+impl hookwire::clock::Clock for Sleep {
     async fn sleep(&self, duration: Duration) {
         tokio::time::sleep(duration).await;
     }

@@ -11,7 +11,7 @@ use hookwire::deliver::{
     Payload, Schedule, State, Verdict, classify,
 };
 use hookwire::http::{Request, Response, StatusCode};
-use hookwire::testing::{FakeTimer, MockClient, MockResponse};
+use hookwire::testing::{FakeClock, MockClient, MockResponse};
 use hookwire::transport::{
     AddressError, AddressPolicy, TransportError, TransportErrorKind, is_public,
 };
@@ -148,7 +148,7 @@ fn payload() -> Payload {
     Payload::json("msg_42", "transfer.settled", &br#"{"amount":"1.00"}"#[..])
 }
 
-fn dispatcher(mock: &MockClient, timer: &FakeTimer) -> Dispatcher<MockClient> {
+fn dispatcher(mock: &MockClient, timer: &FakeClock) -> Dispatcher<MockClient> {
     Dispatcher::new(mock.clone().guarded(AddressPolicy::new()), timer.clone())
         .expect("a guarded transport")
         .schedule(
@@ -163,7 +163,7 @@ fn dispatcher(mock: &MockClient, timer: &FakeTimer) -> Dispatcher<MockClient> {
 
 #[tokio::test]
 async fn every_attempt_is_signed_under_the_same_id_and_verifies() {
-    let timer = FakeTimer::new();
+    let timer = FakeClock::new();
     let mock = MockClient::new()
         .push(MockResponse::status(500).body("oops"))
         .push(MockResponse::status(204));
@@ -197,7 +197,7 @@ async fn every_attempt_is_signed_under_the_same_id_and_verifies() {
 
 #[tokio::test]
 async fn gone_stops_redirects_fail_and_the_schedule_runs_out() {
-    let timer = FakeTimer::new();
+    let timer = FakeClock::new();
     let mock = MockClient::new().push(MockResponse::status(410));
     let report = dispatcher(&mock, &timer)
         .deliver(&destination(), &payload())
@@ -223,7 +223,7 @@ async fn gone_stops_redirects_fail_and_the_schedule_runs_out() {
 
 #[tokio::test]
 async fn retry_after_is_honoured_between_the_scheduled_delay_and_the_cap() {
-    let timer = FakeTimer::new();
+    let timer = FakeClock::new();
     let mock = MockClient::new()
         .push(MockResponse::status(429).header("retry-after", "60"))
         .push(MockResponse::status(503).header("retry-after", "1"))
@@ -238,7 +238,7 @@ async fn retry_after_is_honoured_between_the_scheduled_delay_and_the_cap() {
         vec![Duration::from_secs(60), Duration::from_secs(300)]
     );
 
-    let timer = FakeTimer::new();
+    let timer = FakeClock::new();
     let mock = MockClient::new()
         .push(MockResponse::status(503).header("retry-after", "999999"))
         .push(MockResponse::status(204));
@@ -251,7 +251,7 @@ async fn retry_after_is_honoured_between_the_scheduled_delay_and_the_cap() {
 
 #[tokio::test]
 async fn an_attempt_that_outlasts_its_timeout_is_a_timeout() {
-    let timer = FakeTimer::new();
+    let timer = FakeClock::new();
     let never =
         |_: Request<Bytes>| std::future::pending::<Result<Response<Bytes>, TransportError>>();
     let dispatcher = Dispatcher::unguarded(never, timer.clone())
@@ -265,7 +265,7 @@ async fn an_attempt_that_outlasts_its_timeout_is_a_timeout() {
 
 #[tokio::test]
 async fn only_the_first_64_kib_of_a_response_body_is_kept() {
-    let timer = FakeTimer::new();
+    let timer = FakeClock::new();
     let mock = MockClient::new().push(MockResponse::status(500).body(vec![b'e'; 100_000]));
     let (attempt, _) = dispatcher(&mock, &timer)
         .attempt(&destination(), &payload())
@@ -276,7 +276,7 @@ async fn only_the_first_64_kib_of_a_response_body_is_kept() {
 
 #[tokio::test]
 async fn private_addresses_are_refused_before_anything_is_sent() {
-    let timer = FakeTimer::new();
+    let timer = FakeClock::new();
     for url in [
         "http://127.0.0.1/hook",
         "http://[::1]/",

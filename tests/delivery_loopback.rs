@@ -19,12 +19,12 @@ use bytes::Bytes;
 use hookwire::adapters::hyper::{HyperClient, verify_request};
 use hookwire::adapters::reqwest::ReqwestClient;
 use hookwire::adapters::server::run_once;
+use hookwire::clock::TokioClock;
 use hookwire::deliver::{
     Destination, Dispatcher, Job, MemoryOutbox, Outbox, Payload, Schedule, SqliteOutbox, State,
     Worker,
 };
 use hookwire::http::{Request, Response, StatusCode};
-use hookwire::timer::TokioTimer;
 use hookwire::transport::{AddressPolicy, HttpClient};
 use hookwire::webhook::{MemoryReplayGuard, Secret, StandardWebhooks};
 use http_body_util::Full;
@@ -162,7 +162,7 @@ fn dispatcher(
     secret: &Secret,
 ) -> Dispatcher<HyperClient<hookwire::adapters::hyper::GuardedConnector>> {
     let _ = secret;
-    Dispatcher::new(HyperClient::guarded(loopback()), TokioTimer)
+    Dispatcher::new(HyperClient::guarded(loopback()), TokioClock)
         .expect("a guarded transport")
         .schedule(Schedule::exponential(
             Duration::from_millis(20),

@@ -790,3 +790,32 @@ fn a_repeated_ce_header_in_binary_mode_is_refused() {
         );
     }
 }
+
+#[cfg(feature = "test-util")]
+#[test]
+fn the_builder_stamps_the_time_from_the_clock_it_is_given() {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    let at = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let clock = hookwire::testing::FakeClock::at(at);
+    let event = hookwire::event::Event::builder()
+        .ty("transfer.settled")
+        .source("/transfers")
+        .clock(&clock)
+        .build()
+        .unwrap();
+    assert_eq!(
+        event.time().map(|time| time.unix_timestamp()),
+        Some(1_800_000_000)
+    );
+    // Without a clock, the system's: not the fake one.
+    let event = hookwire::event::Event::builder()
+        .ty("transfer.settled")
+        .source("/transfers")
+        .build()
+        .unwrap();
+    assert_ne!(
+        event.time().map(|time| time.unix_timestamp()),
+        Some(1_800_000_000)
+    );
+}

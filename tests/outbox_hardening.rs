@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
+use hookwire::clock::{Clock, TokioClock};
 use hookwire::deliver::{
     Attempt, Destination, Dispatcher, Durability, Entry, Job, Lease, ListQuery, MemoryOutbox,
     Outbox, OutboxError, Payload, SqliteOutbox, State, Worker,
 };
 use hookwire::testing::{MockClient, MockResponse};
-use hookwire::timer::TokioTimer;
 use hookwire::transport::AddressPolicy;
 use hookwire::webhook::Secret;
 
@@ -146,7 +146,7 @@ impl Outbox for Flaky {
 }
 
 fn dispatcher(mock: &MockClient) -> Dispatcher<MockClient> {
-    Dispatcher::new(mock.clone().guarded(AddressPolicy::new()), TokioTimer)
+    Dispatcher::new(mock.clone().guarded(AddressPolicy::new()), TokioClock)
         .unwrap()
         .attempt_timeout(Duration::from_secs(2))
 }
@@ -244,4 +244,73 @@ async fn a_worker_purges_jobs_past_their_retention() {
     running.await.unwrap().unwrap();
     let kept = outbox.list(&ListQuery::new()).await.unwrap();
     assert_eq!(kept[0].job.payload.id, "msg_1", "the recent job is kept");
+}
+
+#[tokio::test]
+async fn a_worker_runs_the_whole_28_hour_schedule_on_a_fake_clock_and_dead_letters_on_time() {
+    use hookwire::deliver::{ListQuery, MemoryOutbox};
+    use hookwire::testing::FakeClock;
+
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let clock = FakeClock::at(start);
+    let outbox = Arc::new(MemoryOutbox::new());
+    outbox.enqueue(job(0), clock.now()).await.unwrap();
+    let mut mock = MockClient::new().guarded(AddressPolicy::new());
+    for _ in 0..8 {
+        mock = mock.push(MockResponse::status(503));
+    }
+    let dispatcher = Dispatcher::new(mock.clone(), clock.clone())
+        .unwrap()
+        .attempt_timeout(Duration::from_secs(2));
+    let destination =
+        Destination::new("https://hooks.customer.example/in", &Secret::generate()).unwrap();
+    let worker = Worker::new(outbox.clone(), Arc::new(dispatcher), move |_: &str| {
+        Some(destination.clone())
+    })
+    .poll_interval(Duration::from_secs(60));
+    let watched = outbox.clone();
+    let finished = async move {
+        while watched.count(Some(State::DeadLettered)).await.unwrap() == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    worker.run(finished).await.unwrap();
+
+    let entries = outbox.list(&ListQuery::new()).await.unwrap();
+    let [entry] = entries.as_slice() else {
+        panic!("one job: {entries:?}")
+    };
+    assert_eq!(entry.state, State::DeadLettered);
+    assert_eq!(
+        mock.requests().len(),
+        8,
+        "every attempt of the schedule was made"
+    );
+    // The attempts follow the schedule in virtual time: each gap at least its delay less the
+    // 20 % jitter, at most that plus the jitter and two poll intervals (the worker polls: one
+    // interval may pass while the attempt is recorded, another before the job is due).
+    let minutes = |m: u64| Duration::from_secs(m * 60);
+    let delays = [
+        Duration::from_secs(5),
+        minutes(5),
+        minutes(30),
+        minutes(120),
+        minutes(300),
+        minutes(600),
+        minutes(600),
+    ];
+    let times: Vec<SystemTime> = entry.attempts.iter().map(|attempt| attempt.at).collect();
+    assert_eq!(times.len(), 8);
+    for (pair, delay) in times.windows(2).zip(delays) {
+        let gap = pair[1].duration_since(pair[0]).unwrap();
+        assert!(gap >= delay.mul_f64(0.8), "{gap:?} < {delay:?}");
+        assert!(
+            gap <= delay.mul_f64(1.2) + Duration::from_secs(121),
+            "{gap:?} > {delay:?}"
+        );
+    }
+    let elapsed = entry.finished_at.unwrap().duration_since(start).unwrap();
+    assert!(elapsed >= Duration::from_secs(22 * 3600), "{elapsed:?}");
+    assert!(elapsed <= Duration::from_secs(34 * 3600), "{elapsed:?}");
+    assert!(clock.now() >= entry.finished_at.unwrap());
 }

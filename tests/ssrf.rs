@@ -16,9 +16,9 @@ use bytes::Bytes;
 use hookwire::adapters::Resolve;
 use hookwire::adapters::hyper::{GuardedConnector, HyperClient};
 use hookwire::adapters::reqwest::ReqwestClient;
+use hookwire::clock::{Clock, TokioClock};
 use hookwire::deliver::{DeliverError, Destination, Dispatcher, Outcome, Payload};
 use hookwire::http::{Request, Response, StatusCode};
-use hookwire::timer::{Timer, TokioTimer};
 use hookwire::transport::{AddressError, AddressPolicy, HttpClient, TransportErrorKind};
 use hookwire::webhook::Secret;
 use http_body_util::Full;
@@ -231,10 +231,10 @@ impl Recording {
 }
 
 #[hookwire::async_trait]
-impl Timer for Recording {
+impl Clock for Recording {
     async fn sleep(&self, duration: std::time::Duration) {
         self.0.lock().unwrap().push(duration);
-        TokioTimer.sleep(duration).await;
+        TokioClock.sleep(duration).await;
     }
 }
 

@@ -43,6 +43,7 @@ use tower_service::Service;
 
 pub use super::server::{BodyLimits, DEFAULT_BODY_LIMIT, Rejection, VerifiedWebhook};
 use super::server::{read_body, run_once, verify_request};
+use crate::clock::Clock;
 use crate::event::{Event, EventError, cloudevents};
 use crate::webhook::{ReplayGuard, Verify};
 
@@ -51,6 +52,7 @@ use crate::webhook::{ReplayGuard, Verify};
 pub struct WebhookConfig {
     scheme: Arc<dyn Verify>,
     limit: BodyLimits,
+    clock: Option<Arc<dyn Clock>>,
 }
 
 impl WebhookConfig {
@@ -60,7 +62,22 @@ impl WebhookConfig {
         WebhookConfig {
             scheme: Arc::new(scheme),
             limit: BodyLimits::default(),
+            clock: None,
         }
+    }
+
+    /// The clock whose wall time timestamps are checked against and the replay guard
+    /// remembers by; the system's unless set.
+    #[must_use]
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    fn now(&self) -> SystemTime {
+        self.clock
+            .as_ref()
+            .map_or_else(SystemTime::now, |clock| clock.now())
     }
 
     /// The largest body read, in bytes; larger ones get 413 and are not read further.
@@ -88,7 +105,7 @@ impl WebhookConfig {
         let (mut parts, body) = request.into_parts();
         let Some(mut webhook) = parts.extensions.remove::<VerifiedWebhook>() else {
             let request = http::Request::from_parts(parts, body);
-            return verify_request(&*self.scheme, request, self.limit, SystemTime::now()).await;
+            return verify_request(&*self.scheme, request, self.limit, self.now()).await;
         };
         webhook.body = read_body(&parts.headers, body, self.limit).await?;
         webhook.headers = parts.headers;
@@ -322,7 +339,7 @@ where
             *probe.headers_mut() = std::mem::take(&mut parts.headers);
             *probe.method_mut() = parts.method.clone();
             *probe.uri_mut() = parts.uri.clone();
-            let now = SystemTime::now();
+            let now = config.now();
             let mut webhook = match verify_request(&*config.scheme, probe, config.limit, now).await
             {
                 Ok(webhook) => webhook,

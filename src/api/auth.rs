@@ -1,5 +1,6 @@
 //! Credentials: static ones, and tokens that refresh.
 
+use crate::clock::{Clock, within};
 use std::fmt;
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -241,7 +242,7 @@ where
 pub struct RefreshingToken {
     fetch: Box<dyn FetchToken>,
     margin: Duration,
-    timeout: Option<(Duration, std::sync::Arc<dyn crate::timer::Timer>)>,
+    timeout: Option<(Duration, std::sync::Arc<dyn Clock>)>,
     /// Counts finished fetches, so that a request knows whether one ended while it waited.
     finished: std::sync::atomic::AtomicU64,
     cached: Mutex<State>,
@@ -272,16 +273,21 @@ impl RefreshingToken {
         }
     }
 
-    /// Bounds each fetch by `timeout`, waiting on `timer`. The client-credentials grant is
-    /// bounded by its transport's own timeout already (hookwire's adapters default to 30 s).
+    /// Bounds each fetch by `timeout`, waiting on `clock`, which then also tells the time by
+    /// which tokens expire. The client-credentials grant is bounded by its transport's own
+    /// timeout already (hookwire's adapters default to 30 s).
     #[must_use]
-    pub fn fetch_timeout(
-        mut self,
-        timeout: Duration,
-        timer: impl crate::timer::Timer + 'static,
-    ) -> Self {
-        self.timeout = Some((timeout, std::sync::Arc::new(timer)));
+    pub fn fetch_timeout(mut self, timeout: Duration, clock: impl Clock + 'static) -> Self {
+        self.timeout = Some((timeout, std::sync::Arc::new(clock)));
         self
+    }
+
+    /// The monotonic time, on the clock given to [`fetch_timeout`](Self::fetch_timeout), else
+    /// the system's.
+    fn instant(&self) -> Instant {
+        self.timeout
+            .as_ref()
+            .map_or_else(Instant::now, |(_, clock)| clock.instant())
     }
 
     /// An OAuth 2.0 client-credentials token (RFC 6749 §4.4) from `token_url`, authenticated
@@ -315,17 +321,16 @@ impl RefreshingToken {
     }
 
     async fn fetch_bounded(&self) -> Result<Token, AuthError> {
-        let Some((timeout, timer)) = &self.timeout else {
+        let Some((timeout, clock)) = &self.timeout else {
             return self.fetch.fetch().await;
         };
-        let fetch = std::pin::pin!(self.fetch.fetch());
-        let deadline = std::pin::pin!(timer.sleep(*timeout));
-        match futures_util::future::select(fetch, deadline).await {
-            futures_util::future::Either::Left((result, _)) => result,
-            futures_util::future::Either::Right(((), _)) => Err(AuthError::new(format!(
-                "fetching the token took longer than {timeout:?}"
-            ))),
-        }
+        within(&**clock, *timeout, self.fetch.fetch())
+            .await
+            .unwrap_or_else(|| {
+                Err(AuthError::new(format!(
+                    "fetching the token took longer than {timeout:?}"
+                )))
+            })
     }
 }
 
@@ -347,14 +352,14 @@ impl Authenticate for RefreshingToken {
         let fresh = state
             .token
             .as_ref()
-            .is_some_and(|c| c.refresh_at.is_none_or(|at| Instant::now() < at));
+            .is_some_and(|c| c.refresh_at.is_none_or(|at| self.instant() < at));
         if !fresh {
             if let Some((failed_at, message)) = &state.failed {
                 if *failed_at > seen {
                     return Err(AuthError::new(message.clone()));
                 }
             }
-            let requested = Instant::now();
+            let requested = self.instant();
             let fetched = self.fetch_bounded().await.and_then(|token| {
                 let header = secret_value(&format!("Bearer {}", token.access_token.as_str()))?;
                 Ok((header, token.expires_in))

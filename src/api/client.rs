@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -16,7 +15,7 @@ use super::error::{ApiError, StatusError};
 use super::page::Paginated;
 use super::retry::RetryPolicy;
 use super::{Authenticate, Problem};
-use crate::timer::Timer;
+use crate::clock::Clock;
 use crate::transport::{HttpClient, TransportError};
 
 /// The default response size limit: 10 MiB.
@@ -61,7 +60,7 @@ pub struct Client<T> {
     /// Origins besides the base URL's that credentials may go to.
     trusted: Vec<url::Origin>,
     retry: RetryPolicy,
-    timer: Option<Arc<dyn Timer>>,
+    clock: Option<Arc<dyn Clock>>,
     max_response: usize,
     max_pages: usize,
 }
@@ -104,7 +103,7 @@ impl<T: HttpClient> Client<T> {
             auth: None,
             trusted: Vec::new(),
             retry: RetryPolicy::none(),
-            timer: None,
+            clock: None,
             max_response: DEFAULT_MAX_RESPONSE,
             max_pages: DEFAULT_MAX_PAGES,
         })
@@ -161,9 +160,9 @@ impl<T: HttpClient> Client<T> {
     /// Retries under `policy`, waiting with `timer`. Without this, each call makes one
     /// attempt.
     #[must_use]
-    pub fn retry(mut self, policy: RetryPolicy, timer: impl Timer + 'static) -> Self {
+    pub fn retry(mut self, policy: RetryPolicy, clock: impl Clock + 'static) -> Self {
         self.retry = policy;
-        self.timer = Some(Arc::new(timer));
+        self.clock = Some(Arc::new(clock));
         self
     }
 
@@ -273,11 +272,11 @@ impl<T: HttpClient> Client<T> {
     /// Builds, authenticates and sends, retrying under the policy.
     async fn execute<E: Endpoint>(&self, endpoint: &E) -> Result<Response<Bytes>, ApiError> {
         let mut request = Some(self.build(endpoint)?);
-        let started = self.timer.as_ref().map(|timer| timer.now());
+        let started = self.clock.as_ref().map(|clock| clock.instant());
         let mut retry = 0u32;
         loop {
             // Keep a copy only while another attempt may follow.
-            let last = self.timer.is_none() || retry.saturating_add(1) >= self.retry.attempts();
+            let last = self.clock.is_none() || retry.saturating_add(1) >= self.retry.attempts();
             let mut attempt = match (&request, last) {
                 (Some(_), true) => request.take(),
                 (Some(kept), false) => Some(kept.clone()),
@@ -297,20 +296,20 @@ impl<T: HttpClient> Client<T> {
                 }
             });
             // While another attempt may follow, the kept request answers for method and headers.
-            let wait = match (&self.timer, started, &request) {
-                (Some(timer), Some(started), Some(kept)) => self.retry.delay(
+            let wait = match (&self.clock, started, &request) {
+                (Some(clock), Some(started), Some(kept)) => self.retry.delay(
                     retry,
                     kept.method(),
                     kept.headers(),
                     &outcome,
-                    timer.now().saturating_duration_since(started),
-                    SystemTime::now(),
+                    clock.instant().saturating_duration_since(started),
+                    clock.now(),
                 ),
                 _ => None,
             };
-            match (wait, &self.timer) {
-                (Some(wait), Some(timer)) => {
-                    timer.sleep(wait).await;
+            match (wait, &self.clock) {
+                (Some(wait), Some(clock)) => {
+                    clock.sleep(wait).await;
                     retry += 1;
                 }
                 _ => return outcome.map_err(ApiError::Transport),

@@ -2,10 +2,9 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::future::{Either, select};
 use http::header::{CONTENT_TYPE, USER_AGENT};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
 use serde::Serialize;
@@ -13,8 +12,8 @@ use url::Url;
 
 use super::outcome::{Attempt, Verdict, classify};
 use super::schedule::Schedule;
+use crate::clock::{Clock, within};
 use crate::event::{Event, EventError};
-use crate::timer::Timer;
 use crate::transport::{AddressError, HttpClient, TransportError, redact_url};
 use crate::webhook::{Message, Secret, Sign, SignError, StandardWebhooks};
 
@@ -172,7 +171,7 @@ pub enum DeliverError {
 /// address is refused, for tests and local development.
 pub struct Dispatcher<C> {
     client: C,
-    timer: Arc<dyn Timer>,
+    clock: Arc<dyn Clock>,
     schedule: Schedule,
     timeout: Duration,
     retry_after_cap: Duration,
@@ -185,20 +184,20 @@ impl<C: HttpClient> Dispatcher<C> {
     /// # Errors
     ///
     /// [`DeliverError::Unguarded`] when `client` enforces no address policy.
-    pub fn new(client: C, timer: impl Timer + 'static) -> Result<Self, DeliverError> {
+    pub fn new(client: C, clock: impl Clock + 'static) -> Result<Self, DeliverError> {
         if client.address_policy().is_none() {
             return Err(DeliverError::Unguarded);
         }
-        Ok(Self::unguarded(client, timer))
+        Ok(Self::unguarded(client, clock))
     }
 
     /// A dispatcher that delivers wherever a URL points, through a transport that may enforce
     /// no address policy: for tests, local development, or an egress proxy that is the guard.
     /// Never for URLs that customers chose.
-    pub fn unguarded(client: C, timer: impl Timer + 'static) -> Self {
+    pub fn unguarded(client: C, clock: impl Clock + 'static) -> Self {
         Dispatcher {
             client,
-            timer: Arc::new(timer),
+            clock: Arc::new(clock),
             schedule: Schedule::default(),
             timeout: Duration::from_secs(15),
             retry_after_cap: Duration::from_secs(24 * 60 * 60),
@@ -261,17 +260,23 @@ impl<C: HttpClient> Dispatcher<C> {
             policy.check_url(&destination.url)?;
         }
         let request = self.request(destination, payload)?;
-        let at = SystemTime::now();
-        let started = self.timer.now();
+        let at = self.clock.now();
+        let started = self.clock.instant();
         let result = self.send_with_timeout(request).await;
         if let Some(refusal) = result.as_ref().err().and_then(TransportError::refusal) {
             return Err(DeliverError::Address(refusal.clone()));
         }
-        let latency = self.timer.now().saturating_duration_since(started);
+        let latency = self.clock.instant().saturating_duration_since(started);
         Ok((
             Attempt::new(at, latency, &result),
-            classify(&result, SystemTime::now()),
+            classify(&result, self.clock.now()),
         ))
+    }
+
+    /// The clock the dispatcher reads and waits on; the worker shares it.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn clock(&self) -> &dyn Clock {
+        &*self.clock
     }
 
     /// How long to wait after attempt number `made` (1 after the first) ended in `verdict`, or
@@ -294,7 +299,7 @@ impl<C: HttpClient> Dispatcher<C> {
         let mut attempts = Vec::new();
         let mut made = 0u32;
         if let Some(first) = self.schedule.delay(0).filter(|wait| !wait.is_zero()) {
-            self.timer.sleep(first).await;
+            self.clock.sleep(first).await;
         }
         let outcome = loop {
             let (attempt, verdict) = match self.attempt(destination, payload).await {
@@ -308,7 +313,7 @@ impl<C: HttpClient> Dispatcher<C> {
                 Verdict::Delivered => break Outcome::Delivered,
                 Verdict::Gone => break Outcome::Gone,
                 Verdict::Retry { .. } => match self.next_delay(made, verdict) {
-                    Some(wait) => self.timer.sleep(wait).await,
+                    Some(wait) => self.clock.sleep(wait).await,
                     None => break Outcome::Exhausted,
                 },
             }
@@ -327,7 +332,7 @@ impl<C: HttpClient> Dispatcher<C> {
     ) -> Result<Request<Bytes>, DeliverError> {
         let signed = destination
             .signer
-            .sign(&Message::new(&payload.id, &payload.body))?;
+            .sign(&Message::new(&payload.id, &payload.body).at(self.clock.now()))?;
         let mut request = Request::post(destination.url.as_str())
             .body(payload.body.clone())
             .map_err(|error| DeliverError::Url(error.to_string()))?;
@@ -343,12 +348,9 @@ impl<C: HttpClient> Dispatcher<C> {
         &self,
         request: Request<Bytes>,
     ) -> Result<Response<Bytes>, TransportError> {
-        let send = std::pin::pin!(self.client.send(request));
-        let deadline = std::pin::pin!(self.timer.sleep(self.timeout));
-        match select(send, deadline).await {
-            Either::Left((result, _)) => result,
-            Either::Right(((), _)) => Err(TransportError::timeout()),
-        }
+        within(&*self.clock, self.timeout, self.client.send(request))
+            .await
+            .unwrap_or_else(|| Err(TransportError::timeout()))
     }
 }
 

@@ -3,13 +3,14 @@
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use tokio::task::JoinSet;
 
 use super::dispatcher::{DeliverError, Destination, Dispatcher};
 use super::outbox::{Lease, Outbox, OutboxError, State};
 use super::outcome::Verdict;
+use crate::clock::within;
 use crate::transport::HttpClient;
 
 /// Drains an [`Outbox`]: leases due jobs, delivers them with a [`Dispatcher`] (at most
@@ -20,6 +21,9 @@ use crate::transport::HttpClient;
 /// at once: a job it leases again while its attempt is still in flight (a clock jump, a lease
 /// shorter than the attempt) is left alone, and the lease must outlast the dispatcher's attempt
 /// timeout, which [`run`](Worker::run) checks.
+///
+/// It reads the time and waits on the dispatcher's [`Clock`](crate::clock::Clock), so that a
+/// test with a [`FakeClock`](crate::testing::FakeClock) runs a whole retry schedule at once.
 ///
 /// On shutdown it stops leasing and waits for the attempts in flight, up to a grace period;
 /// any it abandons keep their lease until it expires, then another worker takes them, so
@@ -122,12 +126,14 @@ where
         let mut in_flight: JoinSet<()> = JoinSet::new();
         let running: Arc<Mutex<HashSet<(String, String)>>> = Arc::default();
         let mut failures = 0u32;
+        let clock = self.dispatcher.clock();
         let mut purged_at: Option<std::time::Instant> = None;
         loop {
             if let Some(keep) = self.retention {
-                if purged_at.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
-                    purged_at = Some(std::time::Instant::now());
-                    if let Some(cutoff) = SystemTime::now().checked_sub(keep) {
+                let now = clock.instant();
+                if purged_at.is_none_or(|at| now.saturating_duration_since(at) >= PURGE_EVERY) {
+                    purged_at = Some(now);
+                    if let Some(cutoff) = clock.now().checked_sub(keep) {
                         // A failed purge is tried again at the next hour.
                         let _ = self.outbox.purge(cutoff).await;
                     }
@@ -135,11 +141,7 @@ where
             }
             let room = self.concurrency.saturating_sub(in_flight.len());
             let leased = if room > 0 {
-                match self
-                    .outbox
-                    .lease(SystemTime::now(), room, self.lease_for)
-                    .await
-                {
+                match self.outbox.lease(clock.now(), room, self.lease_for).await {
                     Ok(leased) => {
                         failures = 0;
                         leased
@@ -153,7 +155,7 @@ where
                             .min(Duration::from_secs(30));
                         tokio::select! {
                             () = &mut shutdown => break,
-                            () = tokio::time::sleep(wait) => continue,
+                            () = clock.sleep(wait) => continue,
                         }
                     }
                 }
@@ -192,14 +194,14 @@ where
             tokio::select! {
                 () = &mut shutdown => break,
                 Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
-                () = tokio::time::sleep(self.idle), if !busy => {}
+                () = clock.sleep(self.idle), if !busy => {}
             }
         }
-        let drained = tokio::time::timeout(self.grace, async {
+        let drained = within(clock, self.grace, async {
             while in_flight.join_next().await.is_some() {}
         })
         .await;
-        if drained.is_err() {
+        if drained.is_none() {
             in_flight.abort_all();
         }
         Ok(())
@@ -220,7 +222,7 @@ where
 {
     let Some(destination) = destinations(&lease.job.endpoint) else {
         return outbox
-            .finish(&lease, State::DeadLettered, SystemTime::now())
+            .finish(&lease, State::DeadLettered, dispatcher.clock().now())
             .await;
     };
     let (attempt, verdict) = match dispatcher.attempt(&destination, &lease.job.payload).await {
@@ -232,7 +234,7 @@ where
             | DeliverError::Unguarded,
         ) => {
             return outbox
-                .finish(&lease, State::DeadLettered, SystemTime::now())
+                .finish(&lease, State::DeadLettered, dispatcher.clock().now())
                 .await;
         }
     };
@@ -240,22 +242,26 @@ where
     match verdict {
         Verdict::Delivered => {
             outbox
-                .finish(&lease, State::Delivered, SystemTime::now())
+                .finish(&lease, State::Delivered, dispatcher.clock().now())
                 .await
         }
-        Verdict::Gone => outbox.finish(&lease, State::Gone, SystemTime::now()).await,
+        Verdict::Gone => {
+            outbox
+                .finish(&lease, State::Gone, dispatcher.clock().now())
+                .await
+        }
         Verdict::Retry { .. } => match dispatcher.next_delay(lease.attempts + 1, verdict) {
-            Some(wait) => match SystemTime::now().checked_add(wait) {
+            Some(wait) => match dispatcher.clock().now().checked_add(wait) {
                 Some(at) => outbox.reschedule(&lease, at).await,
                 None => {
                     outbox
-                        .finish(&lease, State::DeadLettered, SystemTime::now())
+                        .finish(&lease, State::DeadLettered, dispatcher.clock().now())
                         .await
                 }
             },
             None => {
                 outbox
-                    .finish(&lease, State::DeadLettered, SystemTime::now())
+                    .finish(&lease, State::DeadLettered, dispatcher.clock().now())
                     .await
             }
         },
