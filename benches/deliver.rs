@@ -12,8 +12,9 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hookwire::adapters::hyper::HyperClient;
 use hookwire::bytes::Bytes;
 use hookwire::clock::TokioClock;
-use hookwire::deliver::{Destination, Dispatcher, Payload, Verdict};
+use hookwire::deliver::{Destination, Dispatcher, Payload};
 use hookwire::http::{Request, Response, StatusCode};
+use hookwire::retry::Verdict;
 use hookwire::transport::AddressPolicy;
 use hookwire::webhook::{Message, Secret, Sign, StandardWebhooks};
 use http_body_util::{BodyExt, Full};
@@ -115,7 +116,7 @@ fn deliver(c: &mut Criterion) {
                                 .attempt(&destination, &payload)
                                 .await
                                 .expect("sent");
-                            assert_eq!(verdict, Verdict::Delivered);
+                            assert_eq!(verdict, Verdict::Success);
                         }
                     }));
                 }

@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use futures_util::TryStreamExt;
 use hookwire::api::{
-    ApiError, Bearer, Body, Client, Endpoint, IDEMPOTENCY_KEY, Paginated, RetryPolicy, next_link,
+    ApiError, Bearer, Body, Client, Endpoint, IDEMPOTENCY_KEY, Paginated, next_link,
 };
 use hookwire::bytes::Bytes;
 use hookwire::clock::Clock;
 use hookwire::http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use hookwire::retry::RetryPolicy;
 use hookwire::transport::TransportError;
 use serde::{Deserialize, Serialize};
 
@@ -212,9 +213,9 @@ async fn run() -> Result<(), ApiError> {
     };
 
     let client = Client::new(server, "https://api.bank.example/v1")?
-        .user_agent("treasury-sync/1.0")
+        .user_agent(HeaderValue::from_static("treasury-sync/1.0"))
         .auth(Bearer::new("demo-token"))
-        .retry(RetryPolicy::default().max_attempts(3), TokioSleep);
+        .retry(RetryPolicy::for_requests(), TokioSleep);
 
     println!("accounts, page by page:");
     let accounts: Vec<Account> = client

@@ -13,10 +13,11 @@ use hookwire::adapters::hyper::HyperClient;
 use hookwire::bytes::Bytes;
 use hookwire::clock::TokioClock;
 use hookwire::deliver::{
-    Destination, Dispatcher, Job, ListQuery, Outbox, Payload, Schedule, SqliteOutbox, State, Worker,
+    Destination, Dispatcher, Job, ListQuery, Outbox, Payload, SqliteOutbox, State, Worker,
 };
 use hookwire::event::Event;
 use hookwire::http::{Request, Response, StatusCode};
+use hookwire::retry::{Backoff, RetryPolicy};
 use hookwire::transport::AddressPolicy;
 use hookwire::webhook::{Inbound, Secret, StandardWebhooks, Verify};
 use http_body_util::{BodyExt, Full};
@@ -100,12 +101,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The worker: loopback is allowed on purpose here; by default it is refused.
     let policy = AddressPolicy::new().allow("127.0.0.0/8")?;
-    let dispatcher =
-        Dispatcher::new(HyperClient::guarded(policy), TokioClock)?.schedule(Schedule::list(vec![
+    let dispatcher = Dispatcher::new(HyperClient::guarded(policy), TokioClock)?.retry(
+        RetryPolicy::for_deliveries().backoff(Backoff::list(vec![
             Duration::ZERO,
             Duration::from_millis(200),
             Duration::from_secs(2),
-        ]));
+        ])),
+    );
     let destination = Destination::new(&format!("http://{address}/webhooks"), &secret)?;
     let worker = Worker::new(
         outbox.clone(),

@@ -3,7 +3,7 @@
 //! Describe each call of an API once, as a type that implements [`Endpoint`]; a [`Client`]
 //! sends it over any [`HttpClient`](crate::transport::HttpClient) and returns its typed
 //! response, with credentials ([`Bearer`], [`Basic`], [`ApiKey`], [`RefreshingToken`] or your
-//! own [`Authenticate`]), retries that honour `Retry-After` ([`RetryPolicy`]) and pagination
+//! own [`Authenticate`]), retries that honour `Retry-After` ([`RetryPolicy`](crate::retry::RetryPolicy)) and pagination
 //! ([`Paginated`], [`Client::paged`]). Errors ([`ApiError`]) keep the status, headers and raw
 //! body of whatever the server said, and decode RFC 9457 problem documents.
 
@@ -12,13 +12,11 @@ mod client;
 mod endpoint;
 mod error;
 mod page;
-mod retry;
 
 pub use auth::{
     ApiKey, AuthError, Authenticate, Basic, Bearer, FetchToken, RefreshingToken, Token,
 };
-pub use client::{Client, DEFAULT_MAX_PAGES, DEFAULT_MAX_RESPONSE};
+pub use client::{Client, DEFAULT_MAX_PAGES, DEFAULT_MAX_RESPONSE, IDEMPOTENCY_KEY};
 pub use endpoint::{Body, Endpoint, FromResponse, RawBytes, segment};
 pub use error::{ApiError, DecodeError, Problem, StatusError};
 pub use page::{Paginated, next_link};
-pub use retry::{IDEMPOTENCY_KEY, InvalidRetryAfter, RetryPolicy, retry_after};

@@ -1,8 +1,9 @@
 //! Sending webhooks: the push side, for senders.
 //!
 //! A [`Dispatcher`] delivers a [`Payload`] to a [`Destination`]: it signs every attempt afresh
-//! under the message's stable id, classifies each response ([`classify`]), waits as the
-//! [`Schedule`] and the receiver's `Retry-After` say, and reports every [`Attempt`]. It sends
+//! under the message's stable id, classifies each response and waits as its
+//! [`RetryPolicy`](crate::retry::RetryPolicy) and the receiver's `Retry-After` say, and reports
+//! every [`Attempt`]. It sends
 //! through a guarded transport, whose
 //! [`AddressPolicy`](crate::transport::AddressPolicy) refuses private, loopback, link-local,
 //! metadata and other non-public addresses where the address is dialled.
@@ -14,7 +15,6 @@
 mod dispatcher;
 mod outbox;
 mod outcome;
-mod schedule;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "tokio")]
@@ -22,8 +22,7 @@ mod worker;
 
 pub use dispatcher::{DeliverError, DeliveryReport, Destination, Dispatcher, Outcome, Payload};
 pub use outbox::{Entry, Job, Lease, ListQuery, MemoryOutbox, Outbox, OutboxError, State};
-pub use outcome::{Attempt, KEPT_BODY, Verdict, classify};
-pub use schedule::Schedule;
+pub use outcome::{Attempt, KEPT_BODY};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{Durability, SqliteOutbox};

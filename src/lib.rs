@@ -23,7 +23,9 @@
 //!   pagination as a stream; errors keep the raw body and decode RFC 9457 problems.
 //! - [`transport`]: the [`AddressPolicy`](transport::AddressPolicy) that guards senders against
 //!   SSRF, and [`HttpClient`](transport::HttpClient), the one trait all HTTP I/O goes
-//!   through, and [`clock`]: the one [`Clock`](clock::Clock) every component reads time from and waits on.
+//!   through; [`clock`]: the one [`Clock`](clock::Clock) every component reads time from and
+//!   waits on; [`retry`]: the one retry engine ([`RetryPolicy`](retry::RetryPolicy)) the API
+//!   client and the dispatcher share, each with its own defaults.
 //! - [`deliver`]: sending webhooks: a [`Dispatcher`](deliver::Dispatcher) that signs each
 //!   attempt, retries on a schedule with jitter, classifies responses and refuses non-public
 //!   addresses; a durable [`Outbox`](deliver::Outbox) (in memory, or SQLite) drained by a worker.
@@ -130,6 +132,7 @@ pub mod api;
 pub mod clock;
 pub mod deliver;
 pub mod event;
+pub mod retry;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;

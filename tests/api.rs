@@ -12,10 +12,10 @@ use bytes::Bytes;
 use futures_util::TryStreamExt;
 use hookwire::api::{
     ApiError, ApiKey, AuthError, Authenticate, Basic, Bearer, Body, Client, Endpoint,
-    IDEMPOTENCY_KEY, Paginated, RawBytes, RefreshingToken, RetryPolicy, Token, next_link,
-    retry_after, segment,
+    IDEMPOTENCY_KEY, Paginated, RawBytes, RefreshingToken, Token, next_link, segment,
 };
 use hookwire::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
+use hookwire::retry::{Backoff, Jitter, RetryPolicy, retry_after};
 use hookwire::testing::{FakeClock, MockClient, MockResponse};
 use hookwire::transport::{HttpClient, TransportError, TransportErrorKind};
 use serde::{Deserialize, Serialize};
@@ -282,10 +282,12 @@ async fn default_headers_user_agent_and_endpoint_headers_combine() {
                 .body("{}"),
         )
         .push(account_json());
-    let client = client(&mock).user_agent("treasury-sync/2.0").header(
-        HeaderName::from_static("x-tenant"),
-        HeaderValue::from_static("eu"),
-    );
+    let client = client(&mock)
+        .user_agent(HeaderValue::from_static("treasury-sync/2.0"))
+        .header(
+            HeaderName::from_static("x-tenant"),
+            HeaderValue::from_static("eu"),
+        );
     client
         .send(&CreateTransfer {
             from: "a",
@@ -653,10 +655,10 @@ async fn a_refused_grant_is_an_auth_error_that_names_the_oauth_error() {
 
 fn retrying(mock: &MockClient, timer: &FakeClock) -> Client<MockClient> {
     client(mock).retry(
-        RetryPolicy::default()
-            .max_attempts(4)
-            .base_delay(Duration::from_millis(100))
-            .max_delay(Duration::from_secs(2)),
+        RetryPolicy::for_requests().backoff(
+            Backoff::exponential(Duration::from_millis(100), Duration::from_secs(2), 4)
+                .jitter(Jitter::Full),
+        ),
         timer.clone(),
     )
 }
@@ -685,10 +687,11 @@ async fn idempotent_requests_retry_transient_failures_then_succeed() {
 
 #[test]
 fn backoff_is_full_jitter_up_to_the_exponential_ceiling_not_zero() {
-    let policy = RetryPolicy::default()
-        .max_attempts(10)
-        .base_delay(Duration::from_millis(100))
-        .max_delay(Duration::from_secs(2))
+    let policy = RetryPolicy::for_requests()
+        .backoff(
+            Backoff::exponential(Duration::from_millis(100), Duration::from_secs(2), 10)
+                .jitter(Jitter::Full),
+        )
         .budget(Duration::from_secs(3600));
     let refused: Result<Response<Bytes>, TransportError> =
         Err(TransportError::connect(std::io::Error::other("refused")));
@@ -697,14 +700,7 @@ fn backoff_is_full_jitter_up_to_the_exponential_ceiling_not_zero() {
         let samples: Vec<u128> = (0..400)
             .map(|_| {
                 policy
-                    .delay(
-                        retry,
-                        &Method::GET,
-                        &HeaderMap::new(),
-                        &refused,
-                        Duration::ZERO,
-                        now,
-                    )
+                    .next_delay(retry + 1, policy.classify(&refused, now), Duration::ZERO)
                     .expect("retried")
                     .as_millis()
             })
@@ -914,8 +910,11 @@ async fn attempts_and_the_time_budget_bound_the_retries() {
         .push(MockResponse::status(503).header("retry-after", "20"))
         .push(account_json());
     let client = client(&mock).retry(
-        RetryPolicy::default()
-            .max_attempts(5)
+        RetryPolicy::for_requests()
+            .backoff(
+                Backoff::exponential(Duration::from_millis(100), Duration::from_secs(5), 5)
+                    .jitter(Jitter::Full),
+            )
             .budget(Duration::from_secs(30)),
         timer.clone(),
     );

@@ -8,9 +8,10 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use hookwire::deliver::{
     Attempt, Destination, Dispatcher, Job, ListQuery, MemoryOutbox, Outbox, OutboxError, Outcome,
-    Payload, Schedule, State, Verdict, classify,
+    Payload, State,
 };
 use hookwire::http::{Request, Response, StatusCode};
+use hookwire::retry::{Backoff, Jitter, RetryPolicy, Verdict};
 use hookwire::testing::{FakeClock, MockClient, MockResponse};
 use hookwire::transport::{
     AddressError, AddressPolicy, TransportError, TransportErrorKind, is_public,
@@ -21,18 +22,20 @@ use hookwire::webhook::{Inbound, Secret, StandardWebhooks, Verify};
 
 #[test]
 fn delays_near_the_largest_duration_saturate_instead_of_panicking() {
-    let schedule = Schedule::list(vec![Duration::MAX, Duration::MAX]).jitter(0.5);
+    let schedule =
+        Backoff::list(vec![Duration::MAX, Duration::MAX]).jitter(Jitter::Proportional(0.5));
     for attempt in 0..2 {
         let delay = schedule.delay(attempt).unwrap();
         assert!(delay >= Duration::MAX / 2, "{delay:?}");
     }
-    let exponential = Schedule::exponential(Duration::MAX, Duration::MAX, 40).jitter(0.2);
+    let exponential =
+        Backoff::exponential(Duration::MAX, Duration::MAX, 40).jitter(Jitter::Proportional(0.2));
     assert!(exponential.delay(39).is_some());
 }
 
 #[test]
 fn the_default_schedule_is_the_common_practice_with_twenty_percent_jitter() {
-    let schedule = Schedule::default();
+    let schedule = Backoff::default();
     let minutes = |m: u64| Duration::from_secs(m * 60);
     let expected = [
         Duration::ZERO,
@@ -71,16 +74,18 @@ fn the_default_schedule_is_the_common_practice_with_twenty_percent_jitter() {
 
 #[test]
 fn custom_and_exponential_schedules() {
-    let list = Schedule::list(vec![Duration::ZERO, Duration::from_secs(1)]).jitter(0.0);
+    let list = Backoff::list(vec![Duration::ZERO, Duration::from_secs(1)]).jitter(Jitter::None);
     assert_eq!(list.delay(1), Some(Duration::from_secs(1)));
     assert_eq!(list.delay(2), None);
-    let exponential =
-        Schedule::exponential(Duration::from_secs(1), Duration::from_secs(10), 6).jitter(0.0);
+    let exponential = Backoff::exponential(Duration::from_secs(1), Duration::from_secs(10), 6)
+        .jitter(Jitter::None);
     let delays: Vec<_> = (0..7).map(|a| exponential.delay(a)).collect();
     let s = |n| Some(Duration::from_secs(n));
     assert_eq!(delays, [s(0), s(1), s(2), s(4), s(8), s(10), None]);
     assert_eq!(
-        Schedule::default().jitter(f64::NAN).delay(1),
+        Backoff::default()
+            .jitter(Jitter::Proportional(f64::NAN))
+            .delay(1),
         Some(Duration::from_secs(5))
     );
 }
@@ -96,10 +101,13 @@ fn response(status: u16) -> Result<Response<Bytes>, TransportError> {
 #[test]
 fn responses_are_classified_as_the_practice_says() {
     let now = SystemTime::now();
+    let policy = RetryPolicy::for_deliveries();
+    let classify =
+        |result: &Result<Response<Bytes>, TransportError>, now| policy.classify(result, now);
     for status in [200, 201, 202, 204] {
         assert_eq!(
             classify(&response(status), now),
-            Verdict::Delivered,
+            Verdict::Success,
             "{status}"
         );
     }
@@ -148,17 +156,21 @@ fn payload() -> Payload {
     Payload::json("msg_42", "transfer.settled", &br#"{"amount":"1.00"}"#[..])
 }
 
+fn policy() -> RetryPolicy {
+    RetryPolicy::for_deliveries().backoff(
+        Backoff::list(vec![
+            Duration::ZERO,
+            Duration::from_secs(5),
+            Duration::from_secs(300),
+        ])
+        .jitter(Jitter::None),
+    )
+}
+
 fn dispatcher(mock: &MockClient, timer: &FakeClock) -> Dispatcher<MockClient> {
     Dispatcher::new(mock.clone().guarded(AddressPolicy::new()), timer.clone())
         .expect("a guarded transport")
-        .schedule(
-            Schedule::list(vec![
-                Duration::ZERO,
-                Duration::from_secs(5),
-                Duration::from_secs(300),
-            ])
-            .jitter(0.0),
-        )
+        .retry(policy())
 }
 
 #[tokio::test]
@@ -243,7 +255,7 @@ async fn retry_after_is_honoured_between_the_scheduled_delay_and_the_cap() {
         .push(MockResponse::status(503).header("retry-after", "999999"))
         .push(MockResponse::status(204));
     dispatcher(&mock, &timer)
-        .retry_after_cap(Duration::from_secs(3600))
+        .retry(policy().retry_after_cap(Duration::from_secs(3600)))
         .deliver(&destination(), &payload())
         .await;
     assert_eq!(timer.sleeps(), vec![Duration::from_secs(3600)]);
@@ -255,7 +267,7 @@ async fn an_attempt_that_outlasts_its_timeout_is_a_timeout() {
     let never =
         |_: Request<Bytes>| std::future::pending::<Result<Response<Bytes>, TransportError>>();
     let dispatcher = Dispatcher::unguarded(never, timer.clone())
-        .schedule(Schedule::list(vec![Duration::ZERO]))
+        .retry(RetryPolicy::none())
         .attempt_timeout(Duration::from_secs(15));
     let report = dispatcher.deliver(&destination(), &payload()).await;
     assert_eq!(report.outcome, Outcome::Exhausted);
@@ -680,4 +692,65 @@ proptest::proptest! {
             proptest::prop_assert_eq!(is_public(IpAddr::V6(form)), expected, "{} as {}", v4, form);
         }
     }
+}
+
+#[test]
+fn one_retry_engine_classifies_for_requests_and_for_deliveries_each_by_its_own_rule() {
+    let now = SystemTime::now();
+    let requests = RetryPolicy::for_requests();
+    let deliveries = RetryPolicy::for_deliveries();
+    let retry = Verdict::Retry { at_least: None };
+    let cases = [
+        (200, Verdict::Success, Verdict::Success),
+        (404, Verdict::Stop, retry),
+        (410, Verdict::Stop, Verdict::Gone),
+        (500, Verdict::Stop, retry),
+        (502, retry, retry),
+        (504, retry, retry),
+    ];
+    for (status, for_requests, for_deliveries) in cases {
+        assert_eq!(
+            requests.classify(&response(status), now),
+            for_requests,
+            "{status}"
+        );
+        assert_eq!(
+            deliveries.classify(&response(status), now),
+            for_deliveries,
+            "{status}"
+        );
+    }
+    let broken: Result<Response<Bytes>, TransportError> =
+        Err(TransportError::body(std::io::Error::other("reset")));
+    assert_eq!(requests.classify(&broken, now), Verdict::Stop);
+    assert_eq!(deliveries.classify(&broken, now), retry);
+    // A Retry-After beyond the cap: the caller gets the answer now; a delivery waits the cap.
+    let asked = Verdict::Retry {
+        at_least: Some(Duration::from_secs(2 * 24 * 3600)),
+    };
+    assert_eq!(requests.next_delay(1, asked, Duration::ZERO), None);
+    assert_eq!(
+        deliveries.next_delay(1, asked, Duration::ZERO),
+        Some(Duration::from_secs(24 * 3600))
+    );
+}
+
+#[tokio::test]
+async fn a_delivery_that_cannot_be_signed_reports_why_instead_of_exhausted() {
+    let timer = FakeClock::new();
+    let mock = MockClient::new().push(MockResponse::status(204));
+    let unsignable = Payload::json("msg\nbroken", "t", &b"{}"[..]);
+    let report = dispatcher(&mock, &timer)
+        .deliver(&destination(), &unsignable)
+        .await;
+    assert!(
+        matches!(
+            report.outcome,
+            Outcome::Failed(hookwire::deliver::DeliverError::Sign(_))
+        ),
+        "{:?}",
+        report.outcome
+    );
+    assert!(mock.requests().is_empty(), "nothing was sent");
+    assert!(timer.sleeps().is_empty(), "nothing was retried");
 }

@@ -21,10 +21,10 @@ use hookwire::adapters::reqwest::ReqwestClient;
 use hookwire::adapters::server::run_once;
 use hookwire::clock::TokioClock;
 use hookwire::deliver::{
-    Destination, Dispatcher, Job, MemoryOutbox, Outbox, Payload, Schedule, SqliteOutbox, State,
-    Worker,
+    Destination, Dispatcher, Job, MemoryOutbox, Outbox, Payload, SqliteOutbox, State, Worker,
 };
 use hookwire::http::{Request, Response, StatusCode};
+use hookwire::retry::{Backoff, RetryPolicy};
 use hookwire::transport::{AddressPolicy, HttpClient};
 use hookwire::webhook::{MemoryReplayGuard, Secret, StandardWebhooks};
 use http_body_util::Full;
@@ -164,13 +164,16 @@ fn dispatcher(
     let _ = secret;
     Dispatcher::new(HyperClient::guarded(loopback()), TokioClock)
         .expect("a guarded transport")
-        .schedule(Schedule::exponential(
-            Duration::from_millis(20),
-            Duration::from_millis(200),
-            16,
-        ))
+        .retry(
+            RetryPolicy::for_deliveries()
+                .backoff(Backoff::exponential(
+                    Duration::from_millis(20),
+                    Duration::from_millis(200),
+                    16,
+                ))
+                .retry_after_cap(Duration::from_millis(100)),
+        )
         .attempt_timeout(Duration::from_millis(250))
-        .retry_after_cap(Duration::from_millis(100))
 }
 
 async fn enqueue(outbox: &dyn Outbox, count: usize) {

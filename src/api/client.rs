@@ -13,9 +13,9 @@ use url::Url;
 use super::endpoint::{Body, Endpoint, FromResponse};
 use super::error::{ApiError, StatusError};
 use super::page::Paginated;
-use super::retry::RetryPolicy;
 use super::{Authenticate, Problem};
 use crate::clock::Clock;
+use crate::retry::RetryPolicy;
 use crate::transport::{HttpClient, TransportError};
 
 /// The default response size limit: 10 MiB.
@@ -45,7 +45,7 @@ pub const DEFAULT_MAX_PAGES: usize = 1000;
 /// }
 ///
 /// let client = Client::new(transport, "https://api.bank.example/v1")?
-///     .user_agent("treasury-sync/1.0")
+///     .user_agent(hookwire::http::HeaderValue::from_static("treasury-sync/1.0"))
 ///     .auth(Bearer::new("token"));
 /// let accounts = client.send(&ListAccounts).await?;
 /// # Ok(()) }
@@ -116,12 +116,10 @@ impl<T: HttpClient> Client<T> {
         self
     }
 
-    /// The `User-Agent`; `hookwire/<version>` unless set. Invalid header text is ignored.
+    /// The `User-Agent`; `hookwire/<version>` unless set.
     #[must_use]
-    pub fn user_agent(mut self, user_agent: &str) -> Self {
-        if let Ok(value) = HeaderValue::from_str(user_agent) {
-            self.headers.insert(USER_AGENT, value);
-        }
+    pub fn user_agent(mut self, user_agent: HeaderValue) -> Self {
+        self.headers.insert(USER_AGENT, user_agent);
         self
     }
 
@@ -157,8 +155,10 @@ impl<T: HttpClient> Client<T> {
         origin == self.base.origin() || self.trusted.contains(&origin)
     }
 
-    /// Retries under `policy`, waiting with `timer`. Without this, each call makes one
-    /// attempt.
+    /// Retries under `policy` (start from [`RetryPolicy::for_requests`]), waiting on `clock`.
+    /// Only requests that are safe to repeat are retried: `GET`, `HEAD`, `PUT`, `DELETE`,
+    /// `OPTIONS` and `TRACE`, and any request with an [`IDEMPOTENCY_KEY`] header. Without
+    /// this, each call makes one attempt.
     #[must_use]
     pub fn retry(mut self, policy: RetryPolicy, clock: impl Clock + 'static) -> Self {
         self.retry = policy;
@@ -297,14 +297,14 @@ impl<T: HttpClient> Client<T> {
             });
             // While another attempt may follow, the kept request answers for method and headers.
             let wait = match (&self.clock, started, &request) {
-                (Some(clock), Some(started), Some(kept)) => self.retry.delay(
-                    retry,
-                    kept.method(),
-                    kept.headers(),
-                    &outcome,
-                    clock.instant().saturating_duration_since(started),
-                    clock.now(),
-                ),
+                (Some(clock), Some(started), Some(kept))
+                    if repeatable(kept.method(), kept.headers()) =>
+                {
+                    let verdict = self.retry.classify(&outcome, clock.now());
+                    let elapsed = clock.instant().saturating_duration_since(started);
+                    self.retry
+                        .next_delay(retry.saturating_add(1), verdict, elapsed)
+                }
                 _ => None,
             };
             match (wait, &self.clock) {
@@ -459,4 +459,17 @@ impl<T> fmt::Debug for Client<T> {
             .field("max_pages", &self.max_pages)
             .finish_non_exhaustive()
     }
+}
+
+/// `Idempotency-Key`: a request that carries it may be retried whatever its method.
+pub const IDEMPOTENCY_KEY: http::HeaderName = http::HeaderName::from_static("idempotency-key");
+
+/// Whether a request with `method` and `headers` can be sent twice without harm: `GET`,
+/// `HEAD`, `PUT`, `DELETE`, `OPTIONS` and `TRACE`, and any request with an `Idempotency-Key`.
+fn repeatable(method: &http::Method, headers: &http::HeaderMap) -> bool {
+    use http::Method;
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS | Method::TRACE
+    ) || headers.contains_key(IDEMPOTENCY_KEY)
 }

@@ -10,10 +10,10 @@ use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
 use serde::Serialize;
 use url::Url;
 
-use super::outcome::{Attempt, Verdict, classify};
-use super::schedule::Schedule;
+use super::outcome::Attempt;
 use crate::clock::{Clock, within};
 use crate::event::{Event, EventError};
+use crate::retry::{RetryPolicy, Verdict};
 use crate::transport::{AddressError, HttpClient, TransportError, redact_url};
 use crate::webhook::{Message, Secret, Sign, SignError, StandardWebhooks};
 
@@ -32,7 +32,7 @@ impl Destination {
     ///
     /// [`DeliverError::Url`] for a URL that does not parse.
     pub fn new(url: &str, secret: &Secret) -> Result<Self, DeliverError> {
-        let url = Url::parse(url).map_err(|error| DeliverError::Url(error.to_string()))?;
+        let url = Url::parse(url).map_err(DeliverError::Url)?;
         Ok(Destination {
             url,
             signer: StandardWebhooks::from_secret(secret),
@@ -121,10 +121,13 @@ pub enum Outcome {
     Delivered,
     /// 410 Gone: the endpoint wants nothing more; disable it.
     Gone,
-    /// The schedule ran out without a 2xx response.
+    /// The retry policy ran out without a 2xx response.
     Exhausted,
     /// The address policy refused the URL; nothing was sent.
     Refused(AddressError),
+    /// Nothing could be sent, for a reason no retry changes (the message id cannot be
+    /// signed, the URL cannot stand in a request).
+    Failed(DeliverError),
 }
 
 /// Every attempt of one delivery and how it ended: what a sender shows its customers.
@@ -143,8 +146,11 @@ pub struct DeliveryReport {
 #[non_exhaustive]
 pub enum DeliverError {
     /// The URL does not parse.
-    #[error("the webhook URL is invalid: {0}")]
-    Url(String),
+    #[error("the webhook URL is invalid")]
+    Url(#[source] url::ParseError),
+    /// The URL parses but cannot stand in an HTTP request.
+    #[error("the webhook URL cannot stand in an HTTP request")]
+    Uri,
     /// The message could not be signed.
     #[error(transparent)]
     Sign(#[from] SignError),
@@ -159,8 +165,9 @@ pub enum DeliverError {
 }
 
 /// Sends webhooks: each attempt signed afresh (a new timestamp) under the message's stable
-/// id, with `content-type` and a user agent; responses classified ([`classify`]); waits from
-/// the [`Schedule`], stretched to a 429 or 503's `Retry-After` up to a cap; an attempt timeout
+/// id, with `content-type` and a user agent; responses classified and waits taken from its
+/// [`RetryPolicy`] ([`RetryPolicy::for_deliveries`] by default: the 28-hour schedule, stretched
+/// to a receiver's `Retry-After` up to a day); an attempt timeout
 /// (15 s by default). Redirects are never followed: give it a transport that does not follow
 /// them (hookwire's adapters don't).
 ///
@@ -172,14 +179,14 @@ pub enum DeliverError {
 pub struct Dispatcher<C> {
     client: C,
     clock: Arc<dyn Clock>,
-    schedule: Schedule,
+    retry: RetryPolicy,
     timeout: Duration,
-    retry_after_cap: Duration,
     user_agent: HeaderValue,
 }
 
 impl<C: HttpClient> Dispatcher<C> {
-    /// A dispatcher sending through `client`, a guarded transport, waiting on `timer`.
+    /// A dispatcher sending through `client`, a guarded transport, reading the time and
+    /// waiting on `clock`.
     ///
     /// # Errors
     ///
@@ -198,17 +205,18 @@ impl<C: HttpClient> Dispatcher<C> {
         Dispatcher {
             client,
             clock: Arc::new(clock),
-            schedule: Schedule::default(),
+            retry: RetryPolicy::for_deliveries(),
             timeout: Duration::from_secs(15),
-            retry_after_cap: Duration::from_secs(24 * 60 * 60),
             user_agent: HeaderValue::from_static(concat!("hookwire/", env!("CARGO_PKG_VERSION"))),
         }
     }
 
-    /// The retry schedule; [`Schedule::default`] unless set.
+    /// When to try again; [`RetryPolicy::for_deliveries`] unless set. A
+    /// [`budget`](RetryPolicy::budget) counts from the first attempt of
+    /// [`deliver`](Self::deliver); the worker's jobs have none.
     #[must_use]
-    pub fn schedule(mut self, schedule: Schedule) -> Self {
-        self.schedule = schedule;
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
         self
     }
 
@@ -219,19 +227,10 @@ impl<C: HttpClient> Dispatcher<C> {
         self
     }
 
-    /// The longest wait a `Retry-After` can ask for; a day unless set.
+    /// The `User-Agent`; `hookwire/<version>` unless set.
     #[must_use]
-    pub fn retry_after_cap(mut self, cap: Duration) -> Self {
-        self.retry_after_cap = cap;
-        self
-    }
-
-    /// The `User-Agent`; `hookwire/<version>` unless set. Invalid header text is ignored.
-    #[must_use]
-    pub fn user_agent(mut self, user_agent: &str) -> Self {
-        if let Ok(value) = HeaderValue::from_str(user_agent) {
-            self.user_agent = value;
-        }
+    pub fn user_agent(mut self, user_agent: HeaderValue) -> Self {
+        self.user_agent = user_agent;
         self
     }
 
@@ -240,9 +239,9 @@ impl<C: HttpClient> Dispatcher<C> {
         self.timeout
     }
 
-    /// The schedule, for outboxes that store the next attempt's time.
-    pub fn current_schedule(&self) -> &Schedule {
-        &self.schedule
+    /// The retry policy, for outboxes that store the next attempt's time.
+    pub fn current_retry(&self) -> &RetryPolicy {
+        &self.retry
     }
 
     /// One attempt: checks the address, signs, sends with the attempt timeout, and classifies.
@@ -269,7 +268,7 @@ impl<C: HttpClient> Dispatcher<C> {
         let latency = self.clock.instant().saturating_duration_since(started);
         Ok((
             Attempt::new(at, latency, &result),
-            classify(&result, self.clock.now()),
+            self.retry.classify(&result, self.clock.now()),
         ))
     }
 
@@ -279,18 +278,10 @@ impl<C: HttpClient> Dispatcher<C> {
         &*self.clock
     }
 
-    /// How long to wait after attempt number `made` (1 after the first) ended in `verdict`, or
-    /// `None` to stop: the schedule's next delay, stretched to the receiver's `Retry-After`
-    /// (clamped between that delay and the cap).
-    pub fn next_delay(&self, made: u32, verdict: Verdict) -> Option<Duration> {
-        let Verdict::Retry { at_least } = verdict else {
-            return None;
-        };
-        let scheduled = self.schedule.delay(made)?;
-        Some(match at_least {
-            Some(asked) => asked.min(self.retry_after_cap).max(scheduled),
-            None => scheduled,
-        })
+    /// How long to wait after attempt number `made` (1 after the first) ended in `verdict`,
+    /// `elapsed` after the first attempt; `None` to stop.
+    pub fn next_delay(&self, made: u32, verdict: Verdict, elapsed: Duration) -> Option<Duration> {
+        self.retry.next_delay(made, verdict, elapsed)
     }
 
     /// Delivers `payload` to `destination`, attempt after attempt, waiting between them, until
@@ -298,21 +289,24 @@ impl<C: HttpClient> Dispatcher<C> {
     pub async fn deliver(&self, destination: &Destination, payload: &Payload) -> DeliveryReport {
         let mut attempts = Vec::new();
         let mut made = 0u32;
-        if let Some(first) = self.schedule.delay(0).filter(|wait| !wait.is_zero()) {
+        let backoff = self.retry.current_backoff();
+        if let Some(first) = backoff.delay(0).filter(|wait| !wait.is_zero()) {
             self.clock.sleep(first).await;
         }
+        let started = self.clock.instant();
         let outcome = loop {
             let (attempt, verdict) = match self.attempt(destination, payload).await {
                 Ok(done) => done,
                 Err(DeliverError::Address(error)) => break Outcome::Refused(error),
-                Err(_) => break Outcome::Exhausted,
+                Err(error) => break Outcome::Failed(error),
             };
             attempts.push(attempt);
             made += 1;
+            let elapsed = self.clock.instant().saturating_duration_since(started);
             match verdict {
-                Verdict::Delivered => break Outcome::Delivered,
+                Verdict::Success => break Outcome::Delivered,
                 Verdict::Gone => break Outcome::Gone,
-                Verdict::Retry { .. } => match self.next_delay(made, verdict) {
+                _ => match self.next_delay(made, verdict, elapsed) {
                     Some(wait) => self.clock.sleep(wait).await,
                     None => break Outcome::Exhausted,
                 },
@@ -335,7 +329,7 @@ impl<C: HttpClient> Dispatcher<C> {
             .sign(&Message::new(&payload.id, &payload.body).at(self.clock.now()))?;
         let mut request = Request::post(destination.url.as_str())
             .body(payload.body.clone())
-            .map_err(|error| DeliverError::Url(error.to_string()))?;
+            .map_err(|_| DeliverError::Uri)?;
         let headers = request.headers_mut();
         headers.extend(destination.headers.clone());
         headers.insert(CONTENT_TYPE, payload.content_type.clone());
@@ -357,7 +351,7 @@ impl<C: HttpClient> Dispatcher<C> {
 impl<C: HttpClient> fmt::Debug for Dispatcher<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Dispatcher")
-            .field("schedule", &self.schedule)
+            .field("retry", &self.retry)
             .field("timeout", &self.timeout)
             .field("policy", &self.client.address_policy())
             .finish_non_exhaustive()

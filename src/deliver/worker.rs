@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 
-use super::dispatcher::{DeliverError, Destination, Dispatcher};
+use super::dispatcher::{Destination, Dispatcher};
 use super::outbox::{Lease, Outbox, OutboxError, State};
-use super::outcome::Verdict;
 use crate::clock::within;
+use crate::retry::Verdict;
 use crate::transport::HttpClient;
 
 /// Drains an [`Outbox`]: leases due jobs, delivers them with a [`Dispatcher`] (at most
@@ -225,45 +225,25 @@ where
             .finish(&lease, State::DeadLettered, dispatcher.clock().now())
             .await;
     };
-    let (attempt, verdict) = match dispatcher.attempt(&destination, &lease.job.payload).await {
-        Ok(done) => done,
-        Err(
-            DeliverError::Address(_)
-            | DeliverError::Url(_)
-            | DeliverError::Sign(_)
-            | DeliverError::Unguarded,
-        ) => {
-            return outbox
-                .finish(&lease, State::DeadLettered, dispatcher.clock().now())
-                .await;
-        }
+    let now = || dispatcher.clock().now();
+    let Ok((attempt, verdict)) = dispatcher.attempt(&destination, &lease.job.payload).await else {
+        // Nothing could be sent (a refused address, an unsignable id): no retry changes that.
+        return outbox.finish(&lease, State::DeadLettered, now()).await;
     };
     outbox.record(&lease, &attempt).await?;
-    match verdict {
-        Verdict::Delivered => {
-            outbox
-                .finish(&lease, State::Delivered, dispatcher.clock().now())
-                .await
-        }
-        Verdict::Gone => {
-            outbox
-                .finish(&lease, State::Gone, dispatcher.clock().now())
-                .await
-        }
-        Verdict::Retry { .. } => match dispatcher.next_delay(lease.attempts + 1, verdict) {
-            Some(wait) => match dispatcher.clock().now().checked_add(wait) {
-                Some(at) => outbox.reschedule(&lease, at).await,
-                None => {
-                    outbox
-                        .finish(&lease, State::DeadLettered, dispatcher.clock().now())
-                        .await
-                }
-            },
-            None => {
-                outbox
-                    .finish(&lease, State::DeadLettered, dispatcher.clock().now())
-                    .await
+    let state = match verdict {
+        Verdict::Success => State::Delivered,
+        Verdict::Gone => State::Gone,
+        _ => {
+            // The worker's jobs have no budget: see `Dispatcher::retry`.
+            let next = dispatcher
+                .next_delay(lease.attempts + 1, verdict, Duration::ZERO)
+                .and_then(|wait| now().checked_add(wait));
+            match next {
+                Some(at) => return outbox.reschedule(&lease, at).await,
+                None => State::DeadLettered,
             }
-        },
-    }
+        }
+    };
+    outbox.finish(&lease, state, now()).await
 }
