@@ -10,11 +10,13 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
-use hookwire::adapters::hyper::{DEFAULT_BODY_LIMIT, HyperClient, verify_request};
+use hookwire::adapters::hyper::HyperClient;
+use hookwire::adapters::server::verify_request;
 use hookwire::api::{Client, Endpoint, segment};
 use hookwire::bytes::Bytes;
 use hookwire::event::Event;
 use hookwire::http::{Method, Request, Response, StatusCode};
+use hookwire::transport::BodyLimit;
 use hookwire::transport::HttpClient;
 use hookwire::webhook::{Message, Secret, Sign, StandardWebhooks, message_id};
 use http_body_util::Full;
@@ -69,7 +71,14 @@ async fn route(
 ) -> Response<Full<Bytes>> {
     match (request.method(), request.uri().path()) {
         (&Method::POST, "/webhooks") => {
-            match verify_request(&*verifier, request, DEFAULT_BODY_LIMIT, SystemTime::now()).await {
+            match verify_request(
+                &*verifier,
+                request,
+                BodyLimit::WEBHOOK.bytes(),
+                SystemTime::now(),
+            )
+            .await
+            {
                 Ok(webhook) => {
                     let id = webhook.verified().id().unwrap_or_default().to_owned();
                     match Event::<serde_json::Value>::from_standard_webhooks(

@@ -7,7 +7,9 @@
 
 use axum::routing::post;
 use axum::{Extension, Router};
-use hookwire::adapters::axum::{VerifiedWebhook, VerifyLayer, WebhookConfig, WebhookEvent};
+use hookwire::adapters::axum::WebhookEvent;
+use hookwire::adapters::server::{VerifiedWebhook, WebhookConfig};
+use hookwire::adapters::tower::VerifyLayer;
 use hookwire::webhook::{Message, Secret, Sign, StandardWebhooks, message_id};
 use serde::Deserialize;
 use tokio::net::TcpListener;

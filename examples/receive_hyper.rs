@@ -8,9 +8,11 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use hookwire::adapters::hyper::{DEFAULT_BODY_LIMIT, HyperClient, handle, validation_response};
+use hookwire::adapters::hyper::{HyperClient, handle};
+use hookwire::adapters::server::validation_response;
 use hookwire::bytes::Bytes;
 use hookwire::http::{Request, Response, StatusCode};
+use hookwire::transport::BodyLimit;
 use hookwire::transport::HttpClient;
 use hookwire::webhook::{Message, Secret, Sign, StandardWebhooks, message_id};
 use http_body_util::Full;
@@ -45,7 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         }
                         Ok(handle(
                             &*verifier,
-                            DEFAULT_BODY_LIMIT,
+                            BodyLimit::WEBHOOK.bytes(),
                             request,
                             |webhook| async move {
                                 let verified = webhook.verified();

@@ -3,16 +3,22 @@
 //!
 //! | feature | what |
 //! |---|---|
-//! | `hyper` | [`hyper::HyperClient`] (an [`HttpClient`](crate::transport::HttpClient) over hyper-util's pooled client) and server helpers: bounded body reading, verification, a ready handler, the CloudEvents webhook validation handshake |
+//! | `hyper` | [`hyper::HyperClient`] (an [`HttpClient`](crate::transport::HttpClient) over hyper-util's pooled client), [`hyper::GuardedConnector`] for senders, and the ready receiver handlers [`hyper::handle`] and [`hyper::handle_once`] |
 //! | `rustls` | HTTPS for `HyperClient` through rustls: [`tls_config`], `HyperClient::https`, `with_tls_config`, `guarded_https` |
 //! | `reqwest` | [`reqwest::ReqwestClient`] |
-//! | `axum` | [`axum::Webhook`] and [`axum::WebhookEvent`] extractors, and [`axum::VerifyLayer`] for any tower server |
-//! | `tower` | [`tower::ServiceClient`]: any `tower::Service` over `http` types as an `HttpClient` |
+//! | `tower` | [`tower::ServiceClient`] (any `tower::Service` over `http` types as an `HttpClient`) and [`tower::VerifyLayer`], which verifies webhooks for any tower server |
+//! | `axum` | [`axum::Webhook`] and [`axum::WebhookEvent`] extractors |
+//!
+//! What every server-side adapter shares is in [`server`] (features `hyper` or `tower`): the
+//! [`WebhookConfig`](server::WebhookConfig) receivers verify with, body reading within
+//! [`ReadLimits`](server::ReadLimits), [`verify_request`](server::verify_request),
+//! [`run_once`](server::run_once) and the [`Rejection`](server::Rejection) answers. Each type
+//! has one path.
 
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
-#[cfg(feature = "body")]
+#[cfg(any(feature = "hyper", feature = "reqwest", feature = "tower"))]
 mod body;
 #[cfg(any(feature = "hyper", feature = "reqwest"))]
 mod guard;
@@ -25,8 +31,8 @@ pub mod hyper;
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub mod reqwest;
-#[cfg(feature = "body")]
-#[cfg_attr(docsrs, doc(cfg(any(feature = "hyper", feature = "axum"))))]
+#[cfg(any(feature = "hyper", feature = "tower"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "hyper", feature = "tower"))))]
 pub mod server;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]

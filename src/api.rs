@@ -16,7 +16,7 @@ mod page;
 pub use auth::{
     ApiKey, AuthError, Authenticate, Basic, Bearer, FetchToken, RefreshingToken, Token,
 };
-pub use client::{Client, DEFAULT_MAX_PAGES, DEFAULT_MAX_RESPONSE, IDEMPOTENCY_KEY};
+pub use client::{Client, DEFAULT_MAX_PAGES, IDEMPOTENCY_KEY};
 pub use endpoint::{Body, Endpoint, FromResponse, RawBytes, segment};
 pub use error::{ApiError, DecodeError, Problem, StatusError};
 pub use page::{Paginated, next_link};

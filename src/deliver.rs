@@ -22,7 +22,7 @@ mod worker;
 
 pub use dispatcher::{DeliverError, DeliveryReport, Destination, Dispatcher, Outcome, Payload};
 pub use outbox::{Entry, Job, Lease, ListQuery, MemoryOutbox, Outbox, OutboxError, State};
-pub use outcome::{Attempt, KEPT_BODY};
+pub use outcome::Attempt;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{Durability, SqliteOutbox};

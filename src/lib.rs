@@ -77,9 +77,9 @@
 //! |---|---|
 //! | `hyper` | `adapters::hyper`: `HyperClient` (hyper-util's pooled client as an `HttpClient`) and server helpers (bounded body reading, verification, a ready handler, the CloudEvents validation handshake) |
 //! | `reqwest` | `adapters::reqwest::ReqwestClient`: a `reqwest::Client` as an `HttpClient` |
-//! | `axum` | `adapters::axum`: `Webhook` and `WebhookEvent<T>` extractors and a tower `VerifyLayer` |
+//! | `axum` | `adapters::axum`: `Webhook` and `WebhookEvent<T>` extractors (brings `tower`) |
 //! | `rustls` | HTTPS through rustls (*ring*, webpki roots): `adapters::tls_config`, `HyperClient::https`, `HyperClient::with_tls_config`, `HyperClient::guarded_https` |
-//! | `tower` | `adapters::tower::ServiceClient`: any `tower::Service` over `http` types as an `HttpClient` |
+//! | `tower` | `adapters::tower`: `ServiceClient` (any `tower::Service` over `http` types as an `HttpClient`) and `VerifyLayer` (verifies webhooks for any tower server) |
 //! | `tokio` | `clock::TokioClock` and `deliver::Worker` (the adapter features bring it) |
 //! | `sqlite` | `deliver::SqliteOutbox`: a durable outbox in an SQLite file (rusqlite, SQLite built in), and `deliver::Worker` |
 //! | `test-util` | `testing::MockClient` (a scripted transport that records requests) and `testing::FakeClock` (a virtual clock) for users' own tests |

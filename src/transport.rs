@@ -17,6 +17,61 @@ mod redact;
 pub use address::{AddressError, AddressPolicy, RangeError, is_public};
 pub use redact::redact_url;
 
+/// How much of a body is read, and what becomes of a longer one: refused
+/// ([`TransportErrorKind::TooLarge`], or 413 on the server side) or cut at the limit. Readers
+/// stop at the first byte past it, while the body streams in, and read no further.
+///
+/// One concept for every body hookwire reads, with a constant for each default:
+///
+/// ```
+/// use hookwire::transport::BodyLimit;
+///
+/// assert_eq!(BodyLimit::RESPONSE.bytes(), 10 * 1024 * 1024);
+/// assert!(BodyLimit::DELIVERY_ANSWER.truncates());
+/// assert_eq!(BodyLimit::refuse_over(4096), BodyLimit::refuse_over(4096));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BodyLimit {
+    bytes: usize,
+    truncate: bool,
+}
+
+impl BodyLimit {
+    /// An API response: up to 10 MiB, refused beyond.
+    pub const RESPONSE: BodyLimit = BodyLimit::refuse_over(10 * 1024 * 1024);
+    /// A receiver's answer to a delivery attempt: its first 64 KiB are kept for the report,
+    /// the rest is not read.
+    pub const DELIVERY_ANSWER: BodyLimit = BodyLimit::truncate_at(64 * 1024);
+    /// A received webhook: up to 1 MiB, refused beyond (413).
+    pub const WEBHOOK: BodyLimit = BodyLimit::refuse_over(1024 * 1024);
+
+    /// Bodies longer than `bytes` are refused.
+    pub const fn refuse_over(bytes: usize) -> Self {
+        BodyLimit {
+            bytes,
+            truncate: false,
+        }
+    }
+
+    /// The first `bytes` of a longer body are kept, and the rest is not read.
+    pub const fn truncate_at(bytes: usize) -> Self {
+        BodyLimit {
+            bytes,
+            truncate: true,
+        }
+    }
+
+    /// The most bytes read.
+    pub const fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Whether a longer body is cut at the limit rather than refused.
+    pub const fn truncates(&self) -> bool {
+        self.truncate
+    }
+}
+
 /// Sends an HTTP request and reads the whole response.
 ///
 /// It is dyn-compatible: `Arc<dyn HttpClient>` and `Box<dyn HttpClient>` implement it too.

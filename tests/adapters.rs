@@ -14,14 +14,15 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures_util::stream;
-use hookwire::adapters::axum::{
-    VerifiedWebhook, VerifyLayer, Webhook, WebhookConfig, WebhookEvent,
-};
-use hookwire::adapters::hyper::{HyperClient, handle, validation_response};
+use hookwire::adapters::axum::{Webhook, WebhookEvent};
+use hookwire::adapters::hyper::{HyperClient, handle};
 use hookwire::adapters::reqwest::ReqwestClient;
+use hookwire::adapters::server::validation_response;
+use hookwire::adapters::server::{VerifiedWebhook, WebhookConfig};
 use hookwire::adapters::tower::ServiceClient;
+use hookwire::adapters::tower::VerifyLayer;
 use hookwire::http::{HeaderValue, Method, Request, Response, StatusCode, Version};
-use hookwire::transport::{HttpClient, TransportError, TransportErrorKind};
+use hookwire::transport::{BodyLimit, HttpClient, TransportError, TransportErrorKind};
 use hookwire::webhook::{
     Inbound, Message, MultiVerifier, Secret, Sign, StandardWebhooks, Verified, Verify, VerifyError,
 };
@@ -105,11 +106,15 @@ fn transports() -> Vec<(&'static str, Box<dyn HttpClient>)> {
     vec![
         (
             "hyper",
-            Box::new(HyperClient::new().max_body_size(2 * 1024 * 1024)),
+            Box::new(HyperClient::new().body_limit(BodyLimit::refuse_over(2 * 1024 * 1024))),
         ),
         (
             "reqwest",
-            Box::new(ReqwestClient::new().unwrap().max_body_size(2 * 1024 * 1024)),
+            Box::new(
+                ReqwestClient::new()
+                    .unwrap()
+                    .body_limit(BodyLimit::refuse_over(2 * 1024 * 1024)),
+            ),
         ),
     ]
 }
@@ -154,10 +159,17 @@ async fn client_adapters_carry_repeated_headers_binary_and_large_bodies_and_stat
 async fn client_adapters_refuse_a_response_over_their_limit() {
     let address = serve(echo).await;
     let transports: Vec<(&str, Box<dyn HttpClient>)> = vec![
-        ("hyper", Box::new(HyperClient::new().max_body_size(1000))),
+        (
+            "hyper",
+            Box::new(HyperClient::new().body_limit(BodyLimit::refuse_over(1000))),
+        ),
         (
             "reqwest",
-            Box::new(ReqwestClient::new().unwrap().max_body_size(1000)),
+            Box::new(
+                ReqwestClient::new()
+                    .unwrap()
+                    .body_limit(BodyLimit::refuse_over(1000)),
+            ),
         ),
     ];
     for (name, transport) in transports {
@@ -207,11 +219,15 @@ async fn client_adapters_stop_reading_an_endless_response_at_the_limit() {
     let transports: Vec<(&str, Box<dyn HttpClient>)> = vec![
         (
             "hyper",
-            Box::new(HyperClient::new().max_body_size(256 * 1024)),
+            Box::new(HyperClient::new().body_limit(BodyLimit::refuse_over(256 * 1024))),
         ),
         (
             "reqwest",
-            Box::new(ReqwestClient::new().unwrap().max_body_size(256 * 1024)),
+            Box::new(
+                ReqwestClient::new()
+                    .unwrap()
+                    .body_limit(BodyLimit::refuse_over(256 * 1024)),
+            ),
         ),
     ];
     for (name, transport) in transports {
@@ -426,7 +442,7 @@ async fn hyper_receiver_stops_reading_a_body_that_never_ends() {
 
 #[tokio::test]
 async fn the_server_reads_at_most_the_limit_and_one_frame_of_an_endless_body() {
-    use hookwire::adapters::hyper::verify_request;
+    use hookwire::adapters::server::verify_request;
     const FRAME: usize = 8 * 1024;
     const LIMIT: usize = 64 * 1024;
     // The bytes the server pulls out of the body: counted as it pulls each frame.
@@ -637,7 +653,7 @@ async fn the_axum_replay_guard_hands_each_message_on_once_and_loses_none_to_a_fa
     use axum::Router;
     use axum::http::StatusCode as AxumStatus;
     use axum::routing::post;
-    use hookwire::adapters::axum::VerifyLayer;
+    use hookwire::adapters::tower::VerifyLayer;
     use hookwire::webhook::MemoryReplayGuard;
 
     // The handler fails the first time it sees a message and succeeds after.

@@ -16,9 +16,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use hookwire::adapters::hyper::{HyperClient, verify_request};
+use hookwire::adapters::hyper::HyperClient;
 use hookwire::adapters::reqwest::ReqwestClient;
 use hookwire::adapters::server::run_once;
+use hookwire::adapters::server::verify_request;
 use hookwire::clock::TokioClock;
 use hookwire::deliver::{
     Destination, Dispatcher, Job, MemoryOutbox, Outbox, Payload, SqliteOutbox, State, Worker,

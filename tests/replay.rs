@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use hookwire::adapters::hyper::{handle_once, verify_request};
+use hookwire::adapters::hyper::handle_once;
 use hookwire::adapters::server::run_once;
+use hookwire::adapters::server::verify_request;
 use hookwire::http::{HeaderMap, Request, Response, StatusCode};
 use hookwire::webhook::{
     Claim, GitHub, MAX_ID_LEN, MemoryReplayGuard, Message, ReplayGuard, ReplayKey, Secret, Sign,
@@ -293,7 +294,7 @@ async fn ids_are_kept_apart_by_scheme() {
 #[tokio::test]
 async fn a_body_that_trickles_in_is_cut_off_at_the_read_deadline() {
     use futures_util::StreamExt;
-    use hookwire::adapters::hyper::{BodyLimits, Rejection};
+    use hookwire::adapters::server::{ReadLimits, Rejection};
     use http_body_util::StreamBody;
     use hyper::body::Frame;
 
@@ -304,7 +305,7 @@ async fn a_body_that_trickles_in_is_cut_off_at_the_read_deadline() {
     let request = Request::post("/hooks")
         .body(StreamBody::new(chunks))
         .unwrap();
-    let limits = BodyLimits::new(1024).read_timeout(Duration::from_millis(100));
+    let limits = ReadLimits::new(1024).read_timeout(Duration::from_millis(100));
     let started = std::time::Instant::now();
     let rejection = verify_request(
         &StandardWebhooks::new(&secret()).expect("a key"),
@@ -321,7 +322,7 @@ async fn a_body_that_trickles_in_is_cut_off_at_the_read_deadline() {
     assert_eq!(rejection.status(), StatusCode::REQUEST_TIMEOUT);
     assert!(started.elapsed() < Duration::from_secs(5));
     // The defaults bound every path: 30 s for a body, and for a client's whole exchange.
-    assert_eq!(BodyLimits::default().timeout(), Duration::from_secs(30));
+    assert_eq!(ReadLimits::default().timeout(), Duration::from_secs(30));
     let client = format!("{:?}", hookwire::adapters::hyper::HyperClient::new());
     assert!(client.contains("timeout: Some(30s)"), "{client}");
 }

@@ -6,6 +6,8 @@ use http::header::CONTENT_LENGTH;
 use http_body::Body;
 use http_body_util::BodyExt;
 
+use crate::transport::BodyLimit;
+
 /// Why a body could not be read.
 #[derive(Debug)]
 pub(crate) enum ReadError<E> {
@@ -15,29 +17,19 @@ pub(crate) enum ReadError<E> {
     Body(E),
 }
 
-/// What to do with a body longer than the limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum OverLimit {
-    /// Refuse it.
-    Refuse,
-    /// Keep its first `limit` bytes and read no further (the client side's choice).
-    #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
-    Truncate,
-}
-
 /// Reads `body` to its end, or stops as soon as it exceeds `limit` bytes (or its declared
 /// `Content-Length` does), without reading the rest: refusing it, or keeping what fits.
 pub(crate) async fn read_limited<B: Body>(
     headers: &HeaderMap,
     body: B,
-    limit: usize,
-    over: OverLimit,
+    limit: BodyLimit,
 ) -> Result<Bytes, ReadError<B::Error>> {
+    let (refuse, limit) = (!limit.truncates(), limit.bytes());
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
-    if over == OverLimit::Refuse && declared.is_some_and(|length| length > limit as u64) {
+    if refuse && declared.is_some_and(|length| length > limit as u64) {
         return Err(ReadError::TooLarge);
     }
     let mut body = std::pin::pin!(body);
@@ -47,7 +39,7 @@ pub(crate) async fn read_limited<B: Body>(
         if let Ok(mut data) = frame.into_data() {
             let room = limit.saturating_sub(out.len());
             if data.remaining() > room {
-                if over == OverLimit::Refuse {
+                if refuse {
                     return Err(ReadError::TooLarge);
                 }
                 out.put(data.take(room));

@@ -4,13 +4,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{Request, Response};
 
+use super::body::{ReadError, read_limited};
 use super::guard::Guard;
 use super::{Resolve, SystemResolver};
-use crate::api::DEFAULT_MAX_RESPONSE;
-use crate::transport::{AddressPolicy, HttpClient, TransportError, TransportErrorKind};
+use crate::transport::{AddressPolicy, BodyLimit, HttpClient, TransportError, TransportErrorKind};
 
 /// How long a whole exchange may take unless set: 30 seconds.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -26,8 +26,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// would make every `reqwest::Client::new()` in the application panic.
 ///
 /// Every header, repeated ones included, the status and the version cross unchanged; the
-/// response body is read chunk by chunk and the read stops once it passes
-/// [`max_body_size`](ReqwestClient::max_body_size) (10 MiB by default); a whole exchange is
+/// response body is read frame by frame and the read stops once it passes the
+/// [`body_limit`](ReqwestClient::body_limit) ([`BodyLimit::RESPONSE`] by default); a whole exchange is
 /// bounded by [`timeout`](ReqwestClient::timeout) (30 s by default). Errors never carry the
 /// URL, which may hold credentials in its query.
 ///
@@ -41,8 +41,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone)]
 pub struct ReqwestClient {
     client: reqwest::Client,
-    max_body: usize,
-    truncate: bool,
+    limit: BodyLimit,
     timeout: Option<Duration>,
     guard: Option<Guard>,
 }
@@ -70,8 +69,7 @@ impl ReqwestClient {
             .map_err(transport_error)?;
         Ok(ReqwestClient {
             client,
-            max_body: DEFAULT_MAX_RESPONSE,
-            truncate: false,
+            limit: BodyLimit::RESPONSE,
             timeout: Some(DEFAULT_TIMEOUT),
             guard: None,
         })
@@ -119,25 +117,18 @@ impl ReqwestClient {
             .map_err(transport_error)?;
         Ok(ReqwestClient {
             client,
-            max_body: crate::deliver::KEPT_BODY,
-            truncate: true,
+            limit: BodyLimit::DELIVERY_ANSWER,
             timeout: Some(DEFAULT_TIMEOUT),
             guard: Some(guard),
         })
     }
 
-    /// The largest response body read, in bytes; 10 MiB unless set.
+    /// How much of a response body is read, and whether a longer one is refused or cut;
+    /// [`BodyLimit::RESPONSE`] unless set ([`BodyLimit::DELIVERY_ANSWER`] for
+    /// [`guarded`](Self::guarded) clients).
     #[must_use]
-    pub fn max_body_size(mut self, bytes: usize) -> Self {
-        self.max_body = bytes;
-        self
-    }
-
-    /// Keeps the first [`max_body_size`](ReqwestClient::max_body_size) bytes of a longer
-    /// response, and reads no further, instead of failing.
-    #[must_use]
-    pub fn truncate_over_limit(mut self) -> Self {
-        self.truncate = true;
+    pub fn body_limit(mut self, limit: BodyLimit) -> Self {
+        self.limit = limit;
         self
     }
 
@@ -169,35 +160,17 @@ impl ReqwestClient {
                 .map_err(TransportError::refused)?;
         }
         let request = reqwest::Request::try_from(request).map_err(transport_error)?;
-        let mut response = self
+        let response = self
             .client
             .execute(request)
             .await
             .map_err(transport_error)?;
-        if !self.truncate
-            && response
-                .content_length()
-                .is_some_and(|length| length > self.max_body as u64)
-        {
-            return Err(TransportError::too_large(self.max_body));
+        let (parts, body) = Response::<reqwest::Body>::from(response).into_parts();
+        match read_limited(&parts.headers, body, self.limit).await {
+            Ok(body) => Ok(Response::from_parts(parts, body)),
+            Err(ReadError::TooLarge) => Err(TransportError::too_large(self.limit.bytes())),
+            Err(ReadError::Body(error)) => Err(transport_error(error)),
         }
-        let mut body = BytesMut::new();
-        while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
-            let room = self.max_body.saturating_sub(body.len());
-            if chunk.len() > room {
-                if !self.truncate {
-                    return Err(TransportError::too_large(self.max_body));
-                }
-                body.extend_from_slice(chunk.get(..room).unwrap_or_default());
-                break;
-            }
-            body.extend_from_slice(&chunk);
-        }
-        let mut out = Response::new(body.freeze());
-        *out.status_mut() = response.status();
-        *out.version_mut() = response.version();
-        *out.headers_mut() = std::mem::take(response.headers_mut());
-        Ok(out)
     }
 }
 

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures_util::FutureExt;
@@ -13,50 +14,49 @@ use http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body;
 
-use super::body::{OverLimit, ReadError, read_limited};
+use super::body::{ReadError, read_limited};
+use crate::clock::Clock;
+use crate::transport::BodyLimit;
 use crate::webhook::{
     Claim, Inbound, MAX_ID_LEN, ReplayError, ReplayGuard, ReplayKey, Verified, Verify, VerifyError,
 };
-
-/// The default limit on a webhook body: 1 MiB.
-pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
 /// The default deadline for reading a webhook body: 30 seconds.
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How much of a webhook body is read, and for how long: at most
-/// [`max_bytes`](BodyLimits::max_bytes) (413 past it, the rest unread) within
-/// [`read_timeout`](BodyLimits::read_timeout) (408 past it), so that neither a huge body nor
-/// one that trickles in a byte at a time can hold a server. A plain `usize` converts into
-/// limits of that many bytes with the default deadline.
+/// [`bytes`](ReadLimits::bytes) ([`BodyLimit::WEBHOOK`], 1 MiB, unless set; 413 past it, the
+/// rest unread) within [`read_timeout`](ReadLimits::read_timeout) (408 past it), so that
+/// neither a huge body nor one that trickles in a byte at a time can hold a server. A plain
+/// `usize` converts into limits of that many bytes with the default deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BodyLimits {
-    max_bytes: usize,
+pub struct ReadLimits {
+    bytes: usize,
     read_timeout: Duration,
 }
 
-impl Default for BodyLimits {
+impl Default for ReadLimits {
     fn default() -> Self {
-        BodyLimits {
-            max_bytes: DEFAULT_BODY_LIMIT,
+        ReadLimits {
+            bytes: BodyLimit::WEBHOOK.bytes(),
             read_timeout: DEFAULT_READ_TIMEOUT,
         }
     }
 }
 
-impl From<usize> for BodyLimits {
-    fn from(max_bytes: usize) -> Self {
-        BodyLimits {
-            max_bytes,
-            ..BodyLimits::default()
+impl From<usize> for ReadLimits {
+    fn from(bytes: usize) -> Self {
+        ReadLimits {
+            bytes,
+            ..ReadLimits::default()
         }
     }
 }
 
-impl BodyLimits {
-    /// At most `max_bytes`, within [`DEFAULT_READ_TIMEOUT`].
-    pub fn new(max_bytes: usize) -> Self {
-        Self::from(max_bytes)
+impl ReadLimits {
+    /// At most `bytes`, within [`DEFAULT_READ_TIMEOUT`].
+    pub fn new(bytes: usize) -> Self {
+        Self::from(bytes)
     }
 
     /// The deadline for reading the whole body.
@@ -67,8 +67,8 @@ impl BodyLimits {
     }
 
     /// The most bytes read.
-    pub fn max_bytes(&self) -> usize {
-        self.max_bytes
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// The deadline for reading the whole body.
@@ -77,24 +77,106 @@ impl BodyLimits {
     }
 }
 
+/// What a receiver verifies with: a scheme (any [`Verify`]), the body's [`ReadLimits`], and
+/// the clock timestamps are checked against. axum's extractors take it from the router's
+/// state; tower's `VerifyLayer` is built from it.
+#[derive(Clone)]
+pub struct WebhookConfig {
+    pub(crate) scheme: Arc<dyn Verify>,
+    pub(crate) limit: ReadLimits,
+    clock: Option<Arc<dyn Clock>>,
+}
+
+impl WebhookConfig {
+    /// Verification under `scheme`, with bodies up to [`BodyLimit::WEBHOOK`] (1 MiB) read within
+    /// 30 seconds.
+    pub fn new(scheme: impl Verify + 'static) -> Self {
+        WebhookConfig {
+            scheme: Arc::new(scheme),
+            limit: ReadLimits::default(),
+            clock: None,
+        }
+    }
+
+    /// The clock whose wall time timestamps are checked against and the replay guard
+    /// remembers by; the system's unless set.
+    #[must_use]
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    #[cfg(feature = "tower")]
+    pub(crate) fn now(&self) -> SystemTime {
+        self.clock
+            .as_ref()
+            .map_or_else(SystemTime::now, |clock| clock.now())
+    }
+
+    /// The largest body read, in bytes; larger ones get 413 and are not read further.
+    #[must_use]
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.limit = ReadLimits::new(bytes).read_timeout(self.limit.timeout());
+        self
+    }
+
+    /// How long the whole body may take to arrive; 30 seconds unless set. A body that
+    /// trickles in past it gets 408.
+    #[must_use]
+    pub fn read_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.limit = self.limit.read_timeout(timeout);
+        self
+    }
+
+    /// Verifies `request`, or, under a `VerifyLayer` that verified it already, reads the
+    /// body the layer passed on with the webhook it left in the extensions.
+    #[cfg(feature = "axum")]
+    pub(crate) async fn verify<B>(
+        &self,
+        request: http::Request<B>,
+    ) -> Result<VerifiedWebhook, Rejection>
+    where
+        B: Body,
+        B::Error: fmt::Display,
+    {
+        let (mut parts, body) = request.into_parts();
+        let Some(mut webhook) = parts.extensions.remove::<VerifiedWebhook>() else {
+            let request = http::Request::from_parts(parts, body);
+            return verify_request(&*self.scheme, request, self.limit, self.now()).await;
+        };
+        webhook.body = read_body(&parts.headers, body, self.limit).await?;
+        webhook.headers = parts.headers;
+        Ok(webhook)
+    }
+}
+
+impl fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("scheme", &self.scheme.name())
+            .field("limit", &self.limit)
+            .finish()
+    }
+}
+
 /// Reads `body` within `limits`.
 pub(crate) async fn read_body<B>(
     headers: &HeaderMap,
     body: B,
-    limits: BodyLimits,
+    limits: ReadLimits,
 ) -> Result<Bytes, Rejection>
 where
     B: Body,
     B::Error: fmt::Display,
 {
-    let reading = read_limited(headers, body, limits.max_bytes, OverLimit::Refuse);
+    let reading = read_limited(headers, body, BodyLimit::refuse_over(limits.bytes));
     match tokio::time::timeout(limits.read_timeout, reading).await {
         Err(_) => Err(Rejection::Timeout {
             after: limits.read_timeout,
         }),
         Ok(Ok(bytes)) => Ok(bytes),
         Ok(Err(ReadError::TooLarge)) => Err(Rejection::TooLarge {
-            limit: limits.max_bytes,
+            limit: limits.bytes,
         }),
         Ok(Err(ReadError::Body(error))) => Err(Rejection::Body(error.to_string())),
     }
@@ -270,7 +352,7 @@ impl std::error::Error for Rejection {
     }
 }
 
-/// Reads `request`'s body within `limits` (a byte count, or [`BodyLimits`]: stopping, unread,
+/// Reads `request`'s body within `limits` (a byte count, or [`ReadLimits`]: stopping, unread,
 /// at the first byte past the limit, and at the read deadline) and verifies it under `scheme`
 /// at `now`.
 ///
@@ -280,7 +362,7 @@ impl std::error::Error for Rejection {
 pub async fn verify_request<S, B>(
     scheme: &S,
     request: Request<B>,
-    limits: impl Into<BodyLimits>,
+    limits: impl Into<ReadLimits>,
     now: SystemTime,
 ) -> Result<VerifiedWebhook, Rejection>
 where

@@ -16,10 +16,7 @@ use super::page::Paginated;
 use super::{Authenticate, Problem};
 use crate::clock::Clock;
 use crate::retry::RetryPolicy;
-use crate::transport::{HttpClient, TransportError};
-
-/// The default response size limit: 10 MiB.
-pub const DEFAULT_MAX_RESPONSE: usize = 10 * 1024 * 1024;
+use crate::transport::{BodyLimit, HttpClient, TransportError};
 
 /// The default page limit of [`Client::paged`].
 pub const DEFAULT_MAX_PAGES: usize = 1000;
@@ -104,7 +101,7 @@ impl<T: HttpClient> Client<T> {
             trusted: Vec::new(),
             retry: RetryPolicy::none(),
             clock: None,
-            max_response: DEFAULT_MAX_RESPONSE,
+            max_response: BodyLimit::RESPONSE.bytes(),
             max_pages: DEFAULT_MAX_PAGES,
         })
     }
@@ -166,7 +163,7 @@ impl<T: HttpClient> Client<T> {
         self
     }
 
-    /// The largest response body accepted, in bytes; 10 MiB unless set. Transports enforce
+    /// The largest response body accepted, in bytes; [`BodyLimit::RESPONSE`] (10 MiB) unless set. Transports enforce
     /// their own limit while reading; the client refuses anything larger than this one too.
     #[must_use]
     pub fn max_response_size(mut self, bytes: usize) -> Self {

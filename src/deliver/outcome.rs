@@ -5,10 +5,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http::{Response, StatusCode};
 
-use crate::transport::{TransportError, TransportErrorKind};
-
-/// The most of a response body an attempt keeps: 64 KiB.
-pub const KEPT_BODY: usize = 64 * 1024;
+use crate::transport::{BodyLimit, TransportError, TransportErrorKind};
 
 /// One attempt, as a sender shows it to its customers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,9 +34,12 @@ impl Attempt {
                 status: Some(response.status()),
                 error: None,
                 latency,
-                body: response
-                    .body()
-                    .slice(..response.body().len().min(KEPT_BODY)),
+                body: response.body().slice(
+                    ..response
+                        .body()
+                        .len()
+                        .min(BodyLimit::DELIVERY_ANSWER.bytes()),
+                ),
             },
             Err(error) => Attempt {
                 at,
