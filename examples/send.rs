@@ -92,10 +92,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .source("/treasury")
             .data(data)
             .build()?;
-        let job = Job {
-            endpoint: "customer-7".into(),
-            payload: Payload::from_event(&event)?,
-        };
+        let job = Job::new("customer-7", Payload::from_event(&event)?);
         outbox.enqueue(job, SystemTime::now()).await?;
     }
 

@@ -77,6 +77,7 @@ pub struct Event<T = serde_json::Value> {
 
 /// An event's data.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Data<T> {
     /// JSON data (the `datacontenttype` is JSON, or absent), as `T`.
     Json(T),

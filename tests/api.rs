@@ -530,10 +530,9 @@ async fn a_hundred_concurrent_requests_cause_exactly_one_refresh() {
         async move {
             let n = counter.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(20)).await;
-            Ok::<_, AuthError>(Token {
-                access_token: format!("token-{n}").into(),
-                expires_in: Some(Duration::from_secs(3600)),
-            })
+            Ok::<_, AuthError>(
+                Token::new(format!("token-{n}")).expires_in(Duration::from_secs(3600)),
+            )
         }
     });
     let transport = |request: Request<Bytes>| async move {
@@ -568,10 +567,9 @@ async fn the_token_is_refreshed_shortly_before_expiry_and_after_invalidation() {
         let counter = counter.clone();
         async move {
             let n = counter.fetch_add(1, Ordering::SeqCst);
-            Ok::<_, AuthError>(Token {
-                access_token: format!("token-{n}").into(),
-                expires_in: Some(Duration::from_millis(300)),
-            })
+            Ok::<_, AuthError>(
+                Token::new(format!("token-{n}")).expires_in(Duration::from_millis(300)),
+            )
         }
     })
     .refresh_margin(Duration::from_millis(200));
@@ -1472,10 +1470,7 @@ async fn a_token_shorter_lived_than_the_margin_is_not_fetched_on_every_call() {
         let counter = counter.clone();
         async move {
             counter.fetch_add(1, Ordering::SeqCst);
-            Ok::<_, AuthError>(Token {
-                access_token: "short".to_owned().into(),
-                expires_in: Some(Duration::from_secs(30)),
-            })
+            Ok::<_, AuthError>(Token::new("short".to_owned()).expires_in(Duration::from_secs(30)))
         }
     });
     let mut request = Request::new(Bytes::new());

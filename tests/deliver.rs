@@ -467,20 +467,17 @@ fn hosts_are_read_as_a_url_parser_reads_them() {
 // ---------------------------------------------------------------- outboxes
 
 fn job(endpoint: &str, id: &str) -> Job {
-    Job {
-        endpoint: endpoint.into(),
-        payload: Payload::json(id, "t", &b"{}"[..]),
-    }
+    Job::new(endpoint, Payload::json(id, "t", &b"{}"[..]))
 }
 
 fn attempt(status: u16) -> Attempt {
-    Attempt {
-        at: SystemTime::now(),
-        status: StatusCode::from_u16(status).ok(),
-        error: None,
-        latency: Duration::from_millis(3),
-        body: Bytes::from_static(b"ok"),
-    }
+    Attempt::new(
+        SystemTime::now(),
+        StatusCode::from_u16(status).ok(),
+        None,
+        Duration::from_millis(3),
+        Bytes::from_static(b"ok"),
+    )
 }
 
 /// The contract every outbox keeps.

@@ -185,13 +185,7 @@ async fn enqueue(outbox: &dyn Outbox, count: usize) {
             format!(r#"{{"n":{i}}}"#),
         );
         outbox
-            .enqueue(
-                Job {
-                    endpoint: "customer-1".into(),
-                    payload,
-                },
-                SystemTime::now(),
-            )
+            .enqueue(Job::new("customer-1", payload), SystemTime::now())
             .await
             .unwrap();
     }

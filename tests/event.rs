@@ -569,6 +569,7 @@ fn event(typed_extensions: bool, text_data: bool) -> impl Strategy<Value = Event
                     Some(Data::Text(text)) => {
                         builder.datacontenttype("text/plain").text(text).build()
                     }
+                    Some(other) => panic!("the strategy makes no such data: {other:?}"),
                 };
                 event.ok()
             },

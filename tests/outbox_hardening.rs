@@ -16,10 +16,10 @@ use hookwire::transport::AddressPolicy;
 use hookwire::webhook::Secret;
 
 fn job(n: usize) -> Job {
-    Job {
-        endpoint: "customer-1".into(),
-        payload: Payload::json(format!("msg_{n}"), "t", &b"{}"[..]),
-    }
+    Job::new(
+        "customer-1",
+        Payload::json(format!("msg_{n}"), "t", &b"{}"[..]),
+    )
 }
 
 fn temp_file(name: &str) -> std::path::PathBuf {

@@ -97,6 +97,7 @@ where
 /// or a Standard Webhooks payload (`{"type", "timestamp", "data"}`, its id from `webhook-id`
 /// and its source `urn:hookwire:<scheme>`).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct WebhookEvent<T = serde_json::Value> {
     /// The event.
     pub event: Event<T>,

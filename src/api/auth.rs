@@ -184,11 +184,29 @@ impl Authenticate for ApiKey {
 }
 
 /// An access token and how long it lives.
+#[non_exhaustive]
 pub struct Token {
     /// The token.
     pub access_token: Zeroizing<String>,
     /// How long it is valid from when it was issued; `None` for "until refused".
     pub expires_in: Option<Duration>,
+}
+
+impl Token {
+    /// A token that lives until it is refused.
+    pub fn new(access_token: impl Into<String>) -> Self {
+        Token {
+            access_token: Zeroizing::new(access_token.into()),
+            expires_in: None,
+        }
+    }
+
+    /// The same token, valid for `lifetime` from when it was issued.
+    #[must_use]
+    pub fn expires_in(mut self, lifetime: Duration) -> Self {
+        self.expires_in = Some(lifetime);
+        self
+    }
 }
 
 impl fmt::Debug for Token {
@@ -233,10 +251,9 @@ where
 /// use hookwire::api::{AuthError, RefreshingToken, Token};
 ///
 /// let token = RefreshingToken::new(|| async {
-///     Ok::<_, AuthError>(Token {
-///         access_token: String::from("from-the-identity-provider").into(),
-///         expires_in: Some(Duration::from_secs(3600)),
-///     })
+///     Ok::<_, AuthError>(
+///         Token::new("from-the-identity-provider").expires_in(Duration::from_secs(3600)),
+///     )
 /// });
 /// ```
 pub struct RefreshingToken {

@@ -141,6 +141,7 @@ impl ApiError {
 
 /// An RFC 9457 problem document (`application/problem+json`).
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Problem {
     /// A URI that identifies the problem type; `about:blank` when absent.
     #[serde(rename = "type", default = "about_blank")]

@@ -72,6 +72,7 @@ impl fmt::Debug for Destination {
 /// What is delivered: a message id (the same on every attempt), an optional event type, and
 /// the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Payload {
     /// The message id, sent as `webhook-id`.
     pub id: String,
@@ -99,6 +100,22 @@ impl Payload {
     }
 
     /// Raw JSON bytes with an id and an event type.
+    /// A payload from its parts: what a store reads back.
+    pub fn new(
+        id: impl Into<String>,
+        event_type: Option<String>,
+        content_type: HeaderValue,
+        body: impl Into<Bytes>,
+    ) -> Self {
+        Payload {
+            id: id.into(),
+            event_type,
+            content_type,
+            body: body.into(),
+        }
+    }
+
+    /// A JSON body with its event type.
     pub fn json(
         id: impl Into<String>,
         event_type: impl Into<String>,
@@ -132,6 +149,7 @@ pub enum Outcome {
 
 /// Every attempt of one delivery and how it ended: what a sender shows its customers.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DeliveryReport {
     /// The message id.
     pub id: String,
@@ -267,7 +285,7 @@ impl<C: HttpClient> Dispatcher<C> {
         }
         let latency = self.clock.instant().saturating_duration_since(started);
         Ok((
-            Attempt::new(at, latency, &result),
+            Attempt::from_result(at, latency, &result),
             self.retry.classify(&result, self.clock.now()),
         ))
     }

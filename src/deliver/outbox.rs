@@ -15,6 +15,7 @@ use super::outcome::Attempt;
 /// database); the worker looks up their URL and secrets when it delivers, so that no secret is
 /// stored in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Job {
     /// The endpoint's name.
     pub endpoint: String,
@@ -25,6 +26,7 @@ pub struct Job {
 /// A job leased to one worker until its lease expires. The token fences off a worker whose
 /// lease expired and was granted to another: its writes are refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Lease {
     /// The job.
     pub job: Job,
@@ -33,6 +35,28 @@ pub struct Lease {
     pub attempts: u32,
     /// The lease's fencing token.
     pub token: u64,
+}
+
+impl Job {
+    /// A job that delivers `payload` to the endpoint named `endpoint`.
+    pub fn new(endpoint: impl Into<String>, payload: Payload) -> Self {
+        Job {
+            endpoint: endpoint.into(),
+            payload,
+        }
+    }
+}
+
+impl Lease {
+    /// A lease on `job`, for implementers of [`Outbox`]: `attempts` made before it, and the
+    /// fencing `token` that the store checks on every write under it.
+    pub fn new(job: Job, attempts: u32, token: u64) -> Self {
+        Lease {
+            job,
+            attempts,
+            token,
+        }
+    }
 }
 
 /// Where a job stands.
@@ -74,6 +98,7 @@ impl State {
 
 /// A job and its history, as listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Entry {
     /// The job.
     pub job: Job,
@@ -85,6 +110,25 @@ pub struct Entry {
     pub next_at: Option<SystemTime>,
     /// When it was delivered, found gone or dead-lettered.
     pub finished_at: Option<SystemTime>,
+}
+
+impl Entry {
+    /// An entry, for implementers of [`Outbox::list`].
+    pub fn new(
+        job: Job,
+        state: State,
+        attempts: Vec<Attempt>,
+        next_at: Option<SystemTime>,
+        finished_at: Option<SystemTime>,
+    ) -> Self {
+        Entry {
+            job,
+            state,
+            attempts,
+            next_at,
+            finished_at,
+        }
+    }
 }
 
 /// Which page of jobs [`Outbox::list`] returns: jobs in one state (or all), in order of

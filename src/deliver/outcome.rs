@@ -9,6 +9,7 @@ use crate::transport::{BodyLimit, TransportError, TransportErrorKind};
 
 /// One attempt, as a sender shows it to its customers.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Attempt {
     /// When the attempt started.
     pub at: SystemTime,
@@ -23,7 +24,26 @@ pub struct Attempt {
 }
 
 impl Attempt {
-    pub(crate) fn new(
+    /// An attempt from its parts: what a store reads back. `body` is cut to the
+    /// [`BodyLimit::DELIVERY_ANSWER`] a report keeps.
+    pub fn new(
+        at: SystemTime,
+        status: Option<StatusCode>,
+        error: Option<TransportErrorKind>,
+        latency: Duration,
+        mut body: Bytes,
+    ) -> Self {
+        body.truncate(BodyLimit::DELIVERY_ANSWER.bytes());
+        Attempt {
+            at,
+            status,
+            error,
+            latency,
+            body,
+        }
+    }
+
+    pub(crate) fn from_result(
         at: SystemTime,
         latency: Duration,
         result: &Result<Response<Bytes>, TransportError>,
