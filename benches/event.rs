@@ -6,7 +6,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use hookwire::event::{Event, RawEvent};
+use hookwire::event::{Event, RawEvent, Timestamp};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -55,7 +55,12 @@ fn sample() -> Event<Transfer> {
         .source("/treasury/transfers")
         .subject("tr_8841")
         .extension("tenant", "bank-eu-west")
-        .time(OffsetDateTime::from_unix_timestamp(1_795_765_148).expect("valid time"))
+        .time(
+            Timestamp::try_from(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_765_148),
+            )
+            .expect("valid time"),
+        )
         .data(Transfer {
             transfer_id: "tr_8841".into(),
             currency: "EUR".into(),

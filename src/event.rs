@@ -42,11 +42,13 @@ use std::fmt;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
-use time::OffsetDateTime;
 
 pub mod cloudevents;
 mod json;
 mod standard;
+mod timestamp;
+
+pub use timestamp::Timestamp;
 
 /// The CloudEvents version this crate reads and writes.
 pub const SPEC_VERSION: &str = "1.0";
@@ -70,7 +72,7 @@ pub struct Event<T = serde_json::Value> {
     datacontenttype: Option<String>,
     dataschema: Option<String>,
     subject: Option<String>,
-    time: Option<OffsetDateTime>,
+    time: Option<Timestamp>,
     extensions: BTreeMap<String, ExtensionValue>,
     data: Option<Data<T>>,
 }
@@ -108,7 +110,7 @@ pub enum ExtensionValue {
     /// A URI reference.
     UriRef(String),
     /// A point in time, written in RFC 3339.
-    Timestamp(OffsetDateTime),
+    Timestamp(Timestamp),
 }
 
 impl ExtensionValue {
@@ -124,7 +126,7 @@ impl ExtensionValue {
             ExtensionValue::Binary(value) => {
                 base64::engine::general_purpose::STANDARD.encode(value)
             }
-            ExtensionValue::Timestamp(value) => format_time(value)?,
+            ExtensionValue::Timestamp(value) => value.format()?,
         })
     }
 }
@@ -200,7 +202,7 @@ impl<T> Event<T> {
     }
 
     /// When the event happened.
-    pub fn time(&self) -> Option<OffsetDateTime> {
+    pub fn time(&self) -> Option<Timestamp> {
         self.time
     }
 
@@ -365,7 +367,7 @@ impl<T> EventBuilder<T> {
     }
 
     /// When the event happened; the current time unless set. `None` leaves it unset.
-    pub fn time(mut self, time: impl Into<Option<OffsetDateTime>>) -> Self {
+    pub fn time(mut self, time: impl Into<Option<Timestamp>>) -> Self {
         self.event.time = time.into();
         self.time_set = true;
         self
@@ -430,9 +432,9 @@ impl<T> EventBuilder<T> {
             self.event.id = format!("evt_{}", uuid::Uuid::now_v7().simple());
         }
         if !self.time_set {
-            self.event.time = Some(OffsetDateTime::from(
+            self.event.time = Some(Timestamp::try_from(
                 self.now.unwrap_or_else(std::time::SystemTime::now),
-            ));
+            )?);
         }
         // JSON data without a content type implies `application/json`; say so, as the
         // specification asks of events that cross into another format or binding.
@@ -542,17 +544,12 @@ pub(crate) fn is_json(content_type: &str) -> bool {
     subtype.eq_ignore_ascii_case("json") || suffix("+json")
 }
 
-pub(crate) fn format_time(time: &OffsetDateTime) -> Result<String, EventError> {
-    time.format(&time::format_description::well_known::Rfc3339)
-        .map_err(|_| EventError::InvalidAttribute {
-            name: "time".into(),
-            reason: "cannot be written in RFC 3339 (the year must lie in 0000..=9999)",
-        })
+pub(crate) fn format_time(time: &Timestamp) -> Result<String, EventError> {
+    time.format()
 }
 
-pub(crate) fn parse_time(name: &str, text: &str) -> Result<OffsetDateTime, EventError> {
-    OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-        .map_err(|_| EventError::InvalidTime { name: name.into() })
+pub(crate) fn parse_time(name: &str, text: &str) -> Result<Timestamp, EventError> {
+    Timestamp::parse_named(name, text)
 }
 
 /// Why an event could not be read, built or written. Each variant names the attribute or

@@ -83,6 +83,7 @@
 //! | `tokio` | `clock::TokioClock` and `deliver::Worker` (the adapter features bring it) |
 //! | `sqlite` | `deliver::SqliteOutbox`: a durable outbox in an SQLite file (rusqlite, SQLite built in), and `deliver::Worker` |
 //! | `test-util` | `testing::MockClient` (a scripted transport that records requests) and `testing::FakeClock` (a virtual clock) for users' own tests |
+//! | `time`, `chrono`, `jiff` | conversions between `event::Timestamp` and those crates' types |
 //! | `ed25519` | Standard Webhooks `v1a` signatures: `SigningKey` (`whsk_`), `PublicKey` (`whpk_`), through `ed25519-dalek` |
 //!
 //! # Writing an adapter

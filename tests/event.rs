@@ -4,6 +4,7 @@
 mod common;
 
 use bytes::Bytes;
+use hookwire::event::Timestamp;
 use hookwire::event::cloudevents::{self, Mode};
 use hookwire::event::{Data, Event, EventError, ExtensionValue, RawEvent};
 use hookwire::http::{HeaderMap, HeaderValue, Request};
@@ -11,6 +12,15 @@ use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
+
+/// The same point in time and offset as a hookwire `Timestamp`, through its RFC 3339 text.
+fn timestamp(at: OffsetDateTime) -> Timestamp {
+    Timestamp::parse(
+        &at.format(&time::format_description::well_known::Rfc3339)
+            .unwrap(),
+    )
+    .unwrap()
+}
 
 fn parse(json: &str) -> Result<Event, EventError> {
     Event::from_json(json.as_bytes())
@@ -83,8 +93,8 @@ fn bad_times_are_named_and_offsets_and_fractions_are_kept() {
     }
     let event = parse(&with(r#""time":"2026-11-27T09:30:00.123456789+01:00""#)).unwrap();
     let time = event.time().unwrap();
-    assert_eq!(time.nanosecond(), 123_456_789);
-    assert_eq!(time.offset().whole_hours(), 1);
+    assert_eq!(time.subsec_nanos(), 123_456_789);
+    assert_eq!(time.offset_seconds(), 3600);
     let written = String::from_utf8(event.to_json().unwrap()).unwrap();
     assert!(
         written.contains("2026-11-27T09:30:00.123456789+01:00"),
@@ -253,7 +263,7 @@ fn typed_events_read_directly_and_a_shape_mismatch_is_invalid_data() {
 
 #[test]
 fn builder_fills_a_unique_id_and_the_current_time() {
-    let before = OffsetDateTime::now_utc();
+    let before = Timestamp::now();
     let a = Event::builder().ty("t").source("/s").build().unwrap();
     let b = Event::builder().ty("t").source("/s").build().unwrap();
     assert_ne!(a.id(), b.id());
@@ -297,7 +307,7 @@ fn builder_refuses_missing_or_invalid_attributes() {
 
 #[test]
 fn typed_extension_values_write_their_canonical_forms() {
-    let at = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+    let at = timestamp(OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap());
     let event = Event::builder()
         .ty("t")
         .source("/s")
@@ -471,7 +481,7 @@ fn attribute() -> impl Strategy<Value = String> {
     "[a-zA-Z0-9 /:._%\"é€😀-]{1,24}"
 }
 
-fn time() -> impl Strategy<Value = OffsetDateTime> {
+fn time() -> impl Strategy<Value = Timestamp> {
     (
         -62_135_596_800i64..253_402_300_799,
         0u32..1_000_000_000,
@@ -479,9 +489,11 @@ fn time() -> impl Strategy<Value = OffsetDateTime> {
     )
         .prop_map(|(seconds, nanos, offset)| {
             let offset = time::UtcOffset::from_whole_seconds(offset / 60 * 60).unwrap();
-            (OffsetDateTime::from_unix_timestamp(seconds).unwrap()
-                + time::Duration::nanoseconds(i64::from(nanos)))
-            .to_offset(offset)
+            timestamp(
+                (OffsetDateTime::from_unix_timestamp(seconds).unwrap()
+                    + time::Duration::nanoseconds(i64::from(nanos)))
+                .to_offset(offset),
+            )
         })
 }
 
@@ -806,7 +818,7 @@ fn the_builder_stamps_the_time_from_the_clock_it_is_given() {
         .build()
         .unwrap();
     assert_eq!(
-        event.time().map(|time| time.unix_timestamp()),
+        event.time().map(|time| time.unix_seconds()),
         Some(1_800_000_000)
     );
     // Without a clock, the system's: not the fake one.
@@ -816,7 +828,46 @@ fn the_builder_stamps_the_time_from_the_clock_it_is_given() {
         .build()
         .unwrap();
     assert_ne!(
-        event.time().map(|time| time.unix_timestamp()),
+        event.time().map(|time| time.unix_seconds()),
         Some(1_800_000_000)
+    );
+}
+
+#[cfg(all(feature = "time", feature = "chrono", feature = "jiff"))]
+#[test]
+fn timestamps_convert_to_and_from_the_time_chrono_and_jiff_types_keeping_the_instant() {
+    let at = Timestamp::parse("2026-11-27T09:30:00.123456789+01:00").unwrap();
+
+    let as_time = OffsetDateTime::from(at);
+    assert_eq!(as_time.offset().whole_seconds(), 3600);
+    assert_eq!(Timestamp::try_from(as_time).unwrap(), at);
+    assert_eq!(
+        Timestamp::try_from(as_time).unwrap().to_string(),
+        at.to_string()
+    );
+
+    let as_chrono = chrono::DateTime::<chrono::FixedOffset>::from(at);
+    assert_eq!(
+        as_chrono.to_rfc3339(),
+        "2026-11-27T09:30:00.123456789+01:00"
+    );
+    assert_eq!(
+        Timestamp::try_from(as_chrono).unwrap().to_string(),
+        at.to_string()
+    );
+
+    let as_jiff = jiff::Timestamp::from(at);
+    assert_eq!(as_jiff.as_nanosecond() % 1_000_000_000, 123_456_789);
+    // jiff's Timestamp has no offset: the instant is kept, written in UTC.
+    let back = Timestamp::try_from(as_jiff).unwrap();
+    assert_eq!(back, at);
+    assert_eq!(back.to_string(), "2026-11-27T08:30:00.123456789Z");
+
+    // Years RFC 3339 cannot write are refused, never a panic.
+    let far = OffsetDateTime::from_unix_timestamp(-62_167_219_201).unwrap(); // the year -1
+    assert!(Timestamp::try_from(far).is_err());
+    assert!(
+        Timestamp::try_from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::MAX / 4))
+            .is_err()
     );
 }

@@ -115,7 +115,7 @@ fn common_checks(event: &Event, id: &str) {
     assert_eq!(event.id(), id);
     assert_eq!(event.ty(), "com.example.someevent");
     assert_eq!(event.source(), "/mycontext");
-    assert_eq!(event.time().unwrap().unix_timestamp(), 1522949460);
+    assert_eq!(event.time().unwrap().unix_seconds(), 1522949460);
     assert_eq!(event.subject(), None);
 }
 
@@ -267,7 +267,7 @@ fn batch_example_and_empty_batch_read_with_the_batch_media_type() {
     assert_eq!(events.len(), 2);
     assert_eq!(events[0].source(), "/mycontext/4");
     assert_eq!(events[1].ty(), "com.example.someotherevent");
-    assert_eq!(events[1].time().unwrap().unix_timestamp(), 1522949465);
+    assert_eq!(events[1].time().unwrap().unix_seconds(), 1522949465);
 
     let mut headers = HeaderMap::new();
     headers.insert(
