@@ -18,5 +18,5 @@ pub use auth::{
 };
 pub use client::{Client, DEFAULT_MAX_PAGES, IDEMPOTENCY_KEY};
 pub use endpoint::{Body, Endpoint, FromResponse, RawBytes, segment};
-pub use error::{ApiError, DecodeError, Problem, StatusError};
+pub use error::{ApiError, BuildError, DecodeError, Problem, StatusError};
 pub use page::{Paginated, next_link};

@@ -585,10 +585,10 @@ pub enum EventError {
     )]
     InvalidExtensionName(String),
     /// The input is not well-formed JSON, or not a JSON object where an event belongs.
-    #[error("the event is not valid CloudEvents JSON: {0}")]
+    #[error("the event is not valid CloudEvents JSON")]
     Json(#[source] serde_json::Error),
     /// The data does not have the shape of the requested type.
-    #[error("the event data does not match the expected type: {0}")]
+    #[error("the event data does not match the expected type")]
     InvalidData(#[source] serde_json::Error),
     /// The body is not what its content type says, such as `application/json` that is not JSON.
     #[error("the body is not what its content type `{content_type}` says: {reason}")]

@@ -280,11 +280,9 @@ impl fmt::Debug for TransportError {
 
 impl fmt::Display for TransportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)?;
-        if let Some(source) = &self.source {
-            write!(f, ": {source}")?;
-        }
-        Ok(())
+        // The cause is the source, not part of this message: an error report that walks the
+        // chain shows each level once.
+        f.write_str(&self.message)
     }
 }
 

@@ -112,7 +112,15 @@ fn transport_errors_tell_their_kinds_apart_and_keep_the_source() {
     let connect = TransportError::connect(io);
     assert!(connect.is_connect() && !connect.is_timeout());
     assert!(std::error::Error::source(&connect).is_some());
-    assert!(connect.to_string().contains("refused"));
+    // Each level of the report says its own part once: the cause is the source, not repeated
+    // in the message.
+    assert!(!connect.to_string().contains("refused"), "{connect}");
+    let report = common::report(&connect);
+    assert_eq!(report.matches("refused").count(), 1, "{report}");
+    let api = ApiError::Transport(connect);
+    let report = common::report(&api);
+    assert_eq!(report.matches("refused").count(), 1, "{report}");
+    assert_eq!(report.lines().count(), 3, "{report}");
     assert!(TransportError::timeout().is_timeout());
     assert_eq!(
         TransportError::body(std::io::Error::other("reset")).kind(),
@@ -640,7 +648,7 @@ async fn a_refused_grant_is_an_auth_error_that_names_the_oauth_error() {
         .send(&GetAccount("a"))
         .await
         .unwrap_err();
-    let text = error.to_string();
+    let text = common::report(&error);
     assert!(matches!(error, ApiError::Auth(_)));
     assert!(
         text.contains("invalid_client") && text.contains("401"),
@@ -1202,7 +1210,8 @@ async fn the_mock_waits_on_its_timer_and_says_when_its_script_is_empty() {
     client(&mock).send(&GetAccount("a")).await.unwrap();
     assert_eq!(timer.sleeps(), vec![Duration::from_secs(3)]);
     let error = client(&mock).send(&GetAccount("a")).await.unwrap_err();
-    assert!(error.to_string().contains("no response left"), "{error}");
+    let report = common::report(&error);
+    assert!(report.contains("no response left"), "{report}");
     assert_eq!(mock.remaining(), 0);
 }
 
@@ -1501,4 +1510,38 @@ async fn a_hanging_token_fetch_times_out() {
         .expect("the fetch was bounded")
         .unwrap_err();
     assert!(error.to_string().contains("longer than"), "{error}");
+}
+
+#[test]
+fn build_errors_are_typed_and_keep_their_cause_as_the_source() {
+    let error = Client::new(MockClient::new(), "not a url").err().unwrap();
+    assert!(
+        matches!(&error, ApiError::Build(hookwire::api::BuildError::BaseUrl { url, .. }) if url == "not a url"),
+        "{error:?}"
+    );
+    let report = common::report(&error);
+    assert_eq!(
+        report.lines().count(),
+        3,
+        "the call, the URL, the parser's finding: {report}"
+    );
+    let error = Client::new(MockClient::new(), "mailto:ops@bank.example")
+        .err()
+        .unwrap();
+    assert!(matches!(
+        error,
+        ApiError::Build(hookwire::api::BuildError::NotABase { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_path_that_climbs_out_is_a_typed_dot_segment_error() {
+    let error = client(&MockClient::new())
+        .send(&AnyPath("accounts/../admin".into()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, ApiError::Build(hookwire::api::BuildError::DotSegment { path }) if path.contains("..")),
+        "{error:?}"
+    );
 }

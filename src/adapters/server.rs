@@ -137,7 +137,7 @@ impl WebhookConfig {
     ) -> Result<VerifiedWebhook, Rejection>
     where
         B: Body,
-        B::Error: fmt::Display,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let (mut parts, body) = request.into_parts();
         let Some(mut webhook) = parts.extensions.remove::<VerifiedWebhook>() else {
@@ -167,7 +167,7 @@ pub(crate) async fn read_body<B>(
 ) -> Result<Bytes, Rejection>
 where
     B: Body,
-    B::Error: fmt::Display,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let reading = read_limited(headers, body, BodyLimit::refuse_over(limits.bytes));
     match tokio::time::timeout(limits.read_timeout, reading).await {
@@ -178,7 +178,7 @@ where
         Ok(Err(ReadError::TooLarge)) => Err(Rejection::TooLarge {
             limit: limits.bytes,
         }),
-        Ok(Err(ReadError::Body(error))) => Err(Rejection::Body(error.to_string())),
+        Ok(Err(ReadError::Body(error))) => Err(Rejection::Body(error.into())),
     }
 }
 
@@ -238,7 +238,7 @@ pub enum Rejection {
         limit: usize,
     },
     /// The body could not be read (400).
-    Body(String),
+    Body(Box<dyn std::error::Error + Send + Sync>),
     /// The body did not arrive within the read timeout (408); the connection should be closed.
     Timeout {
         /// The deadline.
@@ -324,11 +324,11 @@ impl fmt::Display for Rejection {
                     "the webhook body is larger than the limit of {limit} bytes"
                 )
             }
-            Rejection::Body(reason) => write!(f, "the webhook body could not be read: {reason}"),
+            Rejection::Body(_) => f.write_str("the webhook body could not be read"),
             Rejection::Timeout { after } => {
                 write!(f, "the webhook body did not arrive within {after:?}")
             }
-            Rejection::Verify(error) => write!(f, "{error}"),
+            Rejection::Verify(_) => f.write_str("the webhook failed verification"),
             Rejection::Duplicate => f.write_str("the message was already handled"),
             Rejection::InFlight => {
                 f.write_str("another delivery of the message is being handled right now")
@@ -345,6 +345,7 @@ impl fmt::Display for Rejection {
 impl std::error::Error for Rejection {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
+            Rejection::Body(error) => Some(&**error),
             Rejection::Verify(error) => Some(error),
             Rejection::Unavailable(error) => Some(error),
             _ => None,
@@ -368,7 +369,7 @@ pub async fn verify_request<S, B>(
 where
     S: Verify + ?Sized,
     B: Body,
-    B::Error: fmt::Display,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let (parts, body) = request.into_parts();
     let body = read_body(&parts.headers, body, limits.into()).await?;

@@ -175,7 +175,7 @@ where
     S::Error: Send,
     B: http_body::Body + From<Bytes> + Send + 'static,
     B::Data: Send,
-    B::Error: fmt::Display,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     ResBody: From<Bytes> + Send,
 {
     type Response = http::Response<ResBody>;

@@ -11,7 +11,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
 use url::Url;
 
 use super::endpoint::{Body, Endpoint, FromResponse};
-use super::error::{ApiError, StatusError};
+use super::error::{ApiError, BuildError, StatusError};
 use super::page::Paginated;
 use super::{Authenticate, Problem};
 use crate::clock::Clock;
@@ -71,13 +71,15 @@ impl<T: HttpClient> Client<T> {
     ///
     /// [`ApiError::Build`] when `base_url` is not an absolute URL.
     pub fn new(transport: T, base_url: &str) -> Result<Self, ApiError> {
-        let mut base = Url::parse(base_url).map_err(|error| {
-            ApiError::Build(format!("the base URL `{base_url}` is invalid: {error}"))
+        let mut base = Url::parse(base_url).map_err(|source| BuildError::BaseUrl {
+            url: base_url.to_owned(),
+            source,
         })?;
         if base.cannot_be_a_base() {
-            return Err(ApiError::Build(format!(
-                "the base URL `{base_url}` cannot have paths joined onto it"
-            )));
+            return Err(BuildError::NotABase {
+                url: base_url.to_owned(),
+            }
+            .into());
         }
         if !base.path().ends_with('/') {
             let path = format!("{}/", base.path());
@@ -137,8 +139,10 @@ impl<T: HttpClient> Client<T> {
     ///
     /// [`ApiError::Build`] when `url` is not an absolute URL.
     pub fn send_credentials_to(mut self, url: &str) -> Result<Self, ApiError> {
-        let url = Url::parse(url)
-            .map_err(|error| ApiError::Build(format!("the trusted URL is invalid: {error}")))?;
+        let url = Url::parse(url).map_err(|source| BuildError::Url {
+            url: url.to_owned(),
+            source,
+        })?;
         self.trusted.push(url.origin());
         Ok(self)
     }
@@ -279,7 +283,7 @@ impl<T: HttpClient> Client<T> {
                 (Some(kept), false) => Some(kept.clone()),
                 (None, _) => None,
             }
-            .ok_or_else(|| ApiError::Build("the request was already sent".into()))?;
+            .ok_or(BuildError::AlreadySent)?;
             if let Some(auth) = self.auth.as_ref().filter(|_| self.trusts(&attempt)) {
                 auth.authenticate(&mut attempt)
                     .await
@@ -317,9 +321,8 @@ impl<T: HttpClient> Client<T> {
     /// The request for `endpoint`, before credentials.
     fn build<E: Endpoint>(&self, endpoint: &E) -> Result<Request<Bytes>, ApiError> {
         let mut target = self.target(&endpoint.path())?;
-        let query = serde_urlencoded::to_string(endpoint.query()).map_err(|error| {
-            ApiError::Build(format!("the query could not be serialised: {error}"))
-        })?;
+        let query = serde_urlencoded::to_string(endpoint.query())
+            .map_err(|error| BuildError::Query(Box::new(error)))?;
         if !query.is_empty() {
             target.push(if target.contains('?') { '&' } else { '?' });
             target.push_str(&query);
@@ -335,7 +338,7 @@ impl<T: HttpClient> Client<T> {
             .method(endpoint.method())
             .uri(target)
             .body(body)
-            .map_err(|error| ApiError::Build(format!("the request is invalid: {error}")))?;
+            .map_err(BuildError::Request)?;
         let headers = request.headers_mut();
         *headers = self.headers.clone();
         if let Some(content_type) = content_type {
@@ -356,15 +359,20 @@ impl<T> Client<T> {
     fn target(&self, path: &str) -> Result<String, ApiError> {
         let scheme = path.get(..8).unwrap_or(path).to_ascii_lowercase();
         if scheme.starts_with("http://") || scheme.starts_with("https://") {
-            return Url::parse(path)
-                .map(String::from)
-                .map_err(|error| ApiError::Build(format!("the URL `{path}` is invalid: {error}")));
+            return Url::parse(path).map(String::from).map_err(|source| {
+                BuildError::Url {
+                    url: path.to_owned(),
+                    source,
+                }
+                .into()
+            });
         }
         let relative = path.trim_start_matches('/');
         if has_dot_segment(relative) {
-            return Err(ApiError::Build(format!(
-                "the path `{path}` has a `.` or `..` segment (perhaps percent-encoded), which would climb out of the path it is part of; refuse such input before it reaches the path"
-            )));
+            return Err(BuildError::DotSegment {
+                path: path.to_owned(),
+            }
+            .into());
         }
         let mut target = if is_plain(relative) {
             // Nothing for the url crate to encode or resolve: appending gives what joining
@@ -378,8 +386,9 @@ impl<T> Client<T> {
             self.base
                 .join(&format!("./{relative}"))
                 .map(String::from)
-                .map_err(|error| {
-                    ApiError::Build(format!("the path `{path}` is invalid: {error}"))
+                .map_err(|source| BuildError::Url {
+                    url: path.to_owned(),
+                    source,
                 })?
         };
         if let Some(base_query) = &self.base_query {

@@ -9,7 +9,7 @@ use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::error::{ApiError, DecodeError};
+use super::error::{ApiError, BuildError, DecodeError};
 
 /// One call of an API: method, path, query, headers and body, and the type of its response.
 ///
@@ -154,7 +154,10 @@ impl Body {
     /// [`ApiError::Build`] when `value` cannot be serialised.
     pub fn json(value: &impl Serialize) -> Result<Body, ApiError> {
         let bytes = serde_json::to_vec(value).map_err(|error| {
-            ApiError::Build(format!("the JSON body could not be serialised: {error}"))
+            ApiError::Build(BuildError::Body {
+                format: "JSON",
+                source: Box::new(error),
+            })
         })?;
         Ok(Body::Bytes {
             content_type: HeaderValue::from_static("application/json"),
@@ -169,7 +172,10 @@ impl Body {
     /// [`ApiError::Build`] when `value` cannot be serialised as a form.
     pub fn form(value: &impl Serialize) -> Result<Body, ApiError> {
         let text = serde_urlencoded::to_string(value).map_err(|error| {
-            ApiError::Build(format!("the form body could not be serialised: {error}"))
+            ApiError::Build(BuildError::Body {
+                format: "form",
+                source: Box::new(error),
+            })
         })?;
         Ok(Body::Bytes {
             content_type: HeaderValue::from_static("application/x-www-form-urlencoded"),

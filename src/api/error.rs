@@ -15,13 +15,13 @@ use crate::transport::TransportError;
 #[non_exhaustive]
 pub enum ApiError {
     /// The request could not be built: an invalid base URL, path, query, header or body.
-    #[error("the request could not be built: {0}")]
-    Build(String),
+    #[error("the request could not be built")]
+    Build(#[from] BuildError),
     /// Authentication failed before the request was sent.
-    #[error("authentication failed: {0}")]
+    #[error("authentication failed")]
     Auth(#[source] super::AuthError),
     /// No complete response arrived.
-    #[error("the request failed: {0}")]
+    #[error("the request failed")]
     Transport(#[from] TransportError),
     /// The server answered with a status other than 2xx.
     #[error("{}", status_message(.0))]
@@ -35,6 +35,64 @@ pub enum ApiError {
         /// The limit.
         limit: usize,
     },
+}
+
+/// Why a request could not be built. Each variant says what was wrong; the cause, where
+/// another crate found it, is its [`source`](std::error::Error::source).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The base URL does not parse.
+    #[error("the base URL `{url}` is invalid")]
+    BaseUrl {
+        /// The URL as given.
+        url: String,
+        /// What the URL parser found.
+        #[source]
+        source: url::ParseError,
+    },
+    /// The base URL parses but paths cannot be joined onto it (`mailto:`, `data:`).
+    #[error("the base URL `{url}` cannot have paths joined onto it")]
+    NotABase {
+        /// The URL as given.
+        url: String,
+    },
+    /// A URL (an absolute path, or one to trust with credentials) does not parse.
+    #[error("the URL `{url}` is invalid")]
+    Url {
+        /// The URL as given.
+        url: String,
+        /// What the URL parser found.
+        #[source]
+        source: url::ParseError,
+    },
+    /// A path has a `.` or `..` segment (perhaps percent-encoded), which would climb out of
+    /// the path it is part of.
+    #[error(
+        "the path `{path}` has a `.` or `..` segment (perhaps percent-encoded), which would climb out of the path it is part of; refuse such input before it reaches the path"
+    )]
+    DotSegment {
+        /// The path as given.
+        path: String,
+    },
+    /// The query could not be written as `application/x-www-form-urlencoded`.
+    #[error("the query could not be serialised")]
+    Query(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The body could not be serialised.
+    #[error("the {format} body could not be serialised")]
+    Body {
+        /// `JSON` or `form`.
+        format: &'static str,
+        /// What the serialiser found.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The method, URI or a header cannot stand in an HTTP request.
+    #[error("the request is invalid")]
+    Request(#[source] http::Error),
+    /// The request was sent already and no copy was kept.
+    #[error("the request was already sent")]
+    AlreadySent,
 }
 
 fn status_message(error: &StatusError) -> String {

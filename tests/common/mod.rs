@@ -88,3 +88,14 @@ impl SignedExt for hookwire::http::HeaderMap {
             .expect("a signature header")
     }
 }
+
+/// An error and its causes, one level per line, as an error report shows them.
+pub fn report(error: &dyn std::error::Error) -> String {
+    let mut levels = vec![error.to_string()];
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        levels.push(error.to_string());
+        cause = error.source();
+    }
+    levels.join("\n")
+}

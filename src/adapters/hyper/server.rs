@@ -49,7 +49,7 @@ pub async fn handle<S, B, F, Fut>(
 where
     S: Verify + ?Sized,
     B: Body,
-    B::Error: std::fmt::Display,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     F: FnOnce(VerifiedWebhook) -> Fut,
     Fut: Future<Output = Response<Bytes>>,
 {
@@ -74,7 +74,7 @@ pub async fn handle_once<S, B, F, Fut>(
 where
     S: Verify + ?Sized,
     B: Body,
-    B::Error: std::fmt::Display,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     F: FnOnce(VerifiedWebhook) -> Fut,
     Fut: Future<Output = Response<Bytes>>,
 {
