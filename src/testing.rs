@@ -169,10 +169,17 @@ pub struct MockResponse {
 }
 
 impl MockResponse {
-    /// A response with `status` and no body. An invalid status becomes 500.
+    /// A response with `status` and no body.
+    ///
+    /// # Panics
+    ///
+    /// If `status` is not a valid HTTP status (100 to 999): a mistake in the test's script.
     pub fn status(status: u16) -> Self {
+        let Ok(status) = StatusCode::from_u16(status) else {
+            panic!("MockResponse::status({status}): not a valid HTTP status (100 to 999)");
+        };
         MockResponse {
-            status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            status,
             headers: HeaderMap::new(),
             body: Bytes::new(),
             delay: None,
@@ -180,21 +187,34 @@ impl MockResponse {
     }
 
     /// A response with `status` and `value` as its JSON body.
+    ///
+    /// # Panics
+    ///
+    /// If `status` is invalid, or `value` cannot be serialised as JSON.
     pub fn json(status: u16, value: &impl serde::Serialize) -> Self {
+        let body = match serde_json::to_vec(value) {
+            Ok(body) => body,
+            Err(error) => panic!("MockResponse::json: the value cannot be serialised: {error}"),
+        };
         Self::status(status)
             .header("content-type", "application/json")
-            .body(serde_json::to_vec(value).unwrap_or_default())
+            .body(body)
     }
 
-    /// Adds a header; an invalid name or value is skipped.
+    /// Adds a header (repeating a name adds another value).
+    ///
+    /// # Panics
+    ///
+    /// If `name` or `value` cannot stand in an HTTP header: a mistake in the test's script.
     #[must_use]
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            self.headers.append(name, value);
-        }
+        let Ok(header) = HeaderName::from_bytes(name.as_bytes()) else {
+            panic!("MockResponse::header: `{name}` is not a valid header name");
+        };
+        let Ok(value) = HeaderValue::from_str(value) else {
+            panic!("MockResponse::header: the value for `{name}` is not a valid header value");
+        };
+        self.headers.append(header, value);
         self
     }
 

@@ -1545,3 +1545,15 @@ async fn a_path_that_climbs_out_is_a_typed_dot_segment_error() {
         "{error:?}"
     );
 }
+
+#[test]
+#[should_panic(expected = "not a valid HTTP status")]
+fn a_mock_response_with_an_impossible_status_is_a_mistake_in_the_test() {
+    let _ = MockResponse::status(42);
+}
+
+#[test]
+#[should_panic(expected = "not a valid header value")]
+fn a_mock_header_that_cannot_be_sent_is_a_mistake_in_the_test() {
+    let _ = MockResponse::status(200).header("x-fine", "line\nbreak");
+}
