@@ -53,17 +53,39 @@ async fn within<T>(
     }
 }
 
-/// The rustls client configuration hookwire's HTTPS clients use: the *ring* provider, its safe
-/// default protocol versions, and the Mozilla root certificates that webpki-roots bundles.
+/// The rustls client configuration hookwire's HTTPS clients use: the provider's safe default
+/// protocol versions, and the Mozilla root certificates that webpki-roots bundles.
+///
+/// The crypto provider is aws-lc-rs with the `rustls-aws-lc` feature, else *ring* with
+/// `rustls-ring`, else the process default that the application installed
+/// (`rustls::crypto::CryptoProvider::install_default`). hookwire never installs a process
+/// default itself, so that it never decides for the other crates in the application. To trust
+/// other roots (the platform's, with rustls-platform-verifier or rustls-native-certs, or a
+/// private CA), build a `rustls::ClientConfig` and hand it to `HyperClient::with_tls_config` or
+/// `HyperClient::guarded_https`.
 ///
 /// # Errors
 ///
-/// A [`TransportError`](crate::transport::TransportError) if no protocol version is available.
+/// A [`TransportError`](crate::transport::TransportError) when no provider is chosen and none
+/// is installed, or no protocol version is available.
 #[cfg(feature = "rustls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub fn tls_config() -> Result<rustls::ClientConfig, crate::transport::TransportError> {
     use hyper_rustls::ConfigBuilderExt;
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    #[cfg(feature = "rustls-aws-lc")]
+    let provider = Some(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ));
+    #[cfg(all(feature = "rustls-ring", not(feature = "rustls-aws-lc")))]
+    let provider = Some(std::sync::Arc::new(rustls::crypto::ring::default_provider()));
+    #[cfg(not(any(feature = "rustls-ring", feature = "rustls-aws-lc")))]
+    let provider = rustls::crypto::CryptoProvider::get_default().cloned();
+    let provider = provider.ok_or_else(|| {
+        crate::transport::TransportError::new(
+            crate::transport::TransportErrorKind::Other,
+            "no rustls crypto provider: enable hookwire's `rustls-ring` or `rustls-aws-lc` feature, or install a process default with `rustls::crypto::CryptoProvider::install_default`",
+        )
+    })?;
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|error| {

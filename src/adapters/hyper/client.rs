@@ -57,8 +57,9 @@ impl HyperClient {
 #[cfg(feature = "rustls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 impl HyperClient<hyper_rustls::HttpsConnector<HttpConnector>> {
-    /// A client for HTTPS (and plain HTTP) through rustls with the *ring* provider, trusting
-    /// the Mozilla root certificates that webpki-roots bundles; HTTP/2 is negotiated by ALPN.
+    /// A client for HTTPS (and plain HTTP) through rustls with [`tls_config`](crate::adapters::tls_config)
+    /// (the chosen crypto provider, the Mozilla root certificates that webpki-roots bundles);
+    /// HTTP/2 is negotiated by ALPN.
     ///
     /// # Errors
     ///
