@@ -133,18 +133,24 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
 
     // They arrive in different ways...
-    let structured = cloudevents::to_request(&settled, Mode::Structured, Request::post("/events"))?;
-    let binary = cloudevents::to_request(&opened, Mode::Binary, Request::post("/events"))?;
+    let structured = cloudevents::encode(&settled, Mode::Structured)
+        .and_then(|message| message.into_request(Request::post("/events")))?;
+    let binary = cloudevents::encode(&opened, Mode::Binary)
+        .and_then(|message| message.into_request(Request::post("/events")))?;
     // A batch holds events of one data type: here, plain JSON values.
     let rate = rate.try_map_data(serde_json::to_value)?;
-    let batch = cloudevents::to_request_batch(&[rate, audit], Request::post("/events"))?;
+    let batch =
+        cloudevents::encode_batch(&[rate, audit])?.into_request(Request::post("/events"))?;
     let standard_body = settled.to_standard_webhooks()?;
 
     // ...and the receiver reads them all into the same envelope.
     let mut received: Vec<RawEvent> = Vec::new();
-    received.push(cloudevents::from_request(&structured)?);
-    received.push(cloudevents::from_request(&binary)?);
-    received.extend(cloudevents::from_request_batch(&batch)?);
+    received.push(cloudevents::decode(
+        structured.headers(),
+        structured.body(),
+    )?);
+    received.push(cloudevents::decode(binary.headers(), binary.body())?);
+    received.extend(cloudevents::decode_batch(batch.headers(), batch.body())?);
     received.push(Event::from_standard_webhooks(
         settled.id(),
         "https://bank.example",

@@ -326,7 +326,9 @@ fn typed_extension_values_write_their_canonical_forms() {
     assert_eq!(json["count"], json!(7));
     assert_eq!(json["blob"], json!("AQI="));
     assert_eq!(json["when"], json!("2023-11-14T22:13:20Z"));
-    let (headers, _) = cloudevents::encode(&event, Mode::Binary).unwrap();
+    let (headers, _) = cloudevents::encode(&event, Mode::Binary)
+        .unwrap()
+        .into_parts();
     assert_eq!(headers["ce-flag"], "true");
     assert_eq!(headers["ce-count"], "7");
     assert_eq!(headers["ce-when"], "2023-11-14T22:13:20Z");
@@ -446,32 +448,38 @@ fn requests_and_responses_carry_events_in_every_mode() {
         .build()
         .unwrap();
     for mode in [Mode::Binary, Mode::Structured] {
-        let request =
-            cloudevents::to_request(&event, mode, Request::post("https://hooks.example/in"))
-                .unwrap();
+        let request = cloudevents::encode(&event, mode)
+            .and_then(|message| message.into_request(Request::post("https://hooks.example/in")))
+            .unwrap();
         assert_eq!(request.method(), "POST");
-        let back: Event = cloudevents::from_request(&request).unwrap();
+        let back: Event = cloudevents::decode(request.headers(), request.body()).unwrap();
         assert_eq!(back, event, "{mode:?}");
-        let response =
-            cloudevents::to_response(&event, mode, hookwire::http::Response::builder()).unwrap();
-        let back: Event = cloudevents::from_response(&response).unwrap();
+        let response = cloudevents::encode(&event, mode)
+            .and_then(|message| message.into_response(hookwire::http::Response::builder()))
+            .unwrap();
+        let back: Event = cloudevents::decode(response.headers(), response.body()).unwrap();
         assert_eq!(back, event, "{mode:?}");
     }
     let batch = vec![event.clone(), event.clone()];
-    let request = cloudevents::to_request_batch(&batch, Request::post("/in")).unwrap();
+    let request = cloudevents::encode_batch(&batch)
+        .and_then(|message| message.into_request(Request::post("/in")))
+        .unwrap();
     assert_eq!(
         request.headers()["content-type"],
         "application/cloudevents-batch+json"
     );
-    let back: Vec<Event> = cloudevents::from_request_batch(&request).unwrap();
+    let back: Vec<Event> = cloudevents::decode_batch(request.headers(), request.body()).unwrap();
     assert_eq!(back, batch);
-    let response =
-        cloudevents::to_response_batch(&batch, hookwire::http::Response::builder()).unwrap();
-    let back: Vec<Event> = cloudevents::from_response_batch(&response).unwrap();
+    let response = cloudevents::encode_batch(&batch)
+        .and_then(|message| message.into_response(hookwire::http::Response::builder()))
+        .unwrap();
+    let back: Vec<Event> = cloudevents::decode_batch(response.headers(), response.body()).unwrap();
     assert_eq!(back, batch);
     // A single event read as a batch is a batch of one.
-    let single = cloudevents::to_request(&event, Mode::Binary, Request::post("/in")).unwrap();
-    let back: Vec<Event> = cloudevents::from_request_batch(&single).unwrap();
+    let single = cloudevents::encode(&event, Mode::Binary)
+        .and_then(|message| message.into_request(Request::post("/in")))
+        .unwrap();
+    let back: Vec<Event> = cloudevents::decode_batch(single.headers(), single.body()).unwrap();
     assert_eq!(back, vec![event]);
 }
 
@@ -593,14 +601,14 @@ proptest! {
     fn structured_json_round_trip_gives_the_same_event(event in event(true, true)) {
         let json = event.to_json().unwrap();
         prop_assert_eq!(Event::from_json(&json).unwrap(), event.clone());
-        let (headers, body) = cloudevents::encode(&event, Mode::Structured).unwrap();
+        let (headers, body) = cloudevents::encode(&event, Mode::Structured).unwrap().into_parts();
         prop_assert_eq!(cloudevents::decode::<serde_json::Value>(&headers, &body).unwrap(), event);
     }
 
     #[test]
     fn binary_mode_request_round_trip_gives_the_same_event(event in event(false, false)) {
-        let request = cloudevents::to_request(&event, Mode::Binary, Request::post("/in")).unwrap();
-        let back: Event = cloudevents::from_request(&request).unwrap();
+        let request = cloudevents::encode(&event, Mode::Binary).and_then(|message| message.into_request(Request::post("/in"))).unwrap();
+        let back: Event = cloudevents::decode(request.headers(), request.body()).unwrap();
         prop_assert_eq!(back, event);
     }
 }
@@ -715,7 +723,9 @@ fn mutated_binary_mode_headers_reach_attribute_validation() {
         "[ -~]{0,16}",
     );
     let counts = common::outcomes(2560, strategy, |(event, kind, which, text)| {
-        let (mut headers, body) = cloudevents::encode(&event, Mode::Binary).unwrap();
+        let (mut headers, body) = cloudevents::encode(&event, Mode::Binary)
+            .unwrap()
+            .into_parts();
         let names: Vec<_> = headers
             .keys()
             .filter(|name| name.as_str().starts_with("ce-"))

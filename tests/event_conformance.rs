@@ -228,7 +228,9 @@ fn string_data_without_content_type_is_json_and_gains_application_json_in_binary
 
     // Re-encoded in binary mode, the implied content type is made explicit and the string
     // stays a quoted JSON string, as the specification's example shows.
-    let (headers, body) = cloudevents::encode(&event, Mode::Binary).unwrap();
+    let (headers, body) = cloudevents::encode(&event, Mode::Binary)
+        .unwrap()
+        .into_parts();
     assert_eq!(headers["content-type"], "application/json");
     assert_eq!(&body[..], b"\"I'm just a string\"");
 
@@ -326,7 +328,9 @@ fn header_values_are_percent_encoded_as_the_binding_specifies() {
         .extension("quote", "say \"hi\" 100%")
         .build()
         .unwrap();
-    let (headers, _) = cloudevents::encode(&event, Mode::Binary).unwrap();
+    let (headers, _) = cloudevents::encode(&event, Mode::Binary)
+        .unwrap()
+        .into_parts();
     assert_eq!(headers["ce-subject"], "Euro%20%E2%82%AC%20%F0%9F%98%80");
     assert_eq!(headers["ce-quote"], "say%20%22hi%22%20100%25");
     let back: Event = cloudevents::decode(&headers, b"").unwrap();

@@ -3,7 +3,8 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use hookwire::api::{Problem, next_link, retry_after};
+use hookwire::api::{Problem, next_link};
+use hookwire::retry::retry_after;
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common.rs"]

@@ -1,7 +1,10 @@
 //! The CloudEvents HTTP binding: events to and from HTTP messages in binary, structured and
 //! batch content modes.
 //!
-//! Writing takes an explicit [`Mode`]; reading detects it: a `application/cloudevents-batch+json`
+//! Four functions: [`encode`] one event in a [`Mode`] or [`encode_batch`] several, into an
+//! [`Encoded`] message that becomes a request or a response; [`decode`] one event or
+//! [`decode_batch`] any number from headers and a body. Writing takes an explicit [`Mode`];
+//! reading detects it: a `application/cloudevents-batch+json`
 //! content type is a batch, `application/cloudevents+json` is structured, and a `ce-specversion`
 //! header is binary mode.
 //!
@@ -21,10 +24,11 @@
 //!     .subject("Überweisung 42")
 //!     .data(serde_json::json!({"amount": "12.50"}))
 //!     .build()?;
-//! let request = cloudevents::to_request(&event, Mode::Binary, http::Request::post("/hooks"))?;
+//! let request = cloudevents::encode(&event, Mode::Binary)?
+//!     .into_request(http::Request::post("/hooks"))?;
 //! assert_eq!(request.headers()["ce-subject"], "%C3%9Cberweisung%2042");
 //!
-//! let back: Event = cloudevents::from_request(&request)?;
+//! let back: Event = cloudevents::decode(request.headers(), request.body())?;
 //! assert_eq!(back, event);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -59,13 +63,76 @@ pub enum Mode {
     Structured,
 }
 
-/// The headers and body that carry `event` in `mode`.
+/// The headers and body of an HTTP message that carries events: what [`encode`] and
+/// [`encode_batch`] return. Put them in a request or a response, or take them apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded {
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Encoded {
+    /// The headers: `content-type`, and in binary mode the `ce-` attributes.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The body.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The headers and the body.
+    pub fn into_parts(self) -> (HeaderMap, Bytes) {
+        (self.headers, self.body)
+    }
+
+    /// A request from `builder` (method, URI and other headers) carrying these headers and
+    /// this body.
+    ///
+    /// # Errors
+    ///
+    /// [`EventError::Unwritable`] when `builder` holds an error.
+    pub fn into_request(
+        self,
+        builder: http::request::Builder,
+    ) -> Result<Request<Bytes>, EventError> {
+        let mut request = builder
+            .body(self.body)
+            .map_err(|_| EventError::Unwritable("the request builder holds an error"))?;
+        request.headers_mut().extend(self.headers);
+        Ok(request)
+    }
+
+    /// A response from `builder` (status and other headers) carrying these headers and this
+    /// body.
+    ///
+    /// # Errors
+    ///
+    /// [`EventError::Unwritable`] when `builder` holds an error.
+    pub fn into_response(
+        self,
+        builder: http::response::Builder,
+    ) -> Result<Response<Bytes>, EventError> {
+        let mut response = builder
+            .body(self.body)
+            .map_err(|_| EventError::Unwritable("the response builder holds an error"))?;
+        response.headers_mut().extend(self.headers);
+        Ok(response)
+    }
+}
+
+/// The message that carries `event` in `mode`.
 ///
 /// # Errors
 ///
 /// [`EventError::Unwritable`] when the data cannot be serialised, or a value cannot stand in a
 /// header.
-pub fn encode<T: Serialize>(
+pub fn encode<T: Serialize>(event: &Event<T>, mode: Mode) -> Result<Encoded, EventError> {
+    encode_parts(event, mode).map(|(headers, body)| Encoded { headers, body })
+}
+
+fn encode_parts<T: Serialize>(
     event: &Event<T>,
     mode: Mode,
 ) -> Result<(HeaderMap, Bytes), EventError> {
@@ -129,15 +196,18 @@ pub fn encode<T: Serialize>(
     }
 }
 
-/// The headers and body that carry `events` as a JSON batch.
+/// The message that carries `events` as a JSON batch.
 ///
 /// # Errors
 ///
 /// As [`encode`].
-pub fn encode_batch<T: Serialize>(events: &[Event<T>]) -> Result<(HeaderMap, Bytes), EventError> {
+pub fn encode_batch<T: Serialize>(events: &[Event<T>]) -> Result<Encoded, EventError> {
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(BATCH_JSON));
-    Ok((headers, Bytes::from(Event::to_json_batch(events)?)))
+    Ok(Encoded {
+        headers,
+        body: Bytes::from(Event::to_json_batch(events)?),
+    })
 }
 
 /// The one event that `headers` and `body` carry, in binary or structured mode.
@@ -171,126 +241,6 @@ pub fn decode_batch<T: DeserializeOwned>(
         Detected::Structured => Ok(vec![Event::from_json(body)?]),
         Detected::Binary => Ok(vec![decode_binary(headers, body)?]),
     }
-}
-
-/// A request carrying `event` in `mode`, from `builder` (method, URI and other headers).
-///
-/// # Errors
-///
-/// As [`encode`], or [`EventError::Unwritable`] when `builder` holds an error.
-pub fn to_request<T: Serialize>(
-    event: &Event<T>,
-    mode: Mode,
-    builder: http::request::Builder,
-) -> Result<Request<Bytes>, EventError> {
-    let (headers, body) = encode(event, mode)?;
-    into_request(builder, headers, body)
-}
-
-/// A request carrying `events` as a JSON batch.
-///
-/// # Errors
-///
-/// As [`to_request`].
-pub fn to_request_batch<T: Serialize>(
-    events: &[Event<T>],
-    builder: http::request::Builder,
-) -> Result<Request<Bytes>, EventError> {
-    let (headers, body) = encode_batch(events)?;
-    into_request(builder, headers, body)
-}
-
-/// A response carrying `event` in `mode`, from `builder` (status and other headers).
-///
-/// # Errors
-///
-/// As [`to_request`].
-pub fn to_response<T: Serialize>(
-    event: &Event<T>,
-    mode: Mode,
-    builder: http::response::Builder,
-) -> Result<Response<Bytes>, EventError> {
-    let (headers, body) = encode(event, mode)?;
-    into_response(builder, headers, body)
-}
-
-/// A response carrying `events` as a JSON batch.
-///
-/// # Errors
-///
-/// As [`to_request`].
-pub fn to_response_batch<T: Serialize>(
-    events: &[Event<T>],
-    builder: http::response::Builder,
-) -> Result<Response<Bytes>, EventError> {
-    let (headers, body) = encode_batch(events)?;
-    into_response(builder, headers, body)
-}
-
-/// The one event a request carries.
-///
-/// # Errors
-///
-/// As [`decode`].
-pub fn from_request<T: DeserializeOwned>(request: &Request<Bytes>) -> Result<Event<T>, EventError> {
-    decode(request.headers(), request.body())
-}
-
-/// The events a request carries, batched or not.
-///
-/// # Errors
-///
-/// As [`decode_batch`].
-pub fn from_request_batch<T: DeserializeOwned>(
-    request: &Request<Bytes>,
-) -> Result<Vec<Event<T>>, EventError> {
-    decode_batch(request.headers(), request.body())
-}
-
-/// The one event a response carries.
-///
-/// # Errors
-///
-/// As [`decode`].
-pub fn from_response<T: DeserializeOwned>(
-    response: &Response<Bytes>,
-) -> Result<Event<T>, EventError> {
-    decode(response.headers(), response.body())
-}
-
-/// The events a response carries, batched or not.
-///
-/// # Errors
-///
-/// As [`decode_batch`].
-pub fn from_response_batch<T: DeserializeOwned>(
-    response: &Response<Bytes>,
-) -> Result<Vec<Event<T>>, EventError> {
-    decode_batch(response.headers(), response.body())
-}
-
-fn into_response(
-    builder: http::response::Builder,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response<Bytes>, EventError> {
-    let mut response = builder
-        .body(body)
-        .map_err(|_| EventError::Unwritable("the response builder holds an error"))?;
-    response.headers_mut().extend(headers);
-    Ok(response)
-}
-
-fn into_request(
-    builder: http::request::Builder,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Request<Bytes>, EventError> {
-    let mut request = builder
-        .body(body)
-        .map_err(|_| EventError::Unwritable("the request builder holds an error"))?;
-    request.headers_mut().extend(headers);
-    Ok(request)
 }
 
 enum Detected {
