@@ -42,10 +42,10 @@ impl HttpClient for Http1OverTcp {
         let (mut parts, body) = request.into_parts();
         let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         parts.uri = Uri::try_from(target).map_err(|e| {
-            TransportError::new(TransportErrorKind::Other, "invalid path").with_source(e)
+            TransportError::new(TransportErrorKind::Other, "invalid path").caused_by(e)
         })?;
         let host = HeaderValue::from_str(authority.as_str()).map_err(|e| {
-            TransportError::new(TransportErrorKind::Other, "invalid host").with_source(e)
+            TransportError::new(TransportErrorKind::Other, "invalid host").caused_by(e)
         })?;
         parts.headers.insert(HOST, host);
 
@@ -54,7 +54,7 @@ impl HttpClient for Http1OverTcp {
             .send_request(Request::from_parts(parts, Full::new(body)))
             .await
             .map_err(|e| {
-                TransportError::new(TransportErrorKind::Other, "the exchange failed").with_source(e)
+                TransportError::new(TransportErrorKind::Other, "the exchange failed").caused_by(e)
             })?;
         let (parts, body) = response.into_parts();
         let body = Limited::new(body, self.max_body)

@@ -44,7 +44,7 @@ async fn audit(Extension(webhook): Extension<VerifiedWebhook>, body: String) -> 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secret = Secret::generate();
-    let config = WebhookConfig::new(StandardWebhooks::new(&secret)?).body_limit(256 * 1024);
+    let config = WebhookConfig::new(StandardWebhooks::new(&secret)?).max_body_size(256 * 1024);
     let app = Router::new()
         .route("/audit", post(audit))
         .layer(VerifyLayer::new(config.clone()))

@@ -93,7 +93,7 @@ pub fn tls_config() -> Result<rustls::ClientConfig, crate::transport::TransportE
                 crate::transport::TransportErrorKind::Other,
                 "no TLS protocol version available",
             )
-            .with_source(error)
+            .caused_by(error)
         })?
         .with_webpki_roots()
         .with_no_client_auth())

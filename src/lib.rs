@@ -5,37 +5,57 @@
 //! both sides of both, over plain [`http`] types and byte slices, so that it works with whatever
 //! HTTP client or server you already run.
 //!
-//! What is here today:
+//! # The map
 //!
-//! - [`webhook`]: signing and verifying webhooks under the
-//!   [Standard Webhooks](https://www.standardwebhooks.com/) specification (`v1` HMAC-SHA256, and
-//!   `v1a` ed25519 with the `ed25519` feature), the scheme of Svix and a growing list of
-//!   providers, and under the schemes of Stripe, GitHub, Slack and Shopify, plus a configurable
-//!   HMAC scheme for the long tail. One [`Verify`](webhook::Verify) trait (and
-//!   [`Sign`](webhook::Sign) for schemes that sign), a
-//!   [`MultiVerifier`](webhook::MultiVerifier) for endpoints that serve several providers,
-//!   secret rotation, timestamp tolerances, constant-time comparison, and no heap allocation
-//!   while verifying.
+//! Three layers; each depends only on the ones above it.
+//!
+//! **Core** (no runtime, no HTTP stack, every feature off):
+//!
+//! - [`webhook`]: verifying and signing webhooks. One [`Verify`](webhook::Verify) trait sees the
+//!   request ([`Inbound`](webhook::Inbound): method, URI, headers, the raw body);
+//!   [`Sign`](webhook::Sign) signs for the schemes that are symmetric. Schemes:
+//!   [Standard Webhooks](https://www.standardwebhooks.com/) (`v1`, and `v1a` ed25519 with the
+//!   `ed25519` feature), Stripe, GitHub, Slack, Shopify and a configurable HMAC scheme;
+//!   a [`MultiVerifier`](webhook::MultiVerifier) for endpoints several providers call; a
+//!   [`ReplayGuard`](webhook::ReplayGuard). Constant-time, and no heap allocation while
+//!   verifying.
+//! - [`event`]: one envelope, [`Event<T>`](event::Event), compatible with CloudEvents 1.0:
+//!   the JSON format, the HTTP binding (binary, structured and batch modes), the Standard
+//!   Webhooks payload form, typed data, dispatch by type without parsing the data twice.
+//! - [`transport`]: [`HttpClient`](transport::HttpClient), the one trait all HTTP I/O goes
+//!   through, the [`AddressPolicy`](transport::AddressPolicy) that guards senders against SSRF,
+//!   and the one [`BodyLimit`](transport::BodyLimit) concept.
+//! - [`clock`]: the one [`Clock`](clock::Clock) every component reads time from and waits on.
+//! - [`retry`]: the one retry engine ([`RetryPolicy`](retry::RetryPolicy)), shared by the API
+//!   client and the dispatcher with their own defaults.
+//!
+//! **Features on the core**:
 //!
 //! - [`api`]: the typed API client. Endpoints are types; a [`Client`](api::Client) sends them
-//!   over any [`HttpClient`](transport::HttpClient) with credentials (static, or a token that
-//!   refreshes once however many requests wait), retries that honour `Retry-After`, and
-//!   pagination as a stream; errors keep the raw body and decode RFC 9457 problems.
-//! - [`transport`]: the [`AddressPolicy`](transport::AddressPolicy) that guards senders against
-//!   SSRF, and [`HttpClient`](transport::HttpClient), the one trait all HTTP I/O goes
-//!   through; [`clock`]: the one [`Clock`](clock::Clock) every component reads time from and
-//!   waits on; [`retry`]: the one retry engine ([`RetryPolicy`](retry::RetryPolicy)) the API
-//!   client and the dispatcher share, each with its own defaults.
+//!   with credentials (static, or a token that refreshes once however many requests wait),
+//!   retries that honour `Retry-After`, pagination as a stream; errors keep the raw body and
+//!   decode RFC 9457 problems.
 //! - [`deliver`]: sending webhooks: a [`Dispatcher`](deliver::Dispatcher) that signs each
-//!   attempt, retries on a schedule with jitter, classifies responses and refuses non-public
-//!   addresses; a durable [`Outbox`](deliver::Outbox) (in memory, or SQLite) drained by a worker.
-//! - [`adapters`]: reqwest, hyper (client and server side), axum and tower, each behind its
-//!   feature.
-//! - [`event`]: one envelope, [`Event<T>`](event::Event), compatible with CloudEvents 1.0, for
-//!   events pushed by webhooks or pulled from an API: the JSON format, the HTTP binding in binary,
-//!   structured and batch modes, the Standard Webhooks payload form, typed data, and dispatch by
-//!   type without parsing the data twice.
+//!   attempt, retries, classifies responses and refuses non-public addresses; a durable
+//!   [`Outbox`](deliver::Outbox) (in memory, or SQLite) drained by a worker.
 //!
+//! **Adapters** ([`adapters`], each behind its feature): hyper, reqwest, tower and axum; they
+//! move bytes and depend on the core only. [`testing`] (feature `test-util`) has a scripted
+//! transport and a [`FakeClock`](testing::FakeClock).
+//!
+//! # Conventions
+//!
+//! - Every scheme is built from its secret exactly as the provider shows it, or from a
+//!   [`Secret`](webhook::Secret): `Scheme::new(secret)`, and `with_secret` for one more.
+//! - Builders: a plain name sets a value (`timeout(duration)`); `with_*` adds one more of
+//!   something held several times (secrets, keys, schemes); an option that is off by default
+//!   is switched on by a method without arguments (`https_only()`, `no_timeout()`,
+//!   `keep_forever()`, `allow_sha1()`). Setters take typed values and never drop input; where
+//!   input can be invalid, they return a `Result`.
+//! - Errors: `Display` says what went wrong at its own level; the cause is the
+//!   [`source`](std::error::Error::source). Causes callers match on are typed variants.
+//! - Time comes from a [`Clock`](clock::Clock) wherever a component reads it or waits.
+
 //! # Verifying a webhook
 //!
 //! ```

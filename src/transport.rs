@@ -183,14 +183,14 @@ impl TransportError {
 
     /// The same error, caused by `source`.
     #[must_use]
-    pub fn with_source(mut self, source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+    pub fn caused_by(mut self, source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
         self.source = Some(source.into());
         self
     }
 
     /// No connection could be made.
     pub fn connect(source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
-        Self::new(TransportErrorKind::Connect, "could not connect").with_source(source)
+        Self::new(TransportErrorKind::Connect, "could not connect").caused_by(source)
     }
 
     /// The address policy refused the destination; [`TransportError::refusal`] returns why.
@@ -199,7 +199,7 @@ impl TransportError {
             TransportErrorKind::Refused,
             "the destination is refused by the address policy",
         )
-        .with_source(refusal)
+        .caused_by(refusal)
     }
 
     /// Why the address policy refused the destination, when it did: looked up along the
@@ -236,7 +236,7 @@ impl TransportError {
             TransportErrorKind::Body,
             "the body could not be transferred",
         )
-        .with_source(source)
+        .caused_by(source)
     }
 
     /// The response body exceeded `limit` bytes.

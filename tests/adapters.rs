@@ -541,7 +541,7 @@ async fn axum_app() -> SocketAddr {
     }
 
     let config =
-        WebhookConfig::new(StandardWebhooks::new(&secret()).expect("a key")).body_limit(LIMIT);
+        WebhookConfig::new(StandardWebhooks::new(&secret()).expect("a key")).max_body_size(LIMIT);
     let extractors = Router::new()
         .route("/raw", post(raw))
         .route("/typed", post(typed))

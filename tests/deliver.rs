@@ -307,7 +307,7 @@ async fn private_addresses_are_refused_before_anything_is_sent() {
         );
         assert!(mock.requests().is_empty(), "{url}");
     }
-    let mock = MockClient::new().guarded(AddressPolicy::new().https_only(true));
+    let mock = MockClient::new().guarded(AddressPolicy::new().https_only());
     let report = Dispatcher::new(mock.clone(), timer.clone())
         .expect("a guarded transport")
         .deliver(
@@ -460,7 +460,7 @@ fn hosts_are_read_as_a_url_parser_reads_them() {
     }
     let uri: hookwire::http::Uri = "http://hooks.example:8080/".parse().unwrap();
     assert_eq!(policy.check_uri(&uri), Ok(()));
-    let https_only = AddressPolicy::new().https_only(true);
+    let https_only = AddressPolicy::new().https_only();
     assert_eq!(https_only.check_uri(&uri), Err(AddressError::NotHttps));
 }
 

@@ -169,7 +169,7 @@ async fn an_https_only_guarded_client_refuses_plain_http_where_it_connects() {
     let policy = AddressPolicy::new()
         .allow("127.0.0.0/8")
         .unwrap()
-        .https_only(true);
+        .https_only();
     let client = HyperClient::guarded_https(policy, trusting(cert));
     for url in [
         format!("http://{plain}/"),

@@ -203,7 +203,7 @@ fn transport_error(error: reqwest::Error) -> TransportError {
         TransportErrorKind::Other
     };
     TransportError::new(kind, "the request failed")
-        .with_source(error)
+        .caused_by(error)
         .or_refused()
 }
 

@@ -115,7 +115,7 @@ impl WebhookConfig {
 
     /// The largest body read, in bytes; larger ones get 413 and are not read further.
     #[must_use]
-    pub fn body_limit(mut self, bytes: usize) -> Self {
+    pub fn max_body_size(mut self, bytes: usize) -> Self {
         self.limit = ReadLimits::new(bytes).read_timeout(self.limit.timeout());
         self
     }
@@ -202,7 +202,7 @@ impl VerifiedWebhook {
     pub fn verified(&self) -> Verified<'_> {
         let verified = Verified::new(&self.scheme, self.id.as_deref(), self.timestamp);
         match self.key {
-            Some(index) => verified.with_key(index),
+            Some(index) => verified.by_key(index),
             None => verified,
         }
     }

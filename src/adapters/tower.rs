@@ -69,7 +69,7 @@ where
                 Some(inner) => inner.kind(),
                 None => TransportErrorKind::Other,
             };
-            TransportError::new(kind, "the service failed").with_source(error)
+            TransportError::new(kind, "the service failed").caused_by(error)
         };
         poll_fn(|cx| service.poll_ready(cx)).await.map_err(failed)?;
         service.call(request).await.map_err(failed)

@@ -48,7 +48,7 @@ impl AuthError {
 
     /// The same error, caused by `source`.
     #[must_use]
-    pub fn with_source(
+    pub fn caused_by(
         mut self,
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Self {
@@ -438,7 +438,7 @@ impl<C: HttpClient> FetchToken for ClientCredentials<C> {
             form.push(("scope", &self.scope));
         }
         let body = serde_urlencoded::to_string(&form).map_err(|error| {
-            AuthError::new("the token request could not be encoded").with_source(error)
+            AuthError::new("the token request could not be encoded").caused_by(error)
         })?;
         let mut request = Request::builder()
             .method(Method::POST)
@@ -446,13 +446,13 @@ impl<C: HttpClient> FetchToken for ClientCredentials<C> {
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(http::header::ACCEPT, "application/json")
             .body(Bytes::from(body))
-            .map_err(|error| AuthError::new("the token URL is invalid").with_source(error))?;
+            .map_err(|error| AuthError::new("the token URL is invalid").caused_by(error))?;
         self.basic.authenticate(&mut request).await?;
         let response = self
             .transport
             .send(request)
             .await
-            .map_err(|error| AuthError::new("the token request failed").with_source(error))?;
+            .map_err(|error| AuthError::new("the token request failed").caused_by(error))?;
         if !response.status().is_success() {
             let detail = serde_json::from_slice::<OAuthError>(response.body())
                 .map(|e| {
@@ -471,7 +471,7 @@ impl<C: HttpClient> FetchToken for ClientCredentials<C> {
             )));
         }
         let token: TokenResponse = serde_json::from_slice(response.body()).map_err(|error| {
-            AuthError::new("the token endpoint's answer is not a token response").with_source(error)
+            AuthError::new("the token endpoint's answer is not a token response").caused_by(error)
         })?;
         Ok(Token {
             access_token: Zeroizing::new(token.access_token),

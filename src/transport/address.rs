@@ -146,11 +146,10 @@ impl AddressPolicy {
         Ok(self)
     }
 
-    /// Whether URLs must be `https`: `true` refuses plain `http`, wherever the connection is
-    /// made.
+    /// Refuses plain `http` URLs, wherever the connection is made: only `https` passes.
     #[must_use]
-    pub fn https_only(mut self, https_only: bool) -> Self {
-        self.https_only = https_only;
+    pub fn https_only(mut self) -> Self {
+        self.https_only = true;
         self
     }
 

@@ -284,9 +284,9 @@ impl Verify for HmacScheme {
         };
         for (index, key) in self.keys.iter().enumerate() {
             if key.tag(&content).matches(self.encoding, signature) {
-                let verified = Verified::new(&self.name, id, sent).with_key(index);
+                let verified = Verified::new(&self.name, id, sent).by_key(index);
                 return Ok(if sent.is_some() {
-                    verified.with_tolerance(self.tolerance)
+                    verified.tolerance(self.tolerance)
                 } else {
                     verified
                 });

@@ -137,7 +137,7 @@ impl StandardWebhooks {
     /// [`Secret::MIN_LEN`] bytes (build a [`Secret`] with [`Secret::parse_weak`] to accept such
     /// a key). No error contains the secret.
     pub fn new<'s>(secret: impl Into<SecretInput<'s>>) -> Result<Self, SecretError> {
-        Ok(Self::empty().with_key(key(secret.into())?))
+        Ok(Self::empty().push_key(key(secret.into())?))
     }
 
     /// The scheme with one ed25519 public key: verifies `v1a` signatures made with its private
@@ -162,7 +162,7 @@ impl StandardWebhooks {
 
     /// Adds the key a [`Secret`] holds.
     pub(crate) fn with_key_of(self, secret: &Secret) -> Self {
-        self.with_key(KeyedMac::new(Algorithm::Sha256, secret.expose_bytes()))
+        self.push_key(KeyedMac::new(Algorithm::Sha256, secret.expose_bytes()))
     }
 
     fn empty() -> Self {
@@ -176,7 +176,7 @@ impl StandardWebhooks {
         }
     }
 
-    fn with_key(mut self, key: KeyedMac) -> Self {
+    fn push_key(mut self, key: KeyedMac) -> Self {
         self.keys.push(key);
         self
     }
@@ -188,7 +188,7 @@ impl StandardWebhooks {
     ///
     /// As [`StandardWebhooks::new`].
     pub fn with_secret<'s>(self, secret: impl Into<SecretInput<'s>>) -> Result<Self, SecretError> {
-        Ok(self.with_key(key(secret.into())?))
+        Ok(self.push_key(key(secret.into())?))
     }
 
     /// Adds a public key: a `v1a` signature made with the private half of any of the public
@@ -237,7 +237,7 @@ impl StandardWebhooks {
         let sent = parse_timestamp(timestamp)?;
         check_timestamp(sent, now, self.tolerance)?;
         let signature = signature.as_bytes();
-        let verified = Verified::new(NAME, Some(id), Some(sent)).with_tolerance(self.tolerance);
+        let verified = Verified::new(NAME, Some(id), Some(sent)).tolerance(self.tolerance);
         let content: [&[u8]; 5] = [id.as_bytes(), b".", timestamp.as_bytes(), b".", body];
 
         // Hash the body only when there is a signature this verifier can check. The first entry
@@ -251,7 +251,7 @@ impl StandardWebhooks {
                 let candidates = entries(signature).filter_map(|e| e.strip_prefix(V1_PREFIX));
                 for encoded in candidates {
                     if expected.matches(Encoding::Base64, encoded) {
-                        return Ok(verified.with_key(index));
+                        return Ok(verified.by_key(index));
                     }
                 }
             }
@@ -265,7 +265,7 @@ impl StandardWebhooks {
                 .take(MAX_V1A_CANDIDATES);
             for encoded in candidates {
                 if public_key.verifies(&content, encoded) {
-                    return Ok(verified.with_key(index));
+                    return Ok(verified.by_key(index));
                 }
             }
         }

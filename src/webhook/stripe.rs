@@ -143,8 +143,8 @@ impl Verify for Stripe {
             for candidate in candidates {
                 if expected.matches(Encoding::Hex, candidate.as_bytes()) {
                     return Ok(Verified::new("stripe", None, Some(sent))
-                        .with_tolerance(self.tolerance)
-                        .with_key(index));
+                        .tolerance(self.tolerance)
+                        .by_key(index));
                 }
             }
         }

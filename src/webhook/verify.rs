@@ -97,7 +97,7 @@ impl<'a> Verified<'a> {
     /// The same result, noting which of the verifier's keys matched: its position in the order
     /// the keys were added, `0` for the first.
     #[must_use]
-    pub fn with_key(mut self, index: usize) -> Self {
+    pub fn by_key(mut self, index: usize) -> Self {
         self.key = Some(index);
         self
     }
@@ -113,7 +113,7 @@ impl<'a> Verified<'a> {
     /// [`verifiable_until`](Verified::verifiable_until) can tell a replay guard how long the
     /// message stays verifiable.
     #[must_use]
-    pub fn with_tolerance(mut self, tolerance: Duration) -> Self {
+    pub fn tolerance(mut self, tolerance: Duration) -> Self {
         self.tolerance = Some(tolerance);
         self
     }

@@ -191,7 +191,7 @@ impl<C: Connect + Clone + Send + Sync + 'static> HyperClient<C> {
                     TransportErrorKind::Other
                 };
                 TransportError::new(kind, "the request failed")
-                    .with_source(error)
+                    .caused_by(error)
                     .or_refused()
             })?;
         let (parts, body) = response.into_parts();
