@@ -3,7 +3,7 @@
 //!
 //! | feature | what |
 //! |---|---|
-//! | `hyper` | [`hyper::HyperClient`] (an [`HttpClient`](crate::transport::HttpClient) over hyper-util's pooled client), [`hyper::GuardedConnector`] for senders, and the ready receiver handlers [`hyper::handle`] and [`hyper::handle_once`] |
+//! | `hyper` | [`hyper::HyperClient`] (an [`HttpClient`](crate::transport::HttpClient) over hyper-util's pooled client, guarded for senders, built by [`hyper::HyperClientBuilder`]), and the ready receiver handlers [`hyper::handle`] and [`hyper::handle_once`] |
 //! | `rustls` | HTTPS for `HyperClient` through rustls: [`tls_config`], `HyperClient::https`, `with_tls_config`, `guarded_https` |
 //! | `reqwest` | [`reqwest::ReqwestClient`] |
 //! | `tower` | [`tower::ServiceClient`] (any `tower::Service` over `http` types as an `HttpClient`) and [`tower::VerifyLayer`], which verifies webhooks for any tower server |
@@ -25,6 +25,10 @@ mod guard;
 #[cfg(any(feature = "hyper", feature = "reqwest"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "hyper", feature = "reqwest"))))]
 pub use guard::{Resolve, SystemResolver};
+/// The rustls crate, whose `ClientConfig` the HTTPS constructors take.
+#[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+pub use rustls;
 #[cfg(feature = "hyper")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub mod hyper;

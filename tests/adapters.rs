@@ -620,13 +620,13 @@ async fn axum_extractors_and_layer_verify_and_reject() {
 #[tokio::test]
 async fn client_adapters_speak_http2_when_built_for_it_and_report_the_version() {
     let address = serve(echo).await;
-    let h2 = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-        .http2_only(true)
-        .build_http();
     let reqwest =
         ReqwestClient::from_builder(reqwest::Client::builder().http2_prior_knowledge()).unwrap();
     let transports: Vec<(&str, Box<dyn HttpClient>)> = vec![
-        ("hyper", Box::new(HyperClient::from_client(h2))),
+        (
+            "hyper",
+            Box::new(HyperClient::builder().http2_only().build()),
+        ),
         ("reqwest", Box::new(reqwest)),
     ];
     for (name, transport) in transports {

@@ -159,9 +159,7 @@ fn status(code: u16) -> Response<Full<Bytes>> {
 }
 
 /// A compressed schedule: 16 attempts, tens of milliseconds apart.
-fn dispatcher(
-    secret: &Secret,
-) -> Dispatcher<HyperClient<hookwire::adapters::hyper::GuardedConnector>> {
+fn dispatcher(secret: &Secret) -> Dispatcher<HyperClient> {
     let _ = secret;
     Dispatcher::new(HyperClient::guarded(loopback()), TokioClock)
         .expect("a guarded transport")

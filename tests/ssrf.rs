@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use hookwire::adapters::Resolve;
-use hookwire::adapters::hyper::{GuardedConnector, HyperClient};
+use hookwire::adapters::hyper::HyperClient;
 use hookwire::adapters::reqwest::ReqwestClient;
 use hookwire::clock::{Clock, TokioClock};
 use hookwire::deliver::{DeliverError, Destination, Dispatcher, Outcome, Payload};
@@ -116,10 +116,12 @@ fn guarded_clients(
         Some(resolver) => vec![
             (
                 "hyper",
-                Box::new(HyperClient::guarded_by(GuardedConnector::with_resolver(
-                    policy.clone(),
-                    resolver.clone(),
-                ))),
+                Box::new(
+                    HyperClient::builder()
+                        .guarded(policy.clone())
+                        .resolver(resolver.clone())
+                        .build(),
+                ),
             ),
             (
                 "reqwest",

@@ -3,20 +3,17 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use hyper_util::client::legacy::connect::HttpConnector;
 
 use crate::adapters::guard::Guard;
-use crate::adapters::{Resolve, SystemResolver};
-use crate::transport::AddressPolicy;
 
 /// A resolver for hyper-util's connector that keeps only the addresses an [`AddressPolicy`]
 /// permits.
 #[derive(Debug, Clone)]
-pub struct GuardedResolver {
-    pub(super) guard: Guard,
+pub(super) struct GuardedResolver {
+    guard: Guard,
 }
 
 impl tower_service::Service<hyper_util::client::legacy::connect::dns::Name> for GuardedResolver {
@@ -41,31 +38,19 @@ impl tower_service::Service<hyper_util::client::legacy::connect::dns::Name> for 
 /// An HTTP connector that refuses URIs the policy refuses (a refused IP address as host, or
 /// `http` under an https-only policy) and resolves host names through a [`GuardedResolver`].
 #[derive(Debug, Clone)]
-pub struct GuardedConnector {
+pub(super) struct GuardedConnector {
     inner: HttpConnector<GuardedResolver>,
-    pub(super) guard: Guard,
+    guard: Guard,
 }
 
 impl GuardedConnector {
-    /// A connector that dials only what `policy` permits, resolving names with the system's
-    /// resolver ([`SystemResolver`]).
-    pub fn new(policy: AddressPolicy) -> Self {
-        Self::with_resolver(policy, SystemResolver::new())
-    }
-
-    /// A connector that dials only what `policy` permits, resolving names with `resolver`.
-    pub fn with_resolver(policy: AddressPolicy, resolver: impl Resolve) -> Self {
-        let guard = Guard::new(policy, Arc::new(resolver));
+    /// A connector that dials only what `guard` permits, resolving names with its resolver.
+    pub(super) fn new(guard: Guard) -> Self {
         let mut inner = HttpConnector::new_with_resolver(GuardedResolver {
             guard: guard.clone(),
         });
         inner.set_nodelay(true);
         GuardedConnector { inner, guard }
-    }
-
-    /// The policy it enforces.
-    pub fn policy(&self) -> &AddressPolicy {
-        &self.guard.policy
     }
 
     /// The same connector, under a TLS connector that passes it `https` URIs.

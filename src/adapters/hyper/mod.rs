@@ -14,6 +14,5 @@ mod client;
 mod connector;
 mod server;
 
-pub use client::{DEFAULT_TIMEOUT, HyperClient};
-pub use connector::{GuardedConnector, GuardedResolver};
+pub use client::{DEFAULT_TIMEOUT, HyperClient, HyperClientBuilder};
 pub use server::{handle, handle_once};
