@@ -15,4 +15,6 @@ mod connector;
 mod server;
 
 pub use client::{DEFAULT_TIMEOUT, HyperClient, HyperClientBuilder};
+/// The http-body-util crate, whose `Full` body the ready handlers answer with.
+pub use http_body_util;
 pub use server::{handle, handle_once};
