@@ -128,11 +128,11 @@
 //! `adapters::server` has the pieces.
 //!
 //! Here is a complete client adapter over a plain tokio `TcpStream`, speaking HTTP/1.1 through
-//! hyper's low-level `conn` API, with those checks (`examples/custom_adapter.rs`, compiled and
+//! hyper's low-level `conn` API, with those checks (`examples/build_adapter.rs`, compiled and
 //! run in CI):
 //!
 #![cfg_attr(feature = "hyper", doc = "```no_run")]
-#![cfg_attr(feature = "hyper", doc = include_str!("../examples/custom_adapter.rs"))]
+#![cfg_attr(feature = "hyper", doc = include_str!("../examples/build_adapter.rs"))]
 #![cfg_attr(feature = "hyper", doc = "```")]
 #![cfg_attr(
     not(feature = "hyper"),

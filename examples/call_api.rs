@@ -2,7 +2,7 @@
 //! transfer with an `Idempotency-Key`, retried when the server is briefly unavailable.
 //!
 //! The API is served in-process by a closure: any async closure is a transport, which is how
-//! tests stand in for a server. Run with `cargo run --example api_client`.
+//! tests stand in for a server. Run with `cargo run --example call_api`.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -192,7 +192,7 @@ async fn main() -> ExitCode {
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("api_client failed: {error}");
+            eprintln!("call_api failed: {error}");
             ExitCode::FAILURE
         }
     }

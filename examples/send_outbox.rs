@@ -2,7 +2,7 @@
 //! (which turns the first attempt of one away with 503 and `Retry-After`), and the attempts are
 //! printed as a sender would show them to its customers.
 //!
-//! Run with `cargo run --example send --features hyper,sqlite`.
+//! Run with `cargo run --example send_outbox --features hyper,sqlite`.
 
 use std::convert::Infallible;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! A complete transport adapter in one file: an `HttpClient` over a plain tokio `TcpStream`,
 //! speaking HTTP/1.1 through hyper's low-level `conn` API, and the checks that show it works.
 //!
-//! Run with `cargo run --example custom_adapter --features hyper`.
+//! Run with `cargo run --example build_adapter --features hyper`.
 
 use std::convert::Infallible;
 

@@ -2,7 +2,7 @@
 //! (CloudEvents structured or binary mode, or a Standard Webhooks payload), dispatch on their
 //! type, and decode each one's data once, into its own type.
 //!
-//! Run with `cargo run --example events`.
+//! Run with `cargo run --example read_events`.
 
 use std::process::ExitCode;
 
