@@ -516,3 +516,31 @@ fn names_are_mixed_per_header_between_the_two_spellings() {
             .is_ok()
     );
 }
+
+#[test]
+fn non_canonical_timestamps_are_refused_as_such_before_any_signature_is_checked() {
+    let verifier = verifier();
+    for (text, canonical) in [
+        ("1614265330", true),
+        ("+1614265330", false),
+        ("01614265330", false),
+        ("-0", false),
+        ("00", false),
+        ("0", true),
+    ] {
+        let result = verifier.verify_parts_at(ID, text, SIG, BODY, at(TS));
+        if canonical {
+            assert!(
+                !matches!(result, Err(VerifyError::NonCanonicalTimestamp)),
+                "{text}: {result:?}"
+            );
+        } else {
+            assert_eq!(result, Err(VerifyError::NonCanonicalTimestamp), "{text}");
+        }
+    }
+    let text = VerifyError::NonCanonicalTimestamp.to_string();
+    assert!(
+        text.contains("canonical") && !text.contains("no signature"),
+        "{text}"
+    );
+}

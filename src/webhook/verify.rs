@@ -25,10 +25,25 @@ pub(crate) fn header_str<'h>(
 }
 
 /// Parses an integer count of seconds since the Unix epoch.
+/// Parses an integer count of seconds since the Unix epoch, written canonically: `0`, or digits
+/// without a leading zero after an optional `-`. Senders sign the canonical number; a header
+/// such as `+1700000000` or `01700000000` is refused as malformed, before any signature is
+/// checked, rather than failing later as a signature that does not match.
 pub(crate) fn parse_timestamp(timestamp: &str) -> Result<i64, VerifyError> {
-    timestamp
+    let seconds = timestamp
         .parse::<i64>()
-        .map_err(|_| VerifyError::MalformedTimestamp)
+        .map_err(|_| VerifyError::MalformedTimestamp)?;
+    let digits = timestamp.strip_prefix('-').unwrap_or(timestamp);
+    let canonical = match digits.as_bytes() {
+        [b'0'] => digits.len() == timestamp.len(),
+        [first, ..] => *first != b'0' && *first != b'+',
+        [] => false,
+    };
+    if canonical {
+        Ok(seconds)
+    } else {
+        Err(VerifyError::NonCanonicalTimestamp)
+    }
 }
 
 /// Checks that `sent` (seconds since the Unix epoch) lies within `tolerance` of `now`, either
@@ -165,6 +180,13 @@ pub enum VerifyError {
     /// The timestamp is not an integer number of seconds that fits in 64 bits.
     #[error("the webhook timestamp is not an integer number of seconds since the Unix epoch")]
     MalformedTimestamp,
+    /// The timestamp is a number, but not written canonically (a `+` sign, leading zeros,
+    /// `-0`): senders sign the canonical number, so it was altered on the way or the sender
+    /// writes timestamps its own way.
+    #[error(
+        "the webhook timestamp is not written canonically (no `+` sign, no leading zeros): senders sign the canonical number, so the header was altered on the way or the sender writes timestamps its own way"
+    )]
+    NonCanonicalTimestamp,
     /// The timestamp lies further in the past than the tolerance allows.
     #[error(
         "the webhook timestamp is {age:?} old, beyond the tolerance of {tolerance:?}: a replayed message, or the sender's clock is behind"
