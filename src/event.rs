@@ -209,7 +209,8 @@ impl<T> Event<T> {
 }
 
 impl Event {
-    /// A builder; [`EventBuilder::build`] fills a unique id and the current time unless given.
+    /// A builder; [`EventBuilder::build`] fills a unique id, the current time and, for JSON
+    /// data, `datacontenttype` unless given, or nothing with [`EventBuilder::as_given`].
     ///
     /// ```
     /// use hookwire::event::Event;

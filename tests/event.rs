@@ -881,3 +881,109 @@ fn timestamps_convert_to_and_from_the_time_chrono_and_jiff_types_keeping_the_ins
             .is_err()
     );
 }
+
+#[test]
+fn an_empty_extension_string_is_a_valid_attribute_in_every_mode() {
+    let event = Event::builder()
+        .ty("t")
+        .source("/s")
+        .extension("note", "")
+        .data(json!({"a": 1}))
+        .build()
+        .unwrap();
+    assert_eq!(
+        event.extensions().get("note"),
+        Some(&hookwire::event::ExtensionValue::String(String::new()))
+    );
+    let json = event.to_json().unwrap();
+    assert_eq!(Event::from_json(&json).unwrap(), event);
+    for mode in [Mode::Binary, Mode::Structured] {
+        let (headers, body) = cloudevents::encode(&event, mode).unwrap().into_parts();
+        let back: Event = cloudevents::decode(&headers, &body).unwrap();
+        assert_eq!(back, event, "{mode:?}");
+    }
+    let (headers, body) = cloudevents::encode_batch(std::slice::from_ref(&event))
+        .unwrap()
+        .into_parts();
+    let back: Vec<Event> = cloudevents::decode_batch(&headers, &body).unwrap();
+    assert_eq!(back, vec![event]);
+    // The attributes the specification says must be non-empty still must.
+    assert!(
+        Event::builder()
+            .ty("t")
+            .source("/s")
+            .subject("")
+            .build()
+            .is_err()
+    );
+}
+
+#[test]
+fn unicode_noncharacters_are_refused_where_the_string_type_excludes_them() {
+    for bad in [
+        "\u{FFFE}",
+        "a\u{FFFF}",
+        "\u{FDD0}x",
+        "\u{1FFFE}",
+        "\u{10FFFF}",
+    ] {
+        let subject = Event::builder().ty("t").source("/s").subject(bad).build();
+        assert!(
+            matches!(subject, Err(EventError::InvalidAttribute { ref reason, .. }) if reason.contains("noncharacter")),
+            "{bad:?}: {subject:?}"
+        );
+        let extension = Event::builder()
+            .ty("t")
+            .source("/s")
+            .extension("x", bad)
+            .build();
+        assert!(extension.is_err(), "{bad:?}");
+        let json =
+            format!(r#"{{"specversion":"1.0","id":"1","source":"/s","type":"t","x":"{bad}"}}"#);
+        assert!(
+            Event::<serde_json::Value>::from_json(json.as_bytes()).is_err(),
+            "{bad:?}"
+        );
+    }
+    // Neighbours of the noncharacters are ordinary characters.
+    for good in ["\u{FDCF}", "\u{FDF0}", "\u{FFFD}", "\u{1FFFD}"] {
+        assert!(
+            Event::builder()
+                .ty("t")
+                .source("/s")
+                .subject(good)
+                .build()
+                .is_ok(),
+            "{good:?}"
+        );
+    }
+}
+
+#[test]
+fn an_event_built_as_given_gets_no_invented_id_time_or_content_type() {
+    let event = Event::builder()
+        .as_given()
+        .id("upstream-7")
+        .ty("t")
+        .source("/s")
+        .data(json!({"a": 1}))
+        .build()
+        .unwrap();
+    assert_eq!(event.id(), "upstream-7");
+    assert_eq!(event.time(), None);
+    assert_eq!(event.datacontenttype(), None);
+    // Without an id there is nothing to keep: an error, not an invented one.
+    assert!(matches!(
+        Event::builder().as_given().ty("t").source("/s").build(),
+        Err(EventError::MissingAttribute("id"))
+    ));
+    // By default all three are filled in.
+    let filled = Event::builder()
+        .ty("t")
+        .source("/s")
+        .data(json!({}))
+        .build()
+        .unwrap();
+    assert!(filled.id().starts_with("evt_") && filled.time().is_some());
+    assert_eq!(filled.datacontenttype(), Some("application/json"));
+}

@@ -13,6 +13,7 @@ pub struct EventBuilder<T> {
     event: Event<T>,
     time_set: bool,
     now: Option<std::time::SystemTime>,
+    as_given: bool,
 }
 
 impl<T> EventBuilder<T> {
@@ -21,7 +22,16 @@ impl<T> EventBuilder<T> {
             event,
             time_set: false,
             now: None,
+            as_given: false,
         }
+    }
+
+    /// Builds the event exactly as given: no id, time or `datacontenttype` is filled in, so
+    /// that an event converted from elsewhere keeps what it had (a missing id is then an
+    /// error).
+    pub fn as_given(mut self) -> Self {
+        self.as_given = true;
+        self
     }
 
     /// The event id; a unique `evt_` id (a UUIDv7) unless set.
@@ -112,16 +122,23 @@ impl<T> EventBuilder<T> {
             },
             time_set: self.time_set,
             now: self.now,
+            as_given: self.as_given,
         }
     }
 
-    /// The event, validated.
+    /// The event, validated. Unless [`as_given`](Self::as_given), three attributes are filled
+    /// in where they were not set: `id` (a unique `evt_` id, a UUIDv7), `time` (now, by the
+    /// [`clock`](Self::clock)), and `datacontenttype` (`application/json` for JSON data).
     ///
     /// # Errors
     ///
-    /// [`EventError::MissingAttribute`] for a missing `type` or `source`,
+    /// [`EventError::MissingAttribute`] for a missing `type` or `source` (or `id`, as given),
     /// [`EventError::InvalidAttribute`] for an invalid value, [`EventError::InvalidExtensionName`].
     pub fn build(mut self) -> Result<Event<T>, EventError> {
+        if self.as_given {
+            validate(&self.event)?;
+            return Ok(self.event);
+        }
         if self.event.id.is_empty() {
             self.event.id = format!("evt_{}", uuid::Uuid::now_v7().simple());
         }

@@ -13,7 +13,7 @@ pub(crate) fn validate<T>(event: &Event<T>) -> Result<(), EventError> {
         ("dataschema", &event.dataschema),
     ] {
         if let Some(value) = value {
-            string(name, value)?;
+            non_empty(name, value)?;
         }
     }
     if let Some(schema) = &event.dataschema {
@@ -28,6 +28,7 @@ pub(crate) fn validate<T>(event: &Event<T>) -> Result<(), EventError> {
         | ExtensionValue::Uri(text)
         | ExtensionValue::UriRef(text) = value
         {
+            // The String type may be empty; only the attributes named above must not be.
             string(name, text)?;
         }
     }
@@ -41,18 +42,36 @@ fn required(name: &'static str, value: &str) -> Result<(), EventError> {
     string(name, value)
 }
 
-/// A CloudEvents string holds no control characters (U+0000–U+001F, U+007F–U+009F).
-fn string(name: &str, value: &str) -> Result<(), EventError> {
+/// An optional attribute that, where present, must not be empty (`subject`, `dataschema`, and
+/// `datacontenttype`, which RFC 2046 gives no empty form).
+fn non_empty(name: &str, value: &str) -> Result<(), EventError> {
     if value.is_empty() {
         return Err(EventError::InvalidAttribute {
             name: name.into(),
             reason: "must not be empty",
         });
     }
+    string(name, value)
+}
+
+/// A CloudEvents String: no control characters (U+0000–U+001F, U+007F–U+009F) and no
+/// noncharacters (U+FDD0–U+FDEF, and U+FFFE and U+FFFF in every plane). Rust strings hold no
+/// surrogates. It may be empty.
+fn string(name: &str, value: &str) -> Result<(), EventError> {
     if value.chars().any(char::is_control) {
         return Err(EventError::InvalidAttribute {
             name: name.into(),
             reason: "must not contain control characters",
+        });
+    }
+    let noncharacter = |c: char| {
+        let code = u32::from(c);
+        (0xFDD0..=0xFDEF).contains(&code) || code & 0xFFFE == 0xFFFE
+    };
+    if value.chars().any(noncharacter) {
+        return Err(EventError::InvalidAttribute {
+            name: name.into(),
+            reason: "must not contain Unicode noncharacters (such as U+FFFE)",
         });
     }
     Ok(())
