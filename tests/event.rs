@@ -929,7 +929,7 @@ fn unicode_noncharacters_are_refused_where_the_string_type_excludes_them() {
     ] {
         let subject = Event::builder().ty("t").source("/s").subject(bad).build();
         assert!(
-            matches!(subject, Err(EventError::InvalidAttribute { ref reason, .. }) if reason.contains("noncharacter")),
+            matches!(&subject, Err(EventError::InvalidAttribute { reason, .. }) if reason.contains("noncharacter")),
             "{bad:?}: {subject:?}"
         );
         let extension = Event::builder()
