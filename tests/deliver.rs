@@ -751,3 +751,34 @@ async fn a_delivery_that_cannot_be_signed_reports_why_instead_of_exhausted() {
     assert!(mock.requests().is_empty(), "nothing was sent");
     assert!(timer.sleeps().is_empty(), "nothing was retried");
 }
+
+#[tokio::test]
+async fn a_destination_in_rotation_signs_every_attempt_with_both_secrets_and_refuses_bad_text() {
+    let old = secret();
+    let new = Secret::generate();
+    let destination = Destination::new("https://hooks.customer.example/in", &old)
+        .and_then(|destination| destination.with_secret(&*new.expose_whsec()))
+        .unwrap();
+    let timer = FakeClock::new();
+    let mock = MockClient::new().push(MockResponse::status(204));
+    let report = dispatcher(&mock, &timer)
+        .deliver(&destination, &payload())
+        .await;
+    assert_eq!(report.outcome, Outcome::Delivered);
+    let sent = &mock.requests()[0];
+    let signatures = sent.headers()["webhook-signature"].to_str().unwrap();
+    assert_eq!(signatures.split(' ').count(), 2, "{signatures}");
+    for key in [&old, &new] {
+        let receiver = StandardWebhooks::new(key).unwrap();
+        assert!(
+            receiver
+                .verify(Inbound::new(sent.headers(), sent.body()))
+                .is_ok()
+        );
+    }
+    // Text that is not a Standard Webhooks secret is refused, not used as a key.
+    assert!(matches!(
+        Destination::new("https://hooks.customer.example/in", "not base64!"),
+        Err(hookwire::deliver::DeliverError::Secret(_))
+    ));
+}

@@ -15,7 +15,7 @@ use crate::clock::{Clock, within};
 use crate::event::{Event, EventError};
 use crate::retry::{RetryPolicy, Verdict};
 use crate::transport::{AddressError, HttpClient, TransportError, redact_url};
-use crate::webhook::{Message, Secret, Sign, SignError, StandardWebhooks};
+use crate::webhook::{Message, SecretError, SecretInput, Sign, SignError, StandardWebhooks};
 
 /// Where deliveries go: a URL, the secrets to sign with, and extra headers.
 #[derive(Clone)]
@@ -26,25 +26,34 @@ pub struct Destination {
 }
 
 impl Destination {
-    /// Deliveries to `url`, signed under Standard Webhooks with `secret`.
+    /// Deliveries to `url`, signed under Standard Webhooks with `secret`: a [`Secret`](crate::webhook::Secret), or its
+    /// `whsec_<base64>` text.
     ///
     /// # Errors
     ///
-    /// [`DeliverError::Url`] for a URL that does not parse.
-    pub fn new(url: &str, secret: &Secret) -> Result<Self, DeliverError> {
+    /// [`DeliverError::Url`] for a URL that does not parse, [`DeliverError::Secret`] for text
+    /// that is not a Standard Webhooks secret.
+    pub fn new<'s>(url: &str, secret: impl Into<SecretInput<'s>>) -> Result<Self, DeliverError> {
         let url = Url::parse(url).map_err(DeliverError::Url)?;
         Ok(Destination {
             url,
-            signer: StandardWebhooks::from_secret(secret),
+            signer: StandardWebhooks::new(secret)?,
             headers: HeaderMap::new(),
         })
     }
 
-    /// Signs with one more secret (during a rotation every attempt carries both signatures).
-    #[must_use]
-    pub fn with_secret(mut self, secret: &Secret) -> Self {
-        self.signer = self.signer.with_key_of(secret);
-        self
+    /// Signs with one more secret, read as [`Destination::new`] reads it: during a rotation
+    /// every attempt carries both signatures.
+    ///
+    /// # Errors
+    ///
+    /// [`DeliverError::Secret`] for text that is not a Standard Webhooks secret.
+    pub fn with_secret<'s>(
+        mut self,
+        secret: impl Into<SecretInput<'s>>,
+    ) -> Result<Self, DeliverError> {
+        self.signer = self.signer.with_secret(secret)?;
+        Ok(self)
     }
 
     /// An extra header on every attempt.
@@ -166,6 +175,9 @@ pub enum DeliverError {
     /// The URL does not parse.
     #[error("the webhook URL is invalid")]
     Url(#[source] url::ParseError),
+    /// The secret was refused.
+    #[error("the delivery secret was refused")]
+    Secret(#[from] SecretError),
     /// The URL parses but cannot stand in an HTTP request.
     #[error("the webhook URL cannot stand in an HTTP request")]
     Uri,

@@ -155,16 +155,6 @@ impl StandardWebhooks {
         Self::empty().with_signing_key(signing_key)
     }
 
-    /// The scheme with the key a [`Secret`] holds: never refused.
-    pub(crate) fn from_secret(secret: &Secret) -> Self {
-        Self::empty().with_key_of(secret)
-    }
-
-    /// Adds the key a [`Secret`] holds.
-    pub(crate) fn with_key_of(self, secret: &Secret) -> Self {
-        self.push_key(KeyedMac::new(Algorithm::Sha256, secret.expose_bytes()))
-    }
-
     fn empty() -> Self {
         StandardWebhooks {
             keys: Vec::new(),
