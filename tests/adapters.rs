@@ -800,3 +800,53 @@ async fn every_adapter_takes_any_verifier_and_the_verifier_sees_method_and_uri()
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.text().await.unwrap(), "standard-webhooks");
 }
+
+#[tokio::test]
+async fn axum_takes_batches_and_says_why_a_verified_body_is_not_an_event() {
+    use axum::Router;
+    use axum::routing::post;
+    use hookwire::adapters::axum::WebhookEvents;
+
+    async fn batch(WebhookEvents { events, .. }: WebhookEvents) -> String {
+        events
+            .iter()
+            .map(|event| event.ty().to_owned())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+    let config = WebhookConfig::new(StandardWebhooks::new(&secret()).expect("a key"));
+    let app = Router::new()
+        .route("/batch", post(batch))
+        .with_state(config);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let two: &'static [u8] = br#"[{"specversion":"1.0","id":"1","source":"/s","type":"a.one"},{"specversion":"1.0","id":"2","source":"/s","type":"a.two"}]"#;
+    let response = signed_to(address, "/batch", two)
+        .header("content-type", "application/cloudevents-batch+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.text().await.unwrap(), "a.one,a.two");
+
+    // One event, in the Standard Webhooks payload form, is a batch of one.
+    let one: &'static [u8] = br#"{"type":"a.three","timestamp":"2026-11-27T09:30:00Z","data":{}}"#;
+    let response = signed_to(address, "/batch", one).send().await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "a.three");
+
+    // A verified body that is no event: 400, saying why.
+    let broken: &'static [u8] = br#"[{"specversion":"1.0","id":"1","source":"/s"}]"#;
+    let response = signed_to(address, "/batch", broken)
+        .header("content-type", "application/cloudevents-batch+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains("not a valid event") && text.contains("type"),
+        "{text}"
+    );
+}

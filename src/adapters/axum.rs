@@ -2,7 +2,8 @@
 //!
 //! Put a [`WebhookConfig`] (the scheme and the body limit) in the router's state (or make it
 //! reachable with `FromRef`), then take [`Webhook`] (the verified raw request) or
-//! [`WebhookEvent<T>`] (the verified request decoded as an [`Event<T>`]) in a handler.
+//! [`WebhookEvent<T>`] (the verified request decoded as an [`Event<T>`]) or [`WebhookEvents<T>`]
+//! (a batch, or one event as a batch of one) in a handler.
 //! Rejections answer 400, 401, 408 or 413 with a short message. To hand each message to the
 //! handlers once, add tower's [`VerifyLayer`](super::tower::VerifyLayer) with a replay guard:
 //! it sees the handler's answer, so a message whose handler failed is released for the sender's
@@ -51,17 +52,37 @@ pub enum WebhookRejection {
     Event(EventError),
 }
 
+impl WebhookRejection {
+    /// The status the rejection answers with: the [`Rejection`]'s, or 400 for a body that is
+    /// not an event.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            WebhookRejection::Rejected(rejection) => rejection.status(),
+            WebhookRejection::Event(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
 impl IntoResponse for WebhookRejection {
+    /// The [`Rejection`]'s short answer, or, for a verified body that is not an event, 400 with
+    /// the reason (the event error and its causes: they name attributes and positions, never
+    /// a secret), so that the sender can see what to fix.
     fn into_response(self) -> Response {
         match self {
             WebhookRejection::Rejected(rejection) => {
                 rejection.to_response().map(axum::body::Body::from)
             }
-            WebhookRejection::Event(_) => (
-                StatusCode::BAD_REQUEST,
-                "the webhook body is not a valid event\n",
-            )
-                .into_response(),
+            WebhookRejection::Event(error) => {
+                let mut text = format!("the webhook body is not a valid event: {error}");
+                let mut cause = std::error::Error::source(&error);
+                while let Some(error) = cause {
+                    text.push_str(": ");
+                    text.push_str(&error.to_string());
+                    cause = error.source();
+                }
+                text.push('\n');
+                (StatusCode::BAD_REQUEST, text).into_response()
+            }
         }
     }
 }
@@ -117,6 +138,42 @@ where
         let Webhook(webhook) = Webhook::from_request(request, state).await?;
         let event = decode_event(&webhook).map_err(WebhookRejection::Event)?;
         Ok(WebhookEvent { event, webhook })
+    }
+}
+
+/// A verified webhook request decoded as one or more events: a CloudEvents batch
+/// (`application/cloudevents-batch+json`), or a single event in any form [`WebhookEvent`]
+/// reads, as a batch of one.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct WebhookEvents<T = serde_json::Value> {
+    /// The events, in the order they came.
+    pub events: Vec<Event<T>>,
+    /// The verified request they came in.
+    pub webhook: VerifiedWebhook,
+}
+
+impl<S, T> FromRequest<S> for WebhookEvents<T>
+where
+    WebhookConfig: FromRef<S>,
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = WebhookRejection;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Webhook(webhook) = Webhook::from_request(request, state).await?;
+        let events = match cloudevents::decode_batch(&webhook.headers, &webhook.body) {
+            Err(EventError::NotAnEvent) => vec![decode_event(&webhook)?],
+            other => other?,
+        };
+        Ok(WebhookEvents { events, webhook })
+    }
+}
+
+impl From<EventError> for WebhookRejection {
+    fn from(error: EventError) -> Self {
+        WebhookRejection::Event(error)
     }
 }
 
