@@ -36,7 +36,10 @@ use http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use super::server::{Rejection, VerifiedWebhook, WebhookConfig};
+
 use crate::event::{Event, EventError, cloudevents};
+/// The axum crate, whose extractor traits these types implement.
+pub use axum;
 
 /// A verified webhook request: headers, exact body, and what was verified.
 #[derive(Debug, Clone)]

@@ -12,6 +12,9 @@ use super::guard::Guard;
 use super::{Resolve, SystemResolver};
 use crate::transport::{AddressPolicy, BodyLimit, HttpClient, TransportError, TransportErrorKind};
 
+/// The reqwest crate, whose `Client` and `ClientBuilder` this adapter wraps and takes.
+pub use reqwest;
+
 /// How long a whole exchange may take unless set: 30 seconds.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -14,8 +14,14 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::server::{WebhookConfig, run_once, verify_request};
+
 use crate::transport::{HttpClient, TransportError, TransportErrorKind};
 use crate::webhook::ReplayGuard;
+/// The tower-layer crate, whose `Layer` [`VerifyLayer`] implements.
+pub use tower_layer;
+/// The tower-service crate, whose `Service` [`ServiceClient`] wraps and [`VerifyService`]
+/// implements.
+pub use tower_service;
 
 /// An [`HttpClient`] over a `tower::Service<Request<Bytes>, Response = Response<Bytes>>`, such
 /// as a client stack with tower middleware. Each request uses a clone of the service, as tower
