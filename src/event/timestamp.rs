@@ -82,6 +82,15 @@ impl Timestamp {
         self.0.offset().whole_seconds()
     }
 
+    /// `at`, where RFC 3339 can write it (the years 0000 to 9999).
+    fn checked(at: OffsetDateTime) -> Result<Self, EventError> {
+        if (0..=9999).contains(&at.year()) {
+            Ok(Timestamp(at))
+        } else {
+            Err(out_of_range())
+        }
+    }
+
     /// The RFC 3339 text.
     pub(crate) fn format(&self) -> Result<String, EventError> {
         self.0
@@ -93,15 +102,19 @@ impl Timestamp {
     }
 }
 
+/// The error for a point in time RFC 3339 cannot write.
+fn out_of_range() -> EventError {
+    EventError::InvalidAttribute {
+        name: "time".into(),
+        reason: "lies outside the years 0000 to 9999",
+    }
+}
+
 impl TryFrom<SystemTime> for Timestamp {
     type Error = EventError;
 
     /// The instant, in UTC.
     fn try_from(at: SystemTime) -> Result<Self, EventError> {
-        let out_of_range = || EventError::InvalidAttribute {
-            name: "time".into(),
-            reason: "lies outside the years 0000 to 9999",
-        };
         let utc = match at.duration_since(SystemTime::UNIX_EPOCH) {
             Ok(after) => time::Duration::try_from(after)
                 .ok()
@@ -111,10 +124,7 @@ impl TryFrom<SystemTime> for Timestamp {
                 .and_then(|before| OffsetDateTime::UNIX_EPOCH.checked_sub(before)),
         }
         .ok_or_else(out_of_range)?;
-        if !(0..=9999).contains(&utc.year()) {
-            return Err(out_of_range());
-        }
-        Ok(Timestamp(utc))
+        Self::checked(utc)
     }
 }
 
@@ -139,14 +149,7 @@ impl TryFrom<OffsetDateTime> for Timestamp {
 
     /// The same point in time and offset; years outside 0000 to 9999 are refused.
     fn try_from(at: OffsetDateTime) -> Result<Self, EventError> {
-        if (0..=9999).contains(&at.year()) {
-            Ok(Timestamp(at))
-        } else {
-            Err(EventError::InvalidAttribute {
-                name: "time".into(),
-                reason: "lies outside the years 0000 to 9999",
-            })
-        }
+        Self::checked(at)
     }
 }
 
