@@ -1,0 +1,196 @@
+//! Interoperability with the CloudEvents SDK for Rust (`cloudevents-sdk`), in the JSON event
+//! format (structured mode) and the JSON batch format, both ways: what one side writes, the
+//! other reads as the same event, attribute by attribute.
+//!
+//! Binary mode is not compared here: the SDK neither percent-encodes nor decodes `ce-` header
+//! values, which the HTTP binding requires (CloudEvents HTTP Protocol Binding 1.0.2, §3.1.3.2),
+//! so the two sides disagree on any value outside plain ASCII by design of the SDK.
+#![cfg(feature = "chrono")]
+
+use cloudevents::{AttributesReader, EventBuilder, EventBuilderV10};
+use hookwire::event::{Event, ExtensionValue};
+use proptest::prelude::*;
+
+/// Attribute text in the three classes the binding cares about: plain ASCII, printable ASCII
+/// with space, `"` and `%`, and any valid CloudEvents string (no control characters, no
+/// noncharacters).
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-zA-Z0-9._-]{1,24}",
+        "[ -~]{1,24}",
+        "[^\\p{Cc}\u{FDD0}-\u{FDEF}\u{FFFE}\u{FFFF}]{1,24}",
+    ]
+}
+
+#[derive(Debug, Clone)]
+struct Attributes {
+    id: String,
+    source: String,
+    ty: String,
+    subject: Option<String>,
+    time: Option<(i64, u32)>,
+    extensions: Vec<(String, String)>,
+    data: Option<serde_json::Value>,
+}
+
+fn attributes() -> impl Strategy<Value = Attributes> {
+    (
+        text(),
+        "/[a-z]{1,12}(/[a-z0-9]{1,8}){0,2}",
+        "[a-z]{1,10}(\\.[a-z]{1,10}){0,2}",
+        proptest::option::of(text()),
+        proptest::option::of((0i64..253_402_300_799, 0u32..1_000_000_000)),
+        proptest::collection::btree_map("[a-z][a-z0-9]{0,9}", text(), 0..4),
+        proptest::option::of(prop_oneof![
+            any::<i64>().prop_map(serde_json::Value::from),
+            text().prop_map(|t| serde_json::json!({ "note": t, "n": [1, 2.5, null, true] })),
+        ]),
+    )
+        .prop_map(
+            |(id, source, ty, subject, time, extensions, data)| Attributes {
+                id,
+                source,
+                ty,
+                subject,
+                time,
+                extensions: extensions
+                    .into_iter()
+                    .filter(|(name, _)| !RESERVED.contains(&name.as_str()))
+                    .collect(),
+                data,
+            },
+        )
+}
+
+/// Names the specification keeps for its own attributes.
+const RESERVED: [&str; 10] = [
+    "specversion",
+    "id",
+    "source",
+    "type",
+    "datacontenttype",
+    "dataschema",
+    "subject",
+    "time",
+    "data",
+    "data_base64",
+];
+
+fn ours(a: &Attributes) -> Event {
+    let mut builder = Event::builder()
+        .as_given()
+        .id(&a.id)
+        .source(&a.source)
+        .ty(&a.ty);
+    if let Some(subject) = &a.subject {
+        builder = builder.subject(subject);
+    }
+    if let Some((seconds, nanos)) = a.time {
+        let at = chrono::DateTime::from_timestamp(seconds, nanos).unwrap();
+        builder = builder.time(hookwire::event::Timestamp::try_from(at).unwrap());
+    }
+    for (name, value) in &a.extensions {
+        builder = builder.extension(name, value.as_str());
+    }
+    match &a.data {
+        Some(data) => builder
+            .datacontenttype("application/json")
+            .data(data.clone())
+            .build()
+            .unwrap(),
+        None => builder.build().unwrap(),
+    }
+}
+
+fn theirs(a: &Attributes) -> cloudevents::Event {
+    let mut builder = EventBuilderV10::new()
+        .id(&a.id)
+        .source(a.source.as_str())
+        .ty(&a.ty);
+    if let Some(subject) = &a.subject {
+        builder = builder.subject(subject.as_str());
+    }
+    if let Some((seconds, nanos)) = a.time {
+        builder = builder.time(chrono::DateTime::from_timestamp(seconds, nanos).unwrap());
+    }
+    for (name, value) in &a.extensions {
+        builder = builder.extension(name, value.as_str());
+    }
+    if let Some(data) = &a.data {
+        builder = builder.data("application/json", data.clone());
+    }
+    builder.build().unwrap()
+}
+
+/// The two events carry the same attributes and data.
+fn same(ours: &Event, theirs: &cloudevents::Event) -> Result<(), TestCaseError> {
+    prop_assert_eq!(ours.id(), theirs.id());
+    prop_assert_eq!(ours.source(), theirs.source().as_str());
+    prop_assert_eq!(ours.ty(), theirs.ty());
+    prop_assert_eq!(ours.subject(), theirs.subject());
+    prop_assert_eq!(ours.datacontenttype(), theirs.datacontenttype());
+    prop_assert_eq!(
+        ours.time()
+            .map(chrono::DateTime::<chrono::FixedOffset>::from),
+        theirs.time().map(|time| time.fixed_offset())
+    );
+    let their_extensions: Vec<(String, String)> = theirs
+        .iter_extensions()
+        .map(|(name, value)| (name.to_owned(), value.to_string()))
+        .collect();
+    let our_extensions: Vec<(String, String)> = ours
+        .extensions()
+        .iter()
+        .map(|(name, value)| match value {
+            ExtensionValue::String(text) => (name.clone(), text.clone()),
+            other => (name.clone(), other.to_canonical_string().unwrap()),
+        })
+        .collect();
+    let mut their_extensions = their_extensions;
+    their_extensions.sort();
+    prop_assert_eq!(our_extensions, their_extensions);
+    let their_data = match theirs.data() {
+        Some(cloudevents::Data::Json(value)) => Some(value.clone()),
+        None => None,
+        Some(other) => return Err(TestCaseError::fail(format!("unexpected data {other:?}"))),
+    };
+    prop_assert_eq!(ours.json().cloned(), their_data);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// What hookwire writes in the JSON format, the SDK reads as the same event.
+    #[test]
+    fn the_sdk_reads_what_hookwire_writes(a in attributes()) {
+        let ours = ours(&a);
+        let theirs: cloudevents::Event = serde_json::from_slice(&ours.to_json().unwrap()).unwrap();
+        same(&ours, &theirs)?;
+    }
+
+    /// What the SDK writes in the JSON format, hookwire reads as the same event.
+    #[test]
+    fn hookwire_reads_what_the_sdk_writes(a in attributes()) {
+        let theirs = theirs(&a);
+        let ours: Event = Event::from_json(&serde_json::to_vec(&theirs).unwrap()).unwrap();
+        same(&ours, &theirs)?;
+    }
+
+    /// A JSON batch written by either side is read by the other, event by event.
+    #[test]
+    fn batches_cross_both_ways(batch in proptest::collection::vec(attributes(), 0..4)) {
+        let ours_batch: Vec<Event> = batch.iter().map(ours).collect();
+        let read: Vec<cloudevents::Event> =
+            serde_json::from_slice(&Event::to_json_batch(&ours_batch).unwrap()).unwrap();
+        prop_assert_eq!(read.len(), ours_batch.len());
+        for (ours, theirs) in ours_batch.iter().zip(&read) {
+            same(ours, theirs)?;
+        }
+        let theirs_batch: Vec<cloudevents::Event> = batch.iter().map(theirs).collect();
+        let read: Vec<Event> = Event::from_json_batch(&serde_json::to_vec(&theirs_batch).unwrap()).unwrap();
+        for (ours, theirs) in read.iter().zip(&theirs_batch) {
+            same(ours, theirs)?;
+        }
+    }
+}
