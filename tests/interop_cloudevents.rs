@@ -2,9 +2,11 @@
 //! format (structured mode) and the JSON batch format, both ways: what one side writes, the
 //! other reads as the same event, attribute by attribute.
 //!
-//! Binary mode is not compared here: the SDK neither percent-encodes nor decodes `ce-` header
-//! values, which the HTTP binding requires (CloudEvents HTTP Protocol Binding 1.0.2, §3.1.3.2),
-//! so the two sides disagree on any value outside plain ASCII by design of the SDK.
+//! Binary mode is compared too, through the SDK's `http-binding`, for the attribute values both
+//! sides write alike: the SDK neither percent-encodes nor decodes `ce-` header values, which
+//! the HTTP binding requires (CloudEvents HTTP Protocol Binding 1.0.2, §3.1.3.2), so values
+//! with a space, `"`, `%` or anything outside printable ASCII are left out of that comparison
+//! by [`written_alike_in_headers`], which documents the deviation instead of hiding it.
 #![cfg(feature = "chrono")]
 
 use cloudevents::{AttributesReader, EventBuilder, EventBuilderV10};
@@ -151,6 +153,12 @@ fn same(ours: &Event, theirs: &cloudevents::Event) -> Result<(), TestCaseError> 
     prop_assert_eq!(our_extensions, their_extensions);
     let their_data = match theirs.data() {
         Some(cloudevents::Data::Json(value)) => Some(value.clone()),
+        // In binary mode the SDK keeps the body as bytes, whatever its content type.
+        Some(cloudevents::Data::Binary(bytes))
+            if theirs.datacontenttype() == Some("application/json") =>
+        {
+            Some(serde_json::from_slice(bytes).map_err(|e| TestCaseError::fail(e.to_string()))?)
+        }
         None => None,
         Some(other) => return Err(TestCaseError::fail(format!("unexpected data {other:?}"))),
     };
@@ -192,5 +200,67 @@ proptest! {
         for (ours, theirs) in read.iter().zip(&theirs_batch) {
             same(ours, theirs)?;
         }
+    }
+}
+
+/// Whether every attribute and extension value is one the SDK writes and reads in a `ce-`
+/// header as the binding says: printable ASCII without space, `"` or `%`, which need no
+/// percent-encoding (CloudEvents HTTP Protocol Binding 1.0.2, §3.1.3.2). The SDK does not
+/// percent-encode or decode, so for other values the two sides differ by design of the SDK.
+fn written_alike_in_headers(a: &Attributes) -> bool {
+    let plain = |text: &str| {
+        text.bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'%')
+    };
+    plain(&a.id)
+        && plain(&a.source)
+        && plain(&a.ty)
+        && a.subject.as_deref().is_none_or(plain)
+        && a.extensions.iter().all(|(_, value)| plain(value))
+}
+
+/// The headers and body of the SDK's binary-mode message.
+struct Collect(hookwire::http::HeaderMap);
+
+impl cloudevents::binding::http::Builder<(hookwire::http::HeaderMap, Vec<u8>)> for Collect {
+    fn header(&mut self, key: &str, value: hookwire::http::HeaderValue) {
+        let name = hookwire::http::HeaderName::from_bytes(key.as_bytes()).unwrap();
+        self.0.append(name, value);
+    }
+    fn body(
+        &mut self,
+        bytes: Vec<u8>,
+    ) -> cloudevents::message::Result<(hookwire::http::HeaderMap, Vec<u8>)> {
+        Ok((std::mem::take(&mut self.0), bytes))
+    }
+    fn finish(&mut self) -> cloudevents::message::Result<(hookwire::http::HeaderMap, Vec<u8>)> {
+        self.body(Vec::new())
+    }
+}
+
+proptest! {
+    // About one case in six has only values both write alike; 256 of those are compared.
+    #![proptest_config(ProptestConfig { cases: 256, max_global_rejects: 65_536, ..ProptestConfig::default() })]
+
+    /// In binary mode, each side reads what the other writes, for the values both write
+    /// alike (see [`written_alike_in_headers`]); the others are skipped.
+    #[test]
+    fn binary_mode_crosses_both_ways_where_the_sdk_follows_the_binding(a in attributes()) {
+        prop_assume!(written_alike_in_headers(&a));
+        let ours = ours(&a);
+        let (headers, body) = hookwire::event::cloudevents::encode(&ours, hookwire::event::cloudevents::Mode::Binary)
+            .unwrap()
+            .into_parts();
+        let read = cloudevents::binding::http::to_event(&headers, body.to_vec()).unwrap();
+        same(&ours, &read)?;
+
+        let theirs = theirs(&a);
+        let (headers, body) = cloudevents::message::BinaryDeserializer::deserialize_binary(
+            theirs.clone(),
+            cloudevents::binding::http::Serializer::new(Collect(Default::default())),
+        )
+        .unwrap();
+        let read: Event = hookwire::event::cloudevents::decode(&headers, &body).unwrap();
+        same(&read, &theirs)?;
     }
 }
