@@ -93,3 +93,50 @@ proptest! {
         }
     }
 }
+
+fn whsec(key: &[u8]) -> String {
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(key)
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// During a rotation each side accepts what the other signs with either secret, and both
+    /// agree at the edges of the 5-minute tolerance: 2 seconds inside passes on both, 2
+    /// seconds outside fails on both (2 seconds keep the wall clock's tick out of the answer).
+    #[test]
+    fn rotation_and_tolerance_edges_agree_with_standardwebhooks(
+        old in proptest::collection::vec(any::<u8>(), 24..64),
+        new in proptest::collection::vec(any::<u8>(), 24..64),
+        id in "msg_[A-Za-z0-9_-]{1,40}",
+        body in "\\PC{0,200}",
+        edge in prop::sample::select(vec![-302i64, -298, 298, 302]),
+    ) {
+        prop_assume!(old != new);
+        let (old_text, new_text) = (whsec(&old), whsec(&new));
+        let ours = StandardWebhooks::new(&new_text).unwrap().with_secret(&old_text).unwrap();
+        let peer_old = standardwebhooks::Webhook::new(&old_text).unwrap();
+        let peer_new = standardwebhooks::Webhook::new(&new_text).unwrap();
+        // `edge` seconds in the past (positive) or the future (negative).
+        let sent = now_secs() - edge;
+        let inside = edge.abs() < 300;
+
+        // The peer signs with the old secret; hookwire, holding both, says it was the old one.
+        let signature = peer_old.sign(&id, sent, body.as_bytes()).unwrap();
+        let map = headers(&id, sent, &signature);
+        let verified = ours.verify(Inbound::new(&map, body.as_bytes()));
+        prop_assert_eq!(verified.is_ok(), inside, "hookwire at {}: {:?}", edge, verified);
+        if let Ok(verified) = verified {
+            prop_assert_eq!(verified.key(), Some(1));
+        }
+
+        // hookwire signs with both; a peer holding either one accepts it, at the same edges.
+        let at = UNIX_EPOCH + Duration::from_secs(sent as u64);
+        let signed = ours.sign(&Message::new(&id, body.as_bytes()).at(at)).unwrap();
+        prop_assert_eq!(peer_old.verify(body.as_bytes(), &signed).is_ok(), inside, "old at {}", edge);
+        prop_assert_eq!(peer_new.verify(body.as_bytes(), &signed).is_ok(), inside, "new at {}", edge);
+    }
+}
