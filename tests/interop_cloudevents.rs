@@ -264,3 +264,92 @@ proptest! {
         same(&read, &theirs)?;
     }
 }
+
+/// A real receiver: events the SDK writes, in binary, structured and batch modes, signed by
+/// hookwire and sent over loopback by a real client, reach hookwire's axum receiver as the
+/// same events. The SDK's own reqwest binding wraps reqwest 0.12; the SDK's HTTP
+/// serialisation is used here and reqwest 0.13 sends it, so that one HTTP stack is built.
+#[cfg(all(feature = "axum", feature = "hyper"))]
+#[tokio::test]
+async fn events_the_sdk_writes_reach_the_axum_receiver_in_every_mode() {
+    use axum::Router;
+    use axum::routing::post;
+    use hookwire::adapters::axum::WebhookEvents;
+    use hookwire::adapters::server::WebhookConfig;
+    use hookwire::webhook::{Message, Sign, StandardWebhooks, message_id};
+
+    async fn receive(WebhookEvents { events, .. }: WebhookEvents) -> String {
+        events
+            .iter()
+            .map(|event| format!("{}:{}", event.id(), event.ty()))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+    let scheme = StandardWebhooks::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+    let app = Router::new()
+        .route("/events", post(receive))
+        .with_state(WebhookConfig::new(scheme.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let event = |id: &str, ty: &str| {
+        EventBuilderV10::new()
+            .id(id)
+            .source("/treasury")
+            .ty(ty)
+            .data("application/json", serde_json::json!({"amount": "12.50"}))
+            .build()
+            .unwrap()
+    };
+    let (binary_headers, binary_body) =
+        cloudevents::message::BinaryDeserializer::deserialize_binary(
+            event("b-1", "transfer.settled"),
+            cloudevents::binding::http::Serializer::new(Collect(Default::default())),
+        )
+        .unwrap();
+    let mut structured_headers = hookwire::http::HeaderMap::new();
+    structured_headers.insert(
+        "content-type",
+        "application/cloudevents+json".parse().unwrap(),
+    );
+    let mut batch_headers = hookwire::http::HeaderMap::new();
+    batch_headers.insert(
+        "content-type",
+        "application/cloudevents-batch+json".parse().unwrap(),
+    );
+    let cases = [
+        (
+            "binary",
+            binary_headers,
+            binary_body,
+            "b-1:transfer.settled",
+        ),
+        (
+            "structured",
+            structured_headers,
+            serde_json::to_vec(&event("s-1", "account.opened")).unwrap(),
+            "s-1:account.opened",
+        ),
+        (
+            "batch",
+            batch_headers,
+            serde_json::to_vec(&vec![event("x-1", "a.one"), event("x-2", "a.two")]).unwrap(),
+            "x-1:a.one,x-2:a.two",
+        ),
+    ];
+    let client = reqwest::Client::new();
+    for (mode, headers, body, expected) in cases {
+        let signed = scheme.sign(&Message::new(&message_id(), &body)).unwrap();
+        let response = client
+            .post(format!("http://{address}/events"))
+            .headers(headers)
+            .headers(signed)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{mode}");
+        assert_eq!(response.text().await.unwrap(), expected, "{mode}");
+    }
+}
