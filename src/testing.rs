@@ -237,7 +237,10 @@ impl MockResponse {
 /// tests of long schedules run in milliseconds. Its wall time and its monotonic time move
 /// together; it records every wait.
 ///
-/// Clones share one clock: hand a clone to each component under test.
+/// Clones share one clock: hand a clone to each component under test. Every sleep advances
+/// it, even one that a `select` abandons (a deadline beside an answer that came first), so
+/// virtual time can run ahead of what a real clock would show; assert on the order and the
+/// spacing of events, not on the total.
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
