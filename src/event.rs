@@ -12,10 +12,10 @@
 //!
 //! # Time
 //!
-//! Times are [`time::OffsetDateTime`]: it keeps what an RFC 3339 timestamp says, the offset
-//! and every fractional digit up to nanoseconds, so an event re-serialised says what it said
-//! when it arrived; it needs no time-zone database; and the `time` crate parses and formats
-//! RFC 3339 itself. Convert to [`std::time::SystemTime`] with `SystemTime::from(t)`.
+//! Times are [`Timestamp`]s: they keep what an RFC 3339 timestamp says, the offset and every
+//! fractional digit up to nanoseconds, so an event re-serialised says what it said when it
+//! arrived. Convert to [`std::time::SystemTime`] with [`Timestamp::to_system_time`], and to the
+//! `time`, `chrono` and `jiff` types with those features.
 //!
 //! ```
 //! use hookwire::event::{Event, RawEvent};
