@@ -110,8 +110,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         outbox.clone(),
         Arc::new(dispatcher),
         move |endpoint: &str| (endpoint == "customer-7").then(|| destination.clone()),
-    )
-    .poll_interval(Duration::from_millis(20));
+    );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(worker.run(async move {
         let _ = stopped.await;

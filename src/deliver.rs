@@ -13,19 +13,23 @@
 //! `tokio`) drain it with bounded concurrency.
 
 mod dispatcher;
+mod memory;
 mod outbox;
 mod outcome;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod wakeup;
 #[cfg(feature = "tokio")]
 mod worker;
 
 pub use dispatcher::{DeliverError, DeliveryReport, Destination, Dispatcher, Outcome, Payload};
-pub use outbox::{Entry, Job, Lease, ListQuery, MemoryOutbox, Outbox, OutboxError, State};
+pub use memory::MemoryOutbox;
+pub use outbox::{Entry, Job, Lease, ListQuery, Outbox, OutboxError, State};
 pub use outcome::Attempt;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{Durability, SqliteOutbox};
+pub use wakeup::{Wakeup, Woken};
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use worker::Worker;

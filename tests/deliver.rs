@@ -2,10 +2,12 @@
 //! outboxes and the replay guard.
 #![cfg(feature = "test-util")]
 
+use std::future::Future;
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use hookwire::deliver::{
     Attempt, Destination, Dispatcher, Job, ListQuery, MemoryOutbox, Outbox, OutboxError, Outcome,
     Payload, State,
@@ -480,23 +482,55 @@ fn attempt(status: u16) -> Attempt {
     )
 }
 
+/// Whether `outbox`'s wake-up fired while `write` ran.
+async fn wakes<T>(outbox: &dyn Outbox, write: impl Future<Output = T>) -> (T, bool) {
+    let woken = outbox
+        .wakeup()
+        .expect("the shipped stores wake their workers")
+        .listen();
+    let value = write.await;
+    (value, woken.now_or_never().is_some())
+}
+
 /// The contract every outbox keeps.
 pub async fn outbox_contract(outbox: &dyn Outbox) {
-    let t0 = SystemTime::now();
+    // Whole seconds: every store keeps at least millisecond precision.
+    let t0 = SystemTime::UNIX_EPOCH
+        + Duration::from_secs(
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+        );
     let lease_for = Duration::from_secs(30);
-    outbox.enqueue(job("ep1", "a"), t0).await.unwrap();
+    assert_eq!(outbox.next_due().await.unwrap(), None, "nothing is pending");
+    let (enqueued, woken) = wakes(outbox, outbox.enqueue(job("ep1", "a"), t0)).await;
+    enqueued.unwrap();
+    assert!(woken, "an enqueue wakes the workers");
     outbox.enqueue(job("ep1", "a"), t0).await.unwrap(); // idempotent
     outbox
         .enqueue(job("ep1", "b"), t0 + Duration::from_secs(60))
         .await
         .unwrap();
     outbox.enqueue(job("ep2", "a"), t0).await.unwrap(); // same id, other endpoint
+    assert_eq!(
+        outbox.next_due().await.unwrap(),
+        Some(t0),
+        "the earliest due time"
+    );
 
-    let leased = outbox.lease(t0, 10, lease_for).await.unwrap();
+    let (leased, woken) = wakes(outbox, outbox.lease(t0, 10, lease_for)).await;
+    let leased = leased.unwrap();
+    assert!(!woken, "a lease wakes nobody, or workers would spin");
     assert_eq!(leased.len(), 2, "only due jobs, once each");
     assert!(
         outbox.lease(t0, 10, lease_for).await.unwrap().is_empty(),
         "leased jobs are not leased again"
+    );
+    assert_eq!(
+        outbox.next_due().await.unwrap(),
+        Some(t0 + lease_for),
+        "with both due jobs leased, the next is a lease running out (before ep1/b at 60 s)"
     );
 
     let first = leased
@@ -506,10 +540,18 @@ pub async fn outbox_contract(outbox: &dyn Outbox) {
         .clone();
     assert_eq!(first.attempts, 0);
     outbox.record(&first, &attempt(500)).await.unwrap();
-    outbox
-        .reschedule(&first, t0 + Duration::from_secs(5))
-        .await
-        .unwrap();
+    let (rescheduled, woken) = wakes(
+        outbox,
+        outbox.reschedule(&first, t0 + Duration::from_secs(5)),
+    )
+    .await;
+    rescheduled.unwrap();
+    assert!(woken, "a job released for a new time wakes the workers");
+    assert_eq!(
+        outbox.next_due().await.unwrap(),
+        Some(t0 + Duration::from_secs(5)),
+        "the rescheduled job is next"
+    );
 
     // An expired lease is granted again; the stale holder is fenced off.
     let second = leased
@@ -556,7 +598,9 @@ pub async fn outbox_contract(outbox: &dyn Outbox) {
     assert_eq!(outbox.count(Some(State::Delivered)).await.unwrap(), 1);
     assert_eq!(outbox.count(None).await.unwrap(), 3);
 
-    assert!(outbox.redrive("ep1", "a", t0).await.unwrap());
+    let (redriven, woken) = wakes(outbox, outbox.redrive("ep1", "a", t0)).await;
+    assert!(redriven.unwrap());
+    assert!(woken, "a redrive wakes the workers");
     assert!(!outbox.redrive("ep1", "missing", t0).await.unwrap());
     let redriven = outbox
         .lease(t0 + Duration::from_secs(62), 10, lease_for)

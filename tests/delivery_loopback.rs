@@ -219,8 +219,7 @@ async fn two_thousand_events_through_a_faulty_receiver_are_each_handled_exactly_
         move |endpoint: &str| (endpoint == "customer-1").then(|| destination.clone()),
     )
     .concurrency(64)
-    .lease_for(Duration::from_secs(5))
-    .poll_interval(Duration::from_millis(10));
+    .lease_for(Duration::from_secs(5));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(worker.run(async move {
         let _ = stopped.await;
@@ -265,8 +264,7 @@ async fn without_faults_no_message_is_delivered_twice() {
         move |_: &str| Some(destination.clone()),
     )
     .concurrency(32)
-    .lease_for(Duration::from_secs(5))
-    .poll_interval(Duration::from_millis(10));
+    .lease_for(Duration::from_secs(5));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(worker.run(async move {
         let _ = stopped.await;
@@ -308,8 +306,7 @@ async fn a_worker_killed_mid_run_loses_nothing_to_its_successor_on_the_same_file
         move |_: &str| Some(destination.clone()),
     )
     .concurrency(16)
-    .lease_for(Duration::from_secs(2))
-    .poll_interval(Duration::from_millis(10));
+    .lease_for(Duration::from_secs(2));
     let killed = tokio::spawn(worker.run(std::future::pending()));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while receiver.handled.lock().unwrap().len() < 60 {
@@ -335,8 +332,7 @@ async fn a_worker_killed_mid_run_loses_nothing_to_its_successor_on_the_same_file
         move |_: &str| Some(destination.clone()),
     )
     .concurrency(16)
-    .lease_for(Duration::from_secs(2))
-    .poll_interval(Duration::from_millis(10));
+    .lease_for(Duration::from_secs(2));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(worker.run(async move {
         let _ = stopped.await;

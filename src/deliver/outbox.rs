@@ -1,15 +1,13 @@
 //! A durable queue of deliveries: enqueue, lease what is due, record, reschedule, finish, list,
 //! redrive.
 
-use std::collections::BTreeMap;
-use std::ops::Bound;
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
 use super::dispatcher::Payload;
 use super::outcome::Attempt;
+use super::wakeup::Wakeup;
 
 /// A message for an endpoint. Endpoints are named by the application (an id in its own
 /// database); the worker looks up their URL and secrets when it delivers, so that no secret is
@@ -106,7 +104,8 @@ pub struct Entry {
     pub state: State,
     /// Its attempts so far.
     pub attempts: Vec<Attempt>,
-    /// When it is due, while pending.
+    /// When it is next due, while pending; while leased, when the lease runs out (and another
+    /// worker may take it).
     pub next_at: Option<SystemTime>,
     /// When it was delivered, found gone or dead-lettered.
     pub finished_at: Option<SystemTime>,
@@ -238,10 +237,15 @@ pub enum OutboxError {
 
 /// Where deliveries wait, so that none is lost when a process stops.
 ///
-/// The operations map onto one table: a job is keyed by (endpoint, message id); `lease`
-/// takes due, unleased (or lease-expired) pending jobs in order of due time and stamps them
-/// with a lease deadline and a new fencing token. A Postgres store for many machines does the
-/// same with `SELECT … FOR UPDATE SKIP LOCKED` in `lease`.
+/// The operations map onto one table: a job is keyed by (endpoint, message id) and has a due
+/// time; `lease` takes pending jobs whose due time has come, in order of due time, moves their
+/// due time to the end of the lease (so that another worker takes a job whose worker died
+/// once its lease runs out) and stamps them with a new fencing token. A Postgres store for
+/// many machines does the same with `SELECT … FOR UPDATE SKIP LOCKED` in `lease`.
+///
+/// A store that fires a [`Wakeup`] and answers [`next_due`](Outbox::next_due) lets its
+/// workers start a job the moment it is enqueued or falls due; one that does neither is
+/// polled.
 #[async_trait]
 pub trait Outbox: Send + Sync {
     /// Adds a job, due at `at`. Enqueuing the same (endpoint, id) again changes nothing.
@@ -280,178 +284,21 @@ pub trait Outbox: Send + Sync {
     /// that way.
     async fn redrive(&self, endpoint: &str, id: &str, now: SystemTime)
     -> Result<bool, OutboxError>;
-}
 
-/// An [`Outbox`] in memory: for tests, and for processes that may lose pending deliveries.
-#[derive(Debug, Default)]
-pub struct MemoryOutbox {
-    rows: Mutex<BTreeMap<(String, String), Row>>,
-}
-
-#[derive(Debug)]
-struct Row {
-    job: Job,
-    state: State,
-    attempts: Vec<Attempt>,
-    next_at: SystemTime,
-    lease_until: Option<SystemTime>,
-    token: u64,
-    /// Attempts before the last redrive, which the schedule no longer counts.
-    round_start: usize,
-    finished_at: Option<SystemTime>,
-}
-
-impl MemoryOutbox {
-    /// An empty outbox.
-    pub fn new() -> Self {
-        Self::default()
+    /// When `lease` will next find something: the earliest time a pending job falls due or a
+    /// lease on one expires. `None` when nothing is pending, or when the store cannot tell.
+    ///
+    /// A worker with nothing to do sleeps until then (or until its poll interval, whichever is
+    /// sooner), so a job scheduled for later is attempted when it falls due, with no polling in
+    /// between. The default says `None`, and the worker falls back to its poll interval.
+    async fn next_due(&self) -> Result<Option<SystemTime>, OutboxError> {
+        Ok(None)
     }
 
-    fn with_row<T>(&self, lease: &Lease, f: impl FnOnce(&mut Row) -> T) -> Result<T, OutboxError> {
-        let mut rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
-        let key = (lease.job.endpoint.clone(), lease.job.payload.id.clone());
-        match rows.get_mut(&key) {
-            Some(row) if row.token == lease.token && row.state == State::Pending => Ok(f(row)),
-            _ => Err(OutboxError::LeaseLost),
-        }
-    }
-}
-
-#[async_trait]
-impl Outbox for MemoryOutbox {
-    async fn enqueue(&self, job: Job, at: SystemTime) -> Result<(), OutboxError> {
-        let mut rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
-        let key = (job.endpoint.clone(), job.payload.id.clone());
-        rows.entry(key).or_insert(Row {
-            job,
-            state: State::Pending,
-            attempts: Vec::new(),
-            next_at: at,
-            lease_until: None,
-            token: 0,
-            round_start: 0,
-            finished_at: None,
-        });
-        Ok(())
-    }
-
-    async fn lease(
-        &self,
-        now: SystemTime,
-        limit: usize,
-        lease_for: Duration,
-    ) -> Result<Vec<Lease>, OutboxError> {
-        let until = now.checked_add(lease_for).ok_or_else(|| {
-            OutboxError::Store(
-                format!("a lease of {lease_for:?} reaches past representable time").into(),
-            )
-        })?;
-        let mut rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut due: Vec<&mut Row> = rows
-            .values_mut()
-            .filter(|row| {
-                row.state == State::Pending
-                    && row.next_at <= now
-                    && row.lease_until.is_none_or(|until| until <= now)
-            })
-            .collect();
-        due.sort_by_key(|row| row.next_at);
-        Ok(due
-            .into_iter()
-            .take(limit)
-            .map(|row| {
-                row.lease_until = Some(until);
-                row.token += 1;
-                Lease {
-                    job: row.job.clone(),
-                    attempts: u32::try_from(row.attempts.len() - row.round_start)
-                        .unwrap_or(u32::MAX),
-                    token: row.token,
-                }
-            })
-            .collect())
-    }
-
-    async fn record(&self, lease: &Lease, attempt: &Attempt) -> Result<(), OutboxError> {
-        self.with_row(lease, |row| row.attempts.push(attempt.clone()))
-    }
-
-    async fn reschedule(&self, lease: &Lease, at: SystemTime) -> Result<(), OutboxError> {
-        self.with_row(lease, |row| {
-            row.next_at = at;
-            row.lease_until = None;
-        })
-    }
-
-    async fn finish(
-        &self,
-        lease: &Lease,
-        state: State,
-        now: SystemTime,
-    ) -> Result<(), OutboxError> {
-        self.with_row(lease, |row| {
-            row.state = state;
-            row.lease_until = None;
-            row.finished_at = Some(now);
-        })
-    }
-
-    async fn list(&self, query: &ListQuery) -> Result<Vec<Entry>, OutboxError> {
-        let rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
-        let start = match &query.after {
-            Some(key) => Bound::Excluded(key.clone()),
-            None => Bound::Unbounded,
-        };
-        Ok(rows
-            .range((start, Bound::Unbounded))
-            .map(|(_, row)| row)
-            .filter(|row| query.state.is_none_or(|wanted| row.state == wanted))
-            .take(query.limit)
-            .map(|row| Entry {
-                job: row.job.clone(),
-                state: row.state,
-                attempts: row.attempts.clone(),
-                next_at: (row.state == State::Pending).then_some(row.next_at),
-                finished_at: row.finished_at.filter(|_| row.state != State::Pending),
-            })
-            .collect())
-    }
-
-    async fn count(&self, state: Option<State>) -> Result<usize, OutboxError> {
-        let rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(rows
-            .values()
-            .filter(|row| state.is_none_or(|wanted| row.state == wanted))
-            .count())
-    }
-
-    async fn purge(&self, finished_before: SystemTime) -> Result<usize, OutboxError> {
-        let mut rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
-        let before = rows.len();
-        rows.retain(|_, row| {
-            !(matches!(row.state, State::Delivered | State::Gone)
-                && row.finished_at.is_some_and(|at| at < finished_before))
-        });
-        Ok(before - rows.len())
-    }
-
-    async fn redrive(
-        &self,
-        endpoint: &str,
-        id: &str,
-        now: SystemTime,
-    ) -> Result<bool, OutboxError> {
-        let mut rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
-        match rows.get_mut(&(endpoint.to_owned(), id.to_owned())) {
-            Some(row) if matches!(row.state, State::DeadLettered | State::Gone) => {
-                row.state = State::Pending;
-                row.next_at = now;
-                row.lease_until = None;
-                row.round_start = row.attempts.len();
-                row.finished_at = None;
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
+    /// The signal this store fires after it makes work due (`enqueue`, `redrive`,
+    /// `reschedule`), so that a waiting worker in the same process starts at once instead of at
+    /// its next poll. `None` (the default) when the store has none; its workers poll.
+    fn wakeup(&self) -> Option<&Wakeup> {
+        None
     }
 }

@@ -17,6 +17,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use super::dispatcher::Payload;
 use super::outbox::{Entry, Job, Lease, ListQuery, Outbox, OutboxError, State};
 use super::outcome::Attempt;
+use super::wakeup::Wakeup;
 use crate::transport::TransportErrorKind;
 
 const SCHEMA: &str = "
@@ -63,9 +64,16 @@ pub enum Durability {
 
 /// An [`Outbox`] in an SQLite file, in WAL mode. Writes are durable when acknowledged unless
 /// opened with [`Durability::Normal`]; several outboxes (and processes) may share one file.
+///
+/// Its workers start a job the moment it is enqueued through this outbox or one of its clones
+/// (see [`Wakeup`]), and sleep until the next job falls due; a job another process enqueues
+/// into the same file is seen at the worker's
+/// [`poll_interval`](super::Worker::poll_interval). Finished jobs stay out of `lease`'s way: it
+/// reads the `(state, next_at)` index from its start, pending jobs only.
 #[derive(Debug, Clone)]
 pub struct SqliteOutbox {
     connection: Arc<Mutex<Connection>>,
+    wakeup: Wakeup,
 }
 
 /// A lease duration too long to add to the current time.
@@ -127,6 +135,7 @@ impl SqliteOutbox {
         .map_err(store)??;
         Ok(SqliteOutbox {
             connection: Arc::new(Mutex::new(connection)),
+            wakeup: Wakeup::new(),
         })
     }
 
@@ -205,7 +214,9 @@ impl Outbox for SqliteOutbox {
                 .map_err(store)?;
             Ok(())
         })
-        .await
+        .await?;
+        self.wakeup.wake();
+        Ok(())
     }
 
     async fn lease(
@@ -234,7 +245,6 @@ impl Outbox for SqliteOutbox {
                                   WHERE a.endpoint = o.endpoint AND a.id = o.id) - o.round_start
                          FROM hookwire_outbox o
                          WHERE o.state = 'pending' AND o.next_at <= ?1
-                           AND (o.lease_until IS NULL OR o.lease_until <= ?1)
                          ORDER BY o.next_at LIMIT ?2",
                     )
                     .map_err(store)?;
@@ -274,7 +284,8 @@ impl Outbox for SqliteOutbox {
             for lease in &leases {
                 transaction
                     .execute(
-                        "UPDATE hookwire_outbox SET lease_until = ?3, token = token + 1
+                        "UPDATE hookwire_outbox
+                         SET lease_until = ?3, next_at = MAX(next_at, ?3), token = token + 1
                          WHERE endpoint = ?1 AND id = ?2",
                         params![lease.job.endpoint, lease.job.payload.id, until],
                     )
@@ -333,7 +344,9 @@ impl Outbox for SqliteOutbox {
                 &[&millis(at)],
             )
         })
-        .await
+        .await?;
+        self.wakeup.wake();
+        Ok(())
     }
 
     async fn finish(
@@ -487,7 +500,7 @@ impl Outbox for SqliteOutbox {
         now: SystemTime,
     ) -> Result<bool, OutboxError> {
         let (endpoint, id) = (endpoint.to_owned(), id.to_owned());
-        self.with(move |connection| {
+        let changed = self.with(move |connection| {
             let changed = connection
                 .execute(
                     "UPDATE hookwire_outbox SET state = 'pending', next_at = ?3, lease_until = NULL,
@@ -498,7 +511,29 @@ impl Outbox for SqliteOutbox {
                 .map_err(store)?;
             Ok(changed == 1)
         })
+        .await?;
+        if changed {
+            self.wakeup.wake();
+        }
+        Ok(changed)
+    }
+
+    async fn next_due(&self) -> Result<Option<SystemTime>, OutboxError> {
+        self.with(|connection| {
+            connection
+                .query_row(
+                    "SELECT MIN(next_at) FROM hookwire_outbox WHERE state = 'pending'",
+                    [],
+                    |row| row.get::<_, Option<i64>>(0),
+                )
+                .map(|at| at.map(time))
+                .map_err(store)
+        })
         .await
+    }
+
+    fn wakeup(&self) -> Option<&Wakeup> {
+        Some(&self.wakeup)
     }
 }
 

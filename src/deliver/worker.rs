@@ -9,6 +9,7 @@ use tokio::task::JoinSet;
 
 use super::dispatcher::{Destination, Dispatcher};
 use super::outbox::{Lease, Outbox, OutboxError, State};
+use super::wakeup::Wakeup;
 use crate::clock::within;
 use crate::retry::Verdict;
 use crate::transport::HttpClient;
@@ -16,8 +17,12 @@ use crate::transport::HttpClient;
 /// Drains an [`Outbox`]: leases due jobs, delivers them with a [`Dispatcher`] (at most
 /// `concurrency` at once), records every attempt and reschedules, finishes or dead-letters.
 ///
+/// It starts a job as soon as the job is enqueued or falls due: the store's [`Wakeup`] wakes it
+/// when work comes in, and when nothing is due it sleeps until the store's
+/// [`next_due`](Outbox::next_due), polling only as a safety net.
+///
 /// A store that fails (a locked or unreachable database) does not stop it: leasing backs off
-/// (doubling from the poll interval up to 30 seconds) and goes on. It never runs one job twice
+/// (doubling from half a second up to 30 seconds) and goes on. It never runs one job twice
 /// at once: a job it leases again while its attempt is still in flight (a clock jump, a lease
 /// shorter than the attempt) is left alone, and the lease must outlast the dispatcher's attempt
 /// timeout, which [`run`](Worker::run) checks.
@@ -42,6 +47,9 @@ pub struct Worker<O, C, D> {
 /// How often a worker purges delivered and gone jobs past their retention.
 const PURGE_EVERY: Duration = Duration::from_secs(60 * 60);
 
+/// The first wait after the store fails; it doubles with each failure, up to 30 seconds.
+const FAILURE_BACKOFF: Duration = Duration::from_millis(500);
+
 impl<O, C, D> Worker<O, C, D>
 where
     O: Outbox + 'static,
@@ -57,7 +65,7 @@ where
             destinations: Arc::new(destinations),
             concurrency: 16,
             lease_for: Duration::from_secs(60),
-            idle: Duration::from_millis(500),
+            idle: Duration::from_secs(5),
             grace: Duration::from_secs(20),
             retention: Some(Duration::from_secs(30 * 24 * 60 * 60)),
         }
@@ -93,7 +101,13 @@ where
         self
     }
 
-    /// How long to wait when nothing is due; 500 ms unless set.
+    /// The longest the worker sleeps when nothing is due: a safety net. 5 s unless set.
+    ///
+    /// It wakes sooner on its own: when a job falls due (the store's
+    /// [`next_due`](Outbox::next_due)) and when a job is enqueued, redriven or rescheduled
+    /// through a store in this process (its [`Wakeup`]). The poll interval bounds how late it
+    /// sees work that a store cannot signal: a job another process wrote into a shared SQLite
+    /// file, or any job in a store with neither.
     #[must_use]
     pub fn poll_interval(mut self, idle: Duration) -> Self {
         self.idle = idle;
@@ -139,6 +153,9 @@ where
                     }
                 }
             }
+            // Listening starts before the store is asked, so that a job enqueued after the
+            // question is never missed.
+            let woken = self.outbox.wakeup().map(Wakeup::listen);
             let room = self.concurrency.saturating_sub(in_flight.len());
             let leased = if room > 0 {
                 match self.outbox.lease(clock.now(), room, self.lease_for).await {
@@ -149,8 +166,7 @@ where
                     Err(_) => {
                         // A transient store failure: back off, keep what is in flight going.
                         failures = failures.saturating_add(1);
-                        let wait = self
-                            .idle
+                        let wait = FAILURE_BACKOFF
                             .saturating_mul(2u32.saturating_pow(failures.min(16)))
                             .min(Duration::from_secs(30));
                         tokio::select! {
@@ -162,7 +178,8 @@ where
             } else {
                 Vec::new()
             };
-            let busy = !leased.is_empty();
+            // A full batch may leave more due; a short one took everything due.
+            let more = room > 0 && leased.len() == room;
             for lease in leased {
                 let key = (lease.job.endpoint.clone(), lease.job.payload.id.clone());
                 if !running
@@ -188,13 +205,33 @@ where
                         .remove(&key);
                 });
             }
-            if busy && in_flight.len() < self.concurrency {
+            let room = in_flight.len() < self.concurrency;
+            if more && room {
                 continue;
             }
+            // With room for more, sleep until the next job falls due (the poll interval at
+            // most, a safety net), or until the store says work came in; when full, until an
+            // attempt ends.
+            let wait = if room {
+                let due = match self.outbox.next_due().await {
+                    Ok(Some(at)) => at.duration_since(clock.now()).unwrap_or(Duration::ZERO),
+                    Ok(None) | Err(_) => self.idle,
+                };
+                Some(due.min(self.idle))
+            } else {
+                None
+            };
+            let woken = async {
+                match woken {
+                    Some(woken) if room => woken.await,
+                    _ => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 () = &mut shutdown => break,
                 Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
-                () = clock.sleep(self.idle), if !busy => {}
+                () = clock.sleep(wait.unwrap_or(Duration::ZERO)), if wait.is_some() => {}
+                () = woken => {}
             }
         }
         let drained = within(clock, self.grace, async {

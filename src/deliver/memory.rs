@@ -1,0 +1,290 @@
+//! An [`Outbox`] in memory.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+
+use super::outbox::{Entry, Job, Lease, ListQuery, Outbox, OutboxError, State};
+use super::outcome::Attempt;
+use super::wakeup::Wakeup;
+
+/// An [`Outbox`] in memory: for tests, and for processes that may lose pending deliveries.
+///
+/// Pending jobs are kept in order of the time they can next be leased (due time, or lease
+/// expiry while leased), apart from finished ones, so `lease` costs O(log n) per job however
+/// many jobs the outbox holds or has finished. It fires its [`Wakeup`] on `enqueue`,
+/// `redrive` and `reschedule`.
+#[derive(Debug, Default)]
+pub struct MemoryOutbox {
+    inner: Mutex<Rows>,
+    wakeup: Wakeup,
+}
+
+type Key = (String, String);
+
+#[derive(Debug, Default)]
+struct Rows {
+    /// Every job, by (endpoint, id): what `list` pages through.
+    rows: BTreeMap<Key, Row>,
+    /// The pending jobs, by the time they can next be leased, then by enqueue order.
+    ready: BTreeMap<(SystemTime, u64), Key>,
+    /// How many jobs are in each state.
+    counts: HashMap<State, usize>,
+    /// The next enqueue order number.
+    sequence: u64,
+}
+
+#[derive(Debug)]
+struct Row {
+    job: Job,
+    state: State,
+    attempts: Vec<Attempt>,
+    /// When `lease` can next take the job: its due time, or when its lease runs out.
+    next_at: SystemTime,
+    token: u64,
+    /// Attempts before the last redrive, which the schedule no longer counts.
+    round_start: usize,
+    finished_at: Option<SystemTime>,
+    /// The job's place among jobs ready at the same time.
+    sequence: u64,
+}
+
+impl Row {
+    /// The job's key in [`Rows::ready`].
+    fn ready_key(&self) -> (SystemTime, u64) {
+        (self.next_at, self.sequence)
+    }
+}
+
+impl Rows {
+    fn count(&mut self, state: State, change: isize) {
+        let count = self.counts.entry(state).or_default();
+        *count = count.saturating_add_signed(change);
+    }
+
+    /// Runs `f` on the leased job's row while the lease holds, keeping the ready order and
+    /// the counts in step with what `f` changed.
+    fn with_leased<T>(
+        &mut self,
+        lease: &Lease,
+        f: impl FnOnce(&mut Row) -> T,
+    ) -> Result<T, OutboxError> {
+        let key = (lease.job.endpoint.clone(), lease.job.payload.id.clone());
+        let Some(row) = self.rows.get_mut(&key) else {
+            return Err(OutboxError::LeaseLost);
+        };
+        if row.token != lease.token || row.state != State::Pending {
+            return Err(OutboxError::LeaseLost);
+        }
+        let was = row.ready_key();
+        let value = f(row);
+        let (state, now) = (row.state, row.ready_key());
+        if state == State::Pending {
+            if now != was {
+                self.ready.remove(&was);
+                self.ready.insert(now, key);
+            }
+        } else {
+            self.ready.remove(&was);
+            self.count(State::Pending, -1);
+            self.count(state, 1);
+        }
+        Ok(value)
+    }
+}
+
+impl MemoryOutbox {
+    /// An empty outbox.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn rows(&self) -> MutexGuard<'_, Rows> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl Outbox for MemoryOutbox {
+    async fn enqueue(&self, job: Job, at: SystemTime) -> Result<(), OutboxError> {
+        {
+            let mut rows = self.rows();
+            let key = (job.endpoint.clone(), job.payload.id.clone());
+            if rows.rows.contains_key(&key) {
+                return Ok(());
+            }
+            let sequence = rows.sequence;
+            rows.sequence += 1;
+            rows.ready.insert((at, sequence), key.clone());
+            rows.count(State::Pending, 1);
+            rows.rows.insert(
+                key,
+                Row {
+                    job,
+                    state: State::Pending,
+                    attempts: Vec::new(),
+                    next_at: at,
+                    token: 0,
+                    round_start: 0,
+                    finished_at: None,
+                    sequence,
+                },
+            );
+        }
+        self.wakeup.wake();
+        Ok(())
+    }
+
+    async fn lease(
+        &self,
+        now: SystemTime,
+        limit: usize,
+        lease_for: Duration,
+    ) -> Result<Vec<Lease>, OutboxError> {
+        let until = now.checked_add(lease_for).ok_or_else(|| {
+            OutboxError::Store(
+                format!("a lease of {lease_for:?} reaches past representable time").into(),
+            )
+        })?;
+        let mut rows = self.rows();
+        let Rows { rows, ready, .. } = &mut *rows;
+        let mut leases = Vec::new();
+        while leases.len() < limit {
+            let Some(entry) = ready.first_entry() else {
+                break;
+            };
+            if entry.key().0 > now {
+                break;
+            }
+            let ((_, sequence), key) = entry.remove_entry();
+            let Some(row) = rows.get_mut(&key) else {
+                continue;
+            };
+            row.next_at = until.max(row.next_at);
+            row.token += 1;
+            leases.push(Lease {
+                job: row.job.clone(),
+                attempts: u32::try_from(row.attempts.len() - row.round_start).unwrap_or(u32::MAX),
+                token: row.token,
+            });
+            ready.insert((row.next_at, sequence), key);
+        }
+        Ok(leases)
+    }
+
+    async fn record(&self, lease: &Lease, attempt: &Attempt) -> Result<(), OutboxError> {
+        self.rows()
+            .with_leased(lease, |row| row.attempts.push(attempt.clone()))
+    }
+
+    async fn reschedule(&self, lease: &Lease, at: SystemTime) -> Result<(), OutboxError> {
+        self.rows().with_leased(lease, |row| row.next_at = at)?;
+        self.wakeup.wake();
+        Ok(())
+    }
+
+    async fn finish(
+        &self,
+        lease: &Lease,
+        state: State,
+        now: SystemTime,
+    ) -> Result<(), OutboxError> {
+        self.rows().with_leased(lease, |row| {
+            row.state = state;
+            row.finished_at = Some(now);
+        })
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Vec<Entry>, OutboxError> {
+        let rows = self.rows();
+        let start = match query.start_after() {
+            Some((endpoint, id)) => Bound::Excluded((endpoint.to_owned(), id.to_owned())),
+            None => Bound::Unbounded,
+        };
+        Ok(rows
+            .rows
+            .range((start, Bound::Unbounded))
+            .map(|(_, row)| row)
+            .filter(|row| {
+                query
+                    .wanted_state()
+                    .is_none_or(|wanted| row.state == wanted)
+            })
+            .take(query.max())
+            .map(|row| {
+                Entry::new(
+                    row.job.clone(),
+                    row.state,
+                    row.attempts.clone(),
+                    (row.state == State::Pending).then_some(row.next_at),
+                    row.finished_at.filter(|_| row.state != State::Pending),
+                )
+            })
+            .collect())
+    }
+
+    async fn count(&self, state: Option<State>) -> Result<usize, OutboxError> {
+        let rows = self.rows();
+        Ok(match state {
+            Some(state) => rows.counts.get(&state).copied().unwrap_or(0),
+            None => rows.rows.len(),
+        })
+    }
+
+    async fn purge(&self, finished_before: SystemTime) -> Result<usize, OutboxError> {
+        let mut rows = self.rows();
+        let mut purged = Vec::new();
+        rows.rows.retain(|_, row| {
+            let old = matches!(row.state, State::Delivered | State::Gone)
+                && row.finished_at.is_some_and(|at| at < finished_before);
+            if old {
+                purged.push(row.state);
+            }
+            !old
+        });
+        for &state in &purged {
+            rows.count(state, -1);
+        }
+        Ok(purged.len())
+    }
+
+    async fn redrive(
+        &self,
+        endpoint: &str,
+        id: &str,
+        now: SystemTime,
+    ) -> Result<bool, OutboxError> {
+        {
+            let mut rows = self.rows();
+            let key = (endpoint.to_owned(), id.to_owned());
+            let Some(row) = rows.rows.get_mut(&key) else {
+                return Ok(false);
+            };
+            let was = row.state;
+            if !matches!(was, State::DeadLettered | State::Gone) {
+                return Ok(false);
+            }
+            row.state = State::Pending;
+            row.next_at = now;
+            row.round_start = row.attempts.len();
+            row.finished_at = None;
+            let ready = row.ready_key();
+            rows.ready.insert(ready, key);
+            rows.count(was, -1);
+            rows.count(State::Pending, 1);
+        }
+        self.wakeup.wake();
+        Ok(true)
+    }
+
+    async fn next_due(&self) -> Result<Option<SystemTime>, OutboxError> {
+        Ok(self.rows().ready.keys().next().map(|&(at, _)| at))
+    }
+
+    fn wakeup(&self) -> Option<&Wakeup> {
+        Some(&self.wakeup)
+    }
+}
