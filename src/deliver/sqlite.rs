@@ -49,6 +49,18 @@ CREATE TABLE IF NOT EXISTS hookwire_attempts (
 );
 ";
 
+/// The jobs `lease` takes: due pending ones, in order of due time, read from the
+/// `(state, next_at)` index alone, whatever the number of finished jobs.
+const LEASE: &str = "SELECT o.endpoint, o.id, o.event_type, o.content_type, o.body, o.token,
+        (SELECT COUNT(*) FROM hookwire_attempts a
+          WHERE a.endpoint = o.endpoint AND a.id = o.id) - o.round_start
+    FROM hookwire_outbox o
+    WHERE o.state = 'pending' AND o.next_at <= ?1
+    ORDER BY o.next_at LIMIT ?2";
+
+/// When `lease` will next find a job: the first entry of the same index.
+const NEXT_DUE: &str = "SELECT MIN(next_at) FROM hookwire_outbox WHERE state = 'pending'";
+
 /// How durable an acknowledged write is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -178,10 +190,10 @@ fn fenced(
     let token = lease.token as i64;
     let fixed: [&dyn rusqlite::ToSql; 3] = [&lease.job.endpoint, &lease.job.payload.id, &token];
     let changed = connection
-        .execute(
-            statement,
-            rusqlite::params_from_iter(fixed.iter().chain(extra)),
-        )
+        .prepare_cached(statement)
+        .and_then(|mut statement| {
+            statement.execute(rusqlite::params_from_iter(fixed.iter().chain(extra)))
+        })
         .map_err(store)?;
     if changed == 1 {
         Ok(())
@@ -195,11 +207,13 @@ impl Outbox for SqliteOutbox {
     async fn enqueue(&self, job: Job, at: SystemTime) -> Result<(), OutboxError> {
         self.with(move |connection| {
             connection
-                .execute(
+                .prepare_cached(
                     "INSERT OR IGNORE INTO hookwire_outbox
                      (endpoint, id, event_type, content_type, body, state, next_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6)",
-                    params![
+                )
+                .and_then(|mut insert| {
+                    insert.execute(params![
                         job.endpoint,
                         job.payload.id,
                         job.payload.event_type,
@@ -209,8 +223,8 @@ impl Outbox for SqliteOutbox {
                             .unwrap_or("application/octet-stream"),
                         &job.payload.body[..],
                         millis(at)
-                    ],
-                )
+                    ])
+                })
                 .map_err(store)?;
             Ok(())
         })
@@ -238,16 +252,7 @@ impl Outbox for SqliteOutbox {
                 .map_err(store)?;
             let mut leases = Vec::new();
             {
-                let mut select = transaction
-                    .prepare(
-                        "SELECT o.endpoint, o.id, o.event_type, o.content_type, o.body, o.token,
-                                (SELECT COUNT(*) FROM hookwire_attempts a
-                                  WHERE a.endpoint = o.endpoint AND a.id = o.id) - o.round_start
-                         FROM hookwire_outbox o
-                         WHERE o.state = 'pending' AND o.next_at <= ?1
-                         ORDER BY o.next_at LIMIT ?2",
-                    )
-                    .map_err(store)?;
+                let mut select = transaction.prepare_cached(LEASE).map_err(store)?;
                 let rows = select
                     .query_map(params![now, limit as i64], |row| {
                         Ok((
@@ -281,15 +286,19 @@ impl Outbox for SqliteOutbox {
                     });
                 }
             }
-            for lease in &leases {
-                transaction
-                    .execute(
+            {
+                let mut stamp = transaction
+                    .prepare_cached(
                         "UPDATE hookwire_outbox
                          SET lease_until = ?3, next_at = MAX(next_at, ?3), token = token + 1
                          WHERE endpoint = ?1 AND id = ?2",
-                        params![lease.job.endpoint, lease.job.payload.id, until],
                     )
                     .map_err(store)?;
+                for lease in &leases {
+                    stamp
+                        .execute(params![lease.job.endpoint, lease.job.payload.id, until])
+                        .map_err(store)?;
+                }
             }
             transaction.commit().map_err(store)?;
             Ok(leases)
@@ -301,23 +310,28 @@ impl Outbox for SqliteOutbox {
         let (lease, attempt) = (lease.clone(), attempt.clone());
         self.with(move |connection| {
             let current: Option<i64> = connection
-                .query_row(
+                .prepare_cached(
                     "SELECT token FROM hookwire_outbox
                      WHERE endpoint = ?1 AND id = ?2 AND state = 'pending'",
-                    params![lease.job.endpoint, lease.job.payload.id],
-                    |row| row.get(0),
                 )
+                .and_then(|mut select| {
+                    select.query_row(params![lease.job.endpoint, lease.job.payload.id], |row| {
+                        row.get(0)
+                    })
+                })
                 .optional()
                 .map_err(store)?;
             if current != Some(lease.token as i64) {
                 return Err(OutboxError::LeaseLost);
             }
             connection
-                .execute(
+                .prepare_cached(
                     "INSERT INTO hookwire_attempts (endpoint, id, n, at, status, error, latency_us, body)
                      VALUES (?1, ?2, (SELECT COUNT(*) FROM hookwire_attempts WHERE endpoint = ?1 AND id = ?2),
                              ?3, ?4, ?5, ?6, ?7)",
-                    params![
+                )
+                .and_then(|mut insert| {
+                    insert.execute(params![
                         lease.job.endpoint,
                         lease.job.payload.id,
                         millis(attempt.at),
@@ -325,8 +339,8 @@ impl Outbox for SqliteOutbox {
                         attempt.error.map(|kind| format!("{kind:?}")),
                         i64::try_from(attempt.latency.as_micros()).unwrap_or(i64::MAX),
                         &attempt.body[..]
-                    ],
-                )
+                    ])
+                })
                 .map_err(store)?;
             Ok(())
         })
@@ -521,11 +535,8 @@ impl Outbox for SqliteOutbox {
     async fn next_due(&self) -> Result<Option<SystemTime>, OutboxError> {
         self.with(|connection| {
             connection
-                .query_row(
-                    "SELECT MIN(next_at) FROM hookwire_outbox WHERE state = 'pending'",
-                    [],
-                    |row| row.get::<_, Option<i64>>(0),
-                )
+                .prepare_cached(NEXT_DUE)
+                .and_then(|mut select| select.query_row([], |row| row.get::<_, Option<i64>>(0)))
                 .map(|at| at.map(time))
                 .map_err(store)
         })
@@ -550,5 +561,57 @@ fn parse_kind(kind: &str) -> TransportErrorKind {
                 .unwrap_or(0),
         },
         _ => TransportErrorKind::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SQLite's plan for `sql`, one line per step.
+    fn plan(connection: &Connection, sql: &str, params: &[&dyn rusqlite::ToSql]) -> String {
+        let mut explain = connection
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let rows = explain
+            .query_map(params, |row| row.get::<_, String>(3))
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
+    }
+
+    #[test]
+    fn lease_and_next_due_read_the_due_index_and_never_scan_finished_jobs() {
+        let connection = Connection::open_in_memory().unwrap();
+        connection.execute_batch(SCHEMA).unwrap();
+        // A long history: the planner sees the table as it is after months of sending.
+        connection
+            .execute_batch(
+                "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+                 INSERT INTO hookwire_outbox (endpoint, id, content_type, body, state, next_at)
+                 SELECT 'ep', 'old_' || i, 'application/json', x'7b7d',
+                        CASE WHEN i % 100 = 0 THEN 'pending' ELSE 'delivered' END, i FROM n;
+                 ANALYZE;",
+            )
+            .unwrap();
+        let lease = plan(&connection, LEASE, &[&0i64, &16i64]);
+        assert!(
+            lease.contains("SEARCH o USING INDEX hookwire_outbox_due (state=? AND next_at<?)"),
+            "lease reads the due index from its start:\n{lease}"
+        );
+        assert!(
+            !lease.contains("SCAN o") && !lease.contains("TEMP B-TREE"),
+            "lease neither scans the table nor sorts:\n{lease}"
+        );
+        assert!(
+            lease.contains("USING COVERING INDEX sqlite_autoindex_hookwire_attempts_1"),
+            "attempts are counted from their key:\n{lease}"
+        );
+        let next_due = plan(&connection, NEXT_DUE, &[]);
+        assert!(
+            next_due.contains(
+                "SEARCH hookwire_outbox USING COVERING INDEX hookwire_outbox_due (state=?)"
+            ),
+            "next_due reads the due index:\n{next_due}"
+        );
     }
 }
