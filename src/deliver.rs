@@ -16,16 +16,24 @@ mod dispatcher;
 mod memory;
 mod outbox;
 mod outcome;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod wakeup;
 #[cfg(feature = "tokio")]
 mod worker;
 
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use crate::postgres::InvalidSchema;
 pub use dispatcher::{DeliverError, DeliveryReport, Destination, Dispatcher, Outcome, Payload};
 pub use memory::MemoryOutbox;
 pub use outbox::{Entry, Job, Lease, ListQuery, Outbox, OutboxError, State};
 pub use outcome::Attempt;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use postgres::PostgresOutbox;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{Durability, SqliteOutbox};

@@ -139,14 +139,20 @@
     doc = "(The example is shown when the `hyper` feature is on, as on docs.rs.)"
 )]
 //!
-//! The [`http`], [`bytes`] and [`url`] crates are re-exported, so that your code can name the exact
-//! versions hookwire uses.
+//! The [`http`], [`bytes`] and [`url`] crates are re-exported (and `sqlx` and `redis` with their
+//! features), so that your code can name the exact versions hookwire uses.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use bytes;
 pub use http;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use sqlx;
 pub use url;
 
 pub mod adapters;
@@ -154,6 +160,8 @@ pub mod api;
 pub mod clock;
 pub mod deliver;
 pub mod event;
+#[cfg(feature = "postgres")]
+mod postgres;
 pub mod retry;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]

@@ -37,6 +37,10 @@ mod configurable;
 mod github;
 mod mac;
 mod replay;
+#[cfg(feature = "postgres")]
+mod replay_postgres;
+#[cfg(feature = "redis")]
+mod replay_redis;
 mod scheme;
 mod secret;
 mod shopify;
@@ -53,6 +57,12 @@ pub use configurable::{HmacScheme, HmacSchemeBuilder, SchemeError};
 pub use github::GitHub;
 pub use mac::{Algorithm, Encoding};
 pub use replay::{Claim, MAX_ID_LEN, MemoryReplayGuard, ReplayError, ReplayGuard, ReplayKey};
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use replay_postgres::PostgresReplayGuard;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use replay_redis::RedisReplayGuard;
 pub use scheme::{Inbound, Message, MultiVerifier, Sign, Verify};
 pub use secret::{Secret, SecretError, SecretInput};
 pub use shopify::Shopify;

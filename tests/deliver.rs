@@ -2,16 +2,13 @@
 //! outboxes and the replay guard.
 #![cfg(feature = "test-util")]
 
-use std::future::Future;
+mod common;
+
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use futures_util::FutureExt;
-use hookwire::deliver::{
-    Attempt, Destination, Dispatcher, Job, ListQuery, MemoryOutbox, Outbox, OutboxError, Outcome,
-    Payload, State,
-};
+use hookwire::deliver::{Destination, Dispatcher, MemoryOutbox, Outbox, Outcome, Payload};
 use hookwire::http::{Request, Response, StatusCode};
 use hookwire::retry::{Backoff, Jitter, RetryPolicy, Verdict};
 use hookwire::testing::{FakeClock, MockClient, MockResponse};
@@ -468,226 +465,10 @@ fn hosts_are_read_as_a_url_parser_reads_them() {
 
 // ---------------------------------------------------------------- outboxes
 
-fn job(endpoint: &str, id: &str) -> Job {
-    Job::new(endpoint, Payload::json(id, "t", &b"{}"[..]))
-}
-
-fn attempt(status: u16) -> Attempt {
-    Attempt::new(
-        SystemTime::now(),
-        StatusCode::from_u16(status).ok(),
-        None,
-        Duration::from_millis(3),
-        Bytes::from_static(b"ok"),
-    )
-}
-
-/// Whether `outbox`'s wake-up fired while `write` ran.
-async fn wakes<T>(outbox: &dyn Outbox, write: impl Future<Output = T>) -> (T, bool) {
-    let woken = outbox
-        .wakeup()
-        .expect("the shipped stores wake their workers")
-        .listen();
-    let value = write.await;
-    (value, woken.now_or_never().is_some())
-}
-
-/// The contract every outbox keeps.
-pub async fn outbox_contract(outbox: &dyn Outbox) {
-    // Whole seconds: every store keeps at least millisecond precision.
-    let t0 = SystemTime::UNIX_EPOCH
-        + Duration::from_secs(
-            SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap()
-                .as_secs(),
-        );
-    let lease_for = Duration::from_secs(30);
-    assert_eq!(outbox.next_due().await.unwrap(), None, "nothing is pending");
-    let (enqueued, woken) = wakes(outbox, outbox.enqueue(job("ep1", "a"), t0)).await;
-    enqueued.unwrap();
-    assert!(woken, "an enqueue wakes the workers");
-    outbox.enqueue(job("ep1", "a"), t0).await.unwrap(); // idempotent
-    outbox
-        .enqueue(job("ep1", "b"), t0 + Duration::from_secs(60))
-        .await
-        .unwrap();
-    outbox.enqueue(job("ep2", "a"), t0).await.unwrap(); // same id, other endpoint
-    assert_eq!(
-        outbox.next_due().await.unwrap(),
-        Some(t0),
-        "the earliest due time"
-    );
-
-    let (leased, woken) = wakes(outbox, outbox.lease(t0, 10, lease_for)).await;
-    let leased = leased.unwrap();
-    assert!(!woken, "a lease wakes nobody, or workers would spin");
-    assert_eq!(leased.len(), 2, "only due jobs, once each");
-    assert!(
-        outbox.lease(t0, 10, lease_for).await.unwrap().is_empty(),
-        "leased jobs are not leased again"
-    );
-    assert_eq!(
-        outbox.next_due().await.unwrap(),
-        Some(t0 + lease_for),
-        "with both due jobs leased, the next is a lease running out (before ep1/b at 60 s)"
-    );
-
-    let first = leased
-        .iter()
-        .find(|l| l.job.endpoint == "ep1")
-        .unwrap()
-        .clone();
-    assert_eq!(first.attempts, 0);
-    outbox.record(&first, &attempt(500)).await.unwrap();
-    let (rescheduled, woken) = wakes(
-        outbox,
-        outbox.reschedule(&first, t0 + Duration::from_secs(5)),
-    )
-    .await;
-    rescheduled.unwrap();
-    assert!(woken, "a job released for a new time wakes the workers");
-    assert_eq!(
-        outbox.next_due().await.unwrap(),
-        Some(t0 + Duration::from_secs(5)),
-        "the rescheduled job is next"
-    );
-
-    // An expired lease is granted again; the stale holder is fenced off.
-    let second = leased
-        .iter()
-        .find(|l| l.job.endpoint == "ep2")
-        .unwrap()
-        .clone();
-    let regranted = outbox.lease(t0 + lease_for, 10, lease_for).await.unwrap();
-    assert!(regranted.iter().any(|l| l.job.endpoint == "ep2"));
-    assert!(matches!(
-        outbox
-            .finish(&second, State::Delivered, SystemTime::now())
-            .await,
-        Err(OutboxError::LeaseLost)
-    ));
-    let fresh = regranted.iter().find(|l| l.job.endpoint == "ep2").unwrap();
-    outbox
-        .finish(fresh, State::Delivered, SystemTime::now())
-        .await
-        .unwrap();
-
-    let later = outbox
-        .lease(t0 + Duration::from_secs(61), 10, lease_for)
-        .await
-        .unwrap();
-    let again = later.iter().find(|l| l.job.payload.id == "a").unwrap();
-    assert_eq!(again.attempts, 1);
-    outbox.record(again, &attempt(500)).await.unwrap();
-    outbox
-        .finish(again, State::DeadLettered, SystemTime::now())
-        .await
-        .unwrap();
-
-    let dead = outbox
-        .list(&ListQuery::new().state(State::DeadLettered))
-        .await
-        .unwrap();
-    assert_eq!(dead.len(), 1);
-    assert_eq!(dead[0].attempts.len(), 2);
-    assert_eq!(
-        dead[0].attempts[0].status,
-        Some(StatusCode::INTERNAL_SERVER_ERROR)
-    );
-    assert_eq!(outbox.count(Some(State::Delivered)).await.unwrap(), 1);
-    assert_eq!(outbox.count(None).await.unwrap(), 3);
-
-    let (redriven, woken) = wakes(outbox, outbox.redrive("ep1", "a", t0)).await;
-    assert!(redriven.unwrap());
-    assert!(woken, "a redrive wakes the workers");
-    assert!(!outbox.redrive("ep1", "missing", t0).await.unwrap());
-    let redriven = outbox
-        .lease(t0 + Duration::from_secs(62), 10, lease_for)
-        .await
-        .unwrap();
-    let redriven = redriven.iter().find(|l| l.job.payload.id == "a").unwrap();
-    assert_eq!(redriven.attempts, 0, "a redrive starts the schedule over");
-}
-
-/// Listing comes a page at a time in a stable order, and retention purges delivered and gone
-/// jobs (with their attempts) past a cutoff, keeping dead-lettered and pending ones.
-async fn paging_and_retention_contract(outbox: &dyn Outbox) {
-    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-    for n in 0..25 {
-        outbox
-            .enqueue(job(&format!("ep{}", n % 3), &format!("m{n:02}")), t0)
-            .await
-            .unwrap();
-    }
-    let leased = outbox
-        .lease(t0, 100, Duration::from_secs(60))
-        .await
-        .unwrap();
-    assert_eq!(leased.len(), 25);
-    for (n, lease) in leased.iter().enumerate() {
-        outbox.record(lease, &attempt(500)).await.unwrap();
-        let (state, at) = match n % 5 {
-            0 | 1 => (State::Delivered, t0),
-            2 => (State::Gone, t0 + Duration::from_secs(100)),
-            3 => (State::DeadLettered, t0),
-            _ => continue,
-        };
-        outbox.finish(lease, state, at).await.unwrap();
-    }
-    // Pages of 7 cover everything once, in (endpoint, id) order.
-    let mut seen = Vec::new();
-    let mut query = ListQuery::new().limit(7);
-    loop {
-        let page = outbox.list(&query).await.unwrap();
-        assert!(page.len() <= 7);
-        let Some(last) = page.last() else { break };
-        query = query.after(last);
-        seen.extend(
-            page.iter()
-                .map(|e| (e.job.endpoint.clone(), e.job.payload.id.clone())),
-        );
-    }
-    let mut sorted = seen.clone();
-    sorted.sort();
-    sorted.dedup();
-    assert_eq!(seen, sorted, "pages are ordered and never repeat a job");
-    assert_eq!(seen.len(), 25);
-    let delivered = outbox
-        .list(&ListQuery::new().state(State::Delivered).limit(100))
-        .await
-        .unwrap();
-    assert_eq!(delivered.len(), 10);
-    assert!(
-        delivered
-            .iter()
-            .all(|e| e.finished_at == Some(t0) && e.next_at.is_none())
-    );
-    assert_eq!(outbox.count(Some(State::Pending)).await.unwrap(), 5);
-
-    let purged = outbox.purge(t0 + Duration::from_secs(50)).await.unwrap();
-    assert_eq!(purged, 10, "the delivered jobs finished before the cutoff");
-    assert_eq!(outbox.count(Some(State::Delivered)).await.unwrap(), 0);
-    assert_eq!(outbox.count(Some(State::Gone)).await.unwrap(), 5);
-    assert_eq!(outbox.count(Some(State::DeadLettered)).await.unwrap(), 5);
-    assert_eq!(outbox.count(Some(State::Pending)).await.unwrap(), 5);
-    let purged = outbox.purge(t0 + Duration::from_secs(101)).await.unwrap();
-    assert_eq!(purged, 5);
-    assert_eq!(outbox.count(None).await.unwrap(), 10);
-    // A purged job enqueued again is a new job, with no history.
-    outbox.enqueue(job("ep0", "m00"), t0).await.unwrap();
-    let again = outbox
-        .list(&ListQuery::new().state(State::Pending).limit(100))
-        .await
-        .unwrap();
-    let fresh = again.iter().find(|e| e.job.payload.id == "m00").unwrap();
-    assert!(fresh.attempts.is_empty(), "the purged attempts are gone");
-}
-
 #[tokio::test]
 async fn the_memory_outbox_keeps_the_contract() {
-    outbox_contract(&MemoryOutbox::new()).await;
-    paging_and_retention_contract(&MemoryOutbox::new()).await;
+    common::contract::outbox_contract(&MemoryOutbox::new()).await;
+    common::contract::paging_and_retention_contract(&MemoryOutbox::new()).await;
 }
 
 #[cfg(feature = "sqlite")]
@@ -701,14 +482,14 @@ async fn the_sqlite_outbox_keeps_the_contract_and_its_data_across_reopening() {
     let path = dir.join("outbox.db");
     {
         let outbox = hookwire::deliver::SqliteOutbox::open(&path).await.unwrap();
-        outbox_contract(&outbox).await;
+        common::contract::outbox_contract(&outbox).await;
     }
     let reopened = hookwire::deliver::SqliteOutbox::open(&path).await.unwrap();
     assert_eq!(reopened.count(None).await.unwrap(), 3);
     let fresh = hookwire::deliver::SqliteOutbox::open(dir.join("paging.db"))
         .await
         .unwrap();
-    paging_and_retention_contract(&fresh).await;
+    common::contract::paging_and_retention_contract(&fresh).await;
     let _ = std::fs::remove_dir_all(dir);
 }
 

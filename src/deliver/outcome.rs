@@ -71,3 +71,21 @@ impl Attempt {
         }
     }
 }
+
+/// The error kind a store wrote as its `Debug` form.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(super) fn parse_kind(kind: &str) -> TransportErrorKind {
+    match kind {
+        "Connect" => TransportErrorKind::Connect,
+        "Timeout" => TransportErrorKind::Timeout,
+        "Body" => TransportErrorKind::Body,
+        other if other.starts_with("TooLarge") => TransportErrorKind::TooLarge {
+            limit: other
+                .trim_start_matches("TooLarge { limit: ")
+                .trim_end_matches(" }")
+                .parse()
+                .unwrap_or(0),
+        },
+        _ => TransportErrorKind::Other,
+    }
+}

@@ -16,9 +16,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::dispatcher::Payload;
 use super::outbox::{Entry, Job, Lease, ListQuery, Outbox, OutboxError, State};
-use super::outcome::Attempt;
+use super::outcome::{Attempt, parse_kind};
 use super::wakeup::Wakeup;
-use crate::transport::TransportErrorKind;
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
@@ -545,22 +544,6 @@ impl Outbox for SqliteOutbox {
 
     fn wakeup(&self) -> Option<&Wakeup> {
         Some(&self.wakeup)
-    }
-}
-
-fn parse_kind(kind: &str) -> TransportErrorKind {
-    match kind {
-        "Connect" => TransportErrorKind::Connect,
-        "Timeout" => TransportErrorKind::Timeout,
-        "Body" => TransportErrorKind::Body,
-        other if other.starts_with("TooLarge") => TransportErrorKind::TooLarge {
-            limit: other
-                .trim_start_matches("TooLarge { limit: ")
-                .trim_end_matches(" }")
-                .parse()
-                .unwrap_or(0),
-        },
-        _ => TransportErrorKind::Other,
     }
 }
 

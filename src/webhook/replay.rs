@@ -59,8 +59,9 @@ impl ReplayError {
 /// sender's retry is handled. A claim whose holder vanished lapses when its lease ends. The
 /// server adapters (`hyper::handle_once`, axum's `VerifyLayer::replay_guard`) drive it.
 ///
-/// Implement it over Redis or a database for several receivers; [`MemoryReplayGuard`] serves
-/// one process.
+/// [`MemoryReplayGuard`] serves one process; `PostgresReplayGuard` (feature `postgres`) and
+/// `RedisReplayGuard` (feature `redis`) serve several receiver instances behind a load
+/// balancer. Implement it over any other shared store the same way.
 #[async_trait]
 pub trait ReplayGuard: Send + Sync {
     /// Claims `key` at `now`.
@@ -222,7 +223,7 @@ impl MemoryReplayGuard {
 }
 
 /// `now + by`, checked: a duration too long to add means "as long as can be said".
-fn later(now: SystemTime, by: Duration) -> SystemTime {
+pub(super) fn later(now: SystemTime, by: Duration) -> SystemTime {
     now.checked_add(by)
         .or_else(|| now.checked_add(Duration::from_secs(u64::from(u32::MAX))))
         .unwrap_or(now)

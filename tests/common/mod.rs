@@ -99,3 +99,6 @@ pub fn report(error: &dyn std::error::Error) -> String {
     }
     levels.join("\n")
 }
+
+pub mod contract;
+pub mod services;

@@ -1,0 +1,517 @@
+//! An [`Outbox`] in PostgreSQL: the application's own database, for many workers on many
+//! machines.
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode};
+use sqlx::postgres::{PgListener, PgPool, PgRow};
+use sqlx::{PgExecutor, Row};
+use time::OffsetDateTime;
+
+use super::dispatcher::Payload;
+use super::outbox::{Entry, Job, Lease, ListQuery, Outbox, OutboxError, State};
+use super::outcome::{Attempt, parse_kind};
+use super::wakeup::Wakeup;
+use crate::postgres::Schema;
+
+/// The SQL of every statement, written once for the schema.
+#[derive(Debug)]
+struct Statements {
+    enqueue: String,
+    lease: String,
+    record: String,
+    reschedule: String,
+    finish: String,
+    list: String,
+    attempts: String,
+    count: String,
+    purge: String,
+    redrive: String,
+    next_due: String,
+}
+
+impl Statements {
+    fn new(schema: &Schema) -> Self {
+        let sql = |text: &str| schema.sql(text);
+        Statements {
+            // One statement: the job and, when it is new, the notification, which PostgreSQL
+            // sends when (and only if) the surrounding transaction commits.
+            enqueue: sql("WITH inserted AS (
+                     INSERT INTO {schema}.hookwire_outbox
+                         (endpoint, id, event_type, content_type, body, next_at)
+                     VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (endpoint, id) DO NOTHING
+                     RETURNING 1)
+                 SELECT pg_notify($7, '') FROM inserted"),
+            // One statement, so that workers never block each other: the due jobs no other
+            // transaction holds, stamped with a lease that moves their due time to its end.
+            lease: sql("UPDATE {schema}.hookwire_outbox o
+                 SET lease_until = $2, next_at = greatest(o.next_at, $2), token = o.token + 1
+                 FROM (SELECT endpoint, id FROM {schema}.hookwire_outbox
+                       WHERE state = 'pending' AND next_at <= $1
+                       ORDER BY next_at LIMIT $3
+                       FOR UPDATE SKIP LOCKED) due
+                 WHERE o.endpoint = due.endpoint AND o.id = due.id
+                 RETURNING o.endpoint, o.id, o.event_type, o.content_type, o.body, o.token,
+                     (SELECT count(*) FROM {schema}.hookwire_attempts a
+                      WHERE a.endpoint = o.endpoint AND a.id = o.id) - o.round_start"),
+            record: sql("INSERT INTO {schema}.hookwire_attempts
+                     (endpoint, id, n, at, status, error, latency_us, body)
+                 SELECT $1, $2,
+                     (SELECT count(*) FROM {schema}.hookwire_attempts WHERE endpoint = $1 AND id = $2),
+                     $4, $5, $6, $7, $8
+                 WHERE EXISTS (SELECT 1 FROM {schema}.hookwire_outbox
+                     WHERE endpoint = $1 AND id = $2 AND token = $3 AND state = 'pending')"),
+            reschedule: sql("WITH released AS (
+                     UPDATE {schema}.hookwire_outbox SET next_at = $4, lease_until = NULL
+                     WHERE endpoint = $1 AND id = $2 AND token = $3 AND state = 'pending'
+                     RETURNING 1)
+                 SELECT pg_notify($5, '') FROM released"),
+            finish: sql("UPDATE {schema}.hookwire_outbox
+                 SET state = $4, finished_at = $5, lease_until = NULL
+                 WHERE endpoint = $1 AND id = $2 AND token = $3 AND state = 'pending'"),
+            list: sql("SELECT endpoint, id, event_type, content_type, body, state, next_at,
+                     finished_at
+                 FROM {schema}.hookwire_outbox
+                 WHERE ($1::text IS NULL OR state = $1)
+                   AND ($2::text IS NULL OR (endpoint, id) > ($2, $3))
+                 ORDER BY endpoint, id LIMIT $4"),
+            attempts: sql("SELECT endpoint, id, at, status, error, latency_us, body
+                 FROM {schema}.hookwire_attempts
+                 WHERE (endpoint, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+                 ORDER BY endpoint, id, n"),
+            count: sql("SELECT count(*) FROM {schema}.hookwire_outbox
+                 WHERE $1::text IS NULL OR state = $1"),
+            purge: sql("DELETE FROM {schema}.hookwire_outbox
+                 WHERE state IN ('delivered', 'gone') AND finished_at < $1"),
+            redrive: sql("WITH redriven AS (
+                     UPDATE {schema}.hookwire_outbox SET state = 'pending', next_at = $3,
+                         lease_until = NULL, finished_at = NULL,
+                         round_start = (SELECT count(*) FROM {schema}.hookwire_attempts
+                                        WHERE endpoint = $1 AND id = $2)
+                     WHERE endpoint = $1 AND id = $2 AND state IN ('dead', 'gone')
+                     RETURNING 1)
+                 SELECT pg_notify($4, '') FROM redriven"),
+            next_due: sql("SELECT min(next_at) FROM {schema}.hookwire_outbox
+                 WHERE state = 'pending'"),
+        }
+    }
+}
+
+/// An [`Outbox`] in PostgreSQL, for any number of workers on any number of machines.
+///
+/// - **Transactional enqueue**: [`enqueue_in`](PostgresOutbox::enqueue_in) writes the job in
+///   the caller's own transaction, so that a business write and its webhook commit together
+///   or not at all (the transactional outbox pattern).
+/// - **Leasing** is one statement (`UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED)`), so
+///   that workers never wait for each other; a lease moves the job's due time to its end, so
+///   that a job whose worker died is taken by another once its lease runs out; the fencing
+///   token refuses the late writes of a worker whose lease was lost.
+/// - **Wake-ups**: every write that makes work due sends `NOTIFY` on commit; each outbox
+///   listens (one connection, from the first [`wakeup`](Outbox::wakeup) call in a tokio
+///   runtime) and wakes its workers, whichever process wrote. Workers also sleep until
+///   [`next_due`](Outbox::next_due), and poll as a safety net.
+/// - No connection is held while an HTTP attempt is in flight: each call takes a connection
+///   from the pool for one statement.
+///
+/// The tables live in a schema (`public` unless [`schema`](PostgresOutbox::schema) says
+/// otherwise), created by [`migrate`](PostgresOutbox::migrate).
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::SystemTime;
+/// use hookwire::deliver::{Job, Payload, PostgresOutbox};
+///
+/// let pool = hookwire::sqlx::PgPool::connect("postgres://app@localhost/app").await?;
+/// let outbox = PostgresOutbox::new(pool.clone()).schema("webhooks")?;
+/// outbox.migrate().await?;
+///
+/// // The order and its webhook commit together, or neither does.
+/// let mut transaction = pool.begin().await?;
+/// hookwire::sqlx::query("INSERT INTO orders (id) VALUES ($1)")
+///     .bind("ord_1")
+///     .execute(&mut *transaction)
+///     .await?;
+/// let payload = Payload::json("evt_1", "order.created", r#"{"id":"ord_1"}"#);
+/// outbox
+///     .enqueue_in(&mut *transaction, &Job::new("customer-7", payload), SystemTime::now())
+///     .await?;
+/// transaction.commit().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct PostgresOutbox {
+    pool: PgPool,
+    schema: Schema,
+    statements: Arc<Statements>,
+    wakeup: Wakeup,
+    listening: Arc<OnceLock<Listening>>,
+}
+
+/// The task that turns notifications into wake-ups; it ends when the last clone of the
+/// outbox is dropped.
+#[derive(Debug)]
+struct Listening(tokio::task::JoinHandle<()>);
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn store(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> OutboxError {
+    OutboxError::Store(error.into())
+}
+
+fn timestamp(time: SystemTime) -> OffsetDateTime {
+    OffsetDateTime::from(time)
+}
+
+impl PostgresOutbox {
+    /// An outbox in `pool`'s database, in the `public` schema. Call
+    /// [`migrate`](PostgresOutbox::migrate) once before use.
+    pub fn new(pool: PgPool) -> Self {
+        let schema = Schema::public();
+        PostgresOutbox {
+            statements: Arc::new(Statements::new(&schema)),
+            pool,
+            schema,
+            wakeup: Wakeup::new(),
+            listening: Arc::default(),
+        }
+    }
+
+    /// Keeps the tables in the schema `name` (created by [`migrate`](Self::migrate)).
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidSchema`](crate::deliver::InvalidSchema) when `name` is not 1 to 63 lowercase ASCII letters, digits and
+    /// underscores, not starting with a digit.
+    pub fn schema(self, name: &str) -> Result<Self, crate::postgres::InvalidSchema> {
+        let schema = Schema::new(name)?;
+        Ok(PostgresOutbox {
+            statements: Arc::new(Statements::new(&schema)),
+            schema,
+            listening: Arc::default(),
+            ..self
+        })
+    }
+
+    /// Creates the schema and its tables, or brings them up to this version: idempotent,
+    /// versioned (in `hookwire_migrations`), and safe to call from several processes at once.
+    ///
+    /// # Errors
+    ///
+    /// [`OutboxError::Store`] when the database refuses (for example, the role may not create
+    /// the schema).
+    pub async fn migrate(&self) -> Result<(), OutboxError> {
+        self.schema.migrate(&self.pool).await.map_err(store)
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Adds a job due at `at` through `executor`: the caller's transaction (`&mut *transaction`)
+    /// or a connection. Inside a transaction, the job exists (and its workers are woken) only
+    /// if the transaction commits. Enqueuing the same (endpoint, id) again changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`OutboxError::Store`] when the statement fails; the caller's transaction is then
+    /// aborted, as after any failed statement.
+    pub async fn enqueue_in<'c>(
+        &self,
+        executor: impl PgExecutor<'c>,
+        job: &Job,
+        at: SystemTime,
+    ) -> Result<(), OutboxError> {
+        sqlx::query(&self.statements.enqueue)
+            .bind(&job.endpoint)
+            .bind(&job.payload.id)
+            .bind(job.payload.event_type.as_deref())
+            .bind(
+                job.payload
+                    .content_type
+                    .to_str()
+                    .unwrap_or("application/octet-stream"),
+            )
+            .bind(&job.payload.body[..])
+            .bind(timestamp(at))
+            .bind(self.schema.channel())
+            .execute(executor)
+            .await
+            .map_err(store)?;
+        Ok(())
+    }
+
+    /// Starts the task that turns notifications into wake-ups, once, where a tokio runtime
+    /// runs.
+    fn listen(&self) {
+        if self.listening.get().is_some() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (pool, channel, wakeup) = (
+            self.pool.clone(),
+            self.schema.channel(),
+            self.wakeup.clone(),
+        );
+        let _ = self.listening.get_or_init(|| {
+            Listening(runtime.spawn(async move {
+                loop {
+                    let mut listener = match PgListener::connect_with(&pool).await {
+                        Ok(listener) => listener,
+                        Err(_) => {
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            continue;
+                        }
+                    };
+                    if listener.listen(&channel).await.is_err() {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                    // Whatever was written while nobody listened is found by the next lease.
+                    wakeup.wake();
+                    // `Ok(None)`: the connection was lost; listen again on a new one.
+                    while let Ok(Some(_)) = listener.try_recv().await {
+                        wakeup.wake();
+                    }
+                }
+            }))
+        });
+    }
+}
+
+fn payload(row: &PgRow) -> Result<Payload, sqlx::Error> {
+    let content_type: String = row.try_get("content_type")?;
+    Ok(Payload {
+        id: row.try_get("id")?,
+        event_type: row.try_get("event_type")?,
+        content_type: HeaderValue::from_str(&content_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+        body: Bytes::from(row.try_get::<Vec<u8>, _>("body")?),
+    })
+}
+
+/// Runs a fenced statement; no row changed means the lease was lost.
+fn fenced(changed: u64) -> Result<(), OutboxError> {
+    if changed == 1 {
+        Ok(())
+    } else {
+        Err(OutboxError::LeaseLost)
+    }
+}
+
+#[async_trait]
+impl Outbox for PostgresOutbox {
+    async fn enqueue(&self, job: Job, at: SystemTime) -> Result<(), OutboxError> {
+        self.enqueue_in(&self.pool, &job, at).await?;
+        self.wakeup.wake();
+        Ok(())
+    }
+
+    async fn lease(
+        &self,
+        now: SystemTime,
+        limit: usize,
+        lease_for: Duration,
+    ) -> Result<Vec<Lease>, OutboxError> {
+        let until = now.checked_add(lease_for).ok_or_else(|| {
+            store(format!(
+                "a lease of {lease_for:?} reaches past representable time"
+            ))
+        })?;
+        let rows = sqlx::query(&self.statements.lease)
+            .bind(timestamp(now))
+            .bind(timestamp(until))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store)?;
+        rows.iter()
+            .map(|row| {
+                Ok(Lease::new(
+                    Job::new(row.try_get::<String, _>("endpoint")?, payload(row)?),
+                    u32::try_from(row.try_get::<i64, _>(6)?).unwrap_or(0),
+                    u64::try_from(row.try_get::<i64, _>("token")?).unwrap_or(0),
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(store)
+    }
+
+    async fn record(&self, lease: &Lease, attempt: &Attempt) -> Result<(), OutboxError> {
+        let done = sqlx::query(&self.statements.record)
+            .bind(&lease.job.endpoint)
+            .bind(&lease.job.payload.id)
+            .bind(lease.token as i64)
+            .bind(timestamp(attempt.at))
+            .bind(attempt.status.map(|s| s.as_u16() as i16))
+            .bind(attempt.error.map(|kind| format!("{kind:?}")))
+            .bind(i64::try_from(attempt.latency.as_micros()).unwrap_or(i64::MAX))
+            .bind(&attempt.body[..])
+            .execute(&self.pool)
+            .await
+            .map_err(store)?;
+        fenced(done.rows_affected())
+    }
+
+    async fn reschedule(&self, lease: &Lease, at: SystemTime) -> Result<(), OutboxError> {
+        let done = sqlx::query(&self.statements.reschedule)
+            .bind(&lease.job.endpoint)
+            .bind(&lease.job.payload.id)
+            .bind(lease.token as i64)
+            .bind(timestamp(at))
+            .bind(self.schema.channel())
+            .execute(&self.pool)
+            .await
+            .map_err(store)?;
+        fenced(done.rows_affected())?;
+        self.wakeup.wake();
+        Ok(())
+    }
+
+    async fn finish(
+        &self,
+        lease: &Lease,
+        state: State,
+        now: SystemTime,
+    ) -> Result<(), OutboxError> {
+        let done = sqlx::query(&self.statements.finish)
+            .bind(&lease.job.endpoint)
+            .bind(&lease.job.payload.id)
+            .bind(lease.token as i64)
+            .bind(state.as_str())
+            .bind(timestamp(now))
+            .execute(&self.pool)
+            .await
+            .map_err(store)?;
+        fenced(done.rows_affected())
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Vec<Entry>, OutboxError> {
+        let (after_endpoint, after_id) = query.start_after().unzip();
+        let rows = sqlx::query(&self.statements.list)
+            .bind(query.wanted_state().map(State::as_str))
+            .bind(after_endpoint)
+            .bind(after_id)
+            .bind(i64::try_from(query.max()).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store)?;
+        let keys: (Vec<String>, Vec<String>) = rows
+            .iter()
+            .map(|row| Ok((row.try_get("endpoint")?, row.try_get("id")?)))
+            .collect::<Result<Vec<(String, String)>, sqlx::Error>>()
+            .map_err(store)?
+            .into_iter()
+            .unzip();
+        let attempts = sqlx::query(&self.statements.attempts)
+            .bind(&keys.0)
+            .bind(&keys.1)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store)?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let endpoint: String = row.try_get("endpoint").map_err(store)?;
+            let id: String = row.try_get("id").map_err(store)?;
+            let state: String = row.try_get("state").map_err(store)?;
+            let state = State::parse(&state).unwrap_or(State::Pending);
+            let history = attempts
+                .iter()
+                .filter(|a| {
+                    a.try_get::<&str, _>("endpoint").ok() == Some(endpoint.as_str())
+                        && a.try_get::<&str, _>("id").ok() == Some(id.as_str())
+                })
+                .map(attempt)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(store)?;
+            let next_at: OffsetDateTime = row.try_get("next_at").map_err(store)?;
+            let finished_at: Option<OffsetDateTime> = row.try_get("finished_at").map_err(store)?;
+            entries.push(Entry::new(
+                Job::new(endpoint, payload(row).map_err(store)?),
+                state,
+                history,
+                (state == State::Pending).then(|| next_at.into()),
+                finished_at
+                    .filter(|_| state != State::Pending)
+                    .map(Into::into),
+            ));
+        }
+        Ok(entries)
+    }
+
+    async fn count(&self, state: Option<State>) -> Result<usize, OutboxError> {
+        let count: i64 = sqlx::query_scalar(&self.statements.count)
+            .bind(state.map(State::as_str))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store)?;
+        Ok(usize::try_from(count).unwrap_or(0))
+    }
+
+    async fn purge(&self, finished_before: SystemTime) -> Result<usize, OutboxError> {
+        let done = sqlx::query(&self.statements.purge)
+            .bind(timestamp(finished_before))
+            .execute(&self.pool)
+            .await
+            .map_err(store)?;
+        Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+    }
+
+    async fn redrive(
+        &self,
+        endpoint: &str,
+        id: &str,
+        now: SystemTime,
+    ) -> Result<bool, OutboxError> {
+        let done = sqlx::query(&self.statements.redrive)
+            .bind(endpoint)
+            .bind(id)
+            .bind(timestamp(now))
+            .bind(self.schema.channel())
+            .execute(&self.pool)
+            .await
+            .map_err(store)?;
+        let redriven = done.rows_affected() == 1;
+        if redriven {
+            self.wakeup.wake();
+        }
+        Ok(redriven)
+    }
+
+    async fn next_due(&self) -> Result<Option<SystemTime>, OutboxError> {
+        let due: Option<OffsetDateTime> = sqlx::query_scalar(&self.statements.next_due)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store)?;
+        Ok(due.map(Into::into))
+    }
+
+    fn wakeup(&self) -> Option<&Wakeup> {
+        self.listen();
+        Some(&self.wakeup)
+    }
+}
+
+fn attempt(row: &PgRow) -> Result<Attempt, sqlx::Error> {
+    let at: OffsetDateTime = row.try_get("at")?;
+    Ok(Attempt::new(
+        at.into(),
+        row.try_get::<Option<i16>, _>("status")?
+            .and_then(|s| u16::try_from(s).ok())
+            .and_then(|s| StatusCode::from_u16(s).ok()),
+        row.try_get::<Option<String>, _>("error")?
+            .map(|kind| parse_kind(&kind)),
+        Duration::from_micros(u64::try_from(row.try_get::<i64, _>("latency_us")?).unwrap_or(0)),
+        Bytes::from(row.try_get::<Vec<u8>, _>("body")?),
+    ))
+}
