@@ -401,6 +401,12 @@ where
 /// being handled right now, 409 with `Retry-After`. A webhook without an id runs `handle`
 /// every time. What the server adapters use; call it from your own adapter.
 ///
+/// HTTP servers drop a request's future when its client goes away. Dropped between the claim
+/// and its commit, the claim lapses at the end of the guard's lease (so keep the lease a little
+/// longer than handling can take); dropped after `handle` ran but before the commit, the
+/// message may be handled again after the lease. Where that matters, run the handling in a task
+/// of its own (`tokio::spawn`), which a departing client cannot cancel.
+///
 /// # Errors
 ///
 /// What `handle` returns.
