@@ -85,19 +85,19 @@ async fn receive(
     let n = receiver.requests.fetch_add(1, Ordering::SeqCst) as u64;
     // A fixed pseudo-random sequence: 30 % failures of five kinds.
     match n.wrapping_mul(2_654_435_761) % 100 {
-        0..=9 => return Ok(status(500)),
+        0..=9 => Ok(status(500)),
         10..=16 => {
             let mut response = status(429);
             response
                 .headers_mut()
                 .insert("retry-after", "1".parse().unwrap());
-            return Ok(response);
+            Ok(response)
         }
         17..=21 => {
             tokio::time::sleep(Duration::from_millis(600)).await;
-            return Ok(status(503));
+            Ok(status(503))
         }
-        22..=26 => return Err("reset before handling"),
+        22..=26 => Err("reset before handling"),
         roll => {
             let now = SystemTime::now();
             let webhook = match verify_request(&*receiver.verifier, request, 1 << 20, now).await {
