@@ -275,6 +275,8 @@ async fn four_worker_processes_deliver_every_event_once_through_faults_and_a_sig
     }
     drop(workers);
 
+    let dead = outbox.count(Some(State::DeadLettered)).await.unwrap();
+    drop_schema(&pool, &schema).await;
     let seen = receiver.seen.lock().unwrap();
     let handled: HashSet<&String> = seen.handled.iter().collect();
     assert_eq!(handled.len(), EVENTS, "every event handled");
@@ -283,11 +285,7 @@ async fn four_worker_processes_deliver_every_event_once_through_faults_and_a_sig
         EVENTS,
         "each exactly once: the shared guard dropped every repeat"
     );
-    assert_eq!(
-        outbox.count(Some(State::DeadLettered)).await.unwrap(),
-        0,
-        "none lost"
-    );
+    assert_eq!(dead, 0, "none lost");
     assert!(done_at_kill < EVENTS, "the kill came mid-run");
     assert!(!in_flight.is_empty(), "jobs were in flight at the kill");
 
@@ -334,8 +332,6 @@ async fn four_worker_processes_deliver_every_event_once_through_faults_and_a_sig
         seen.slow_successes.len(),
         in_flight.len()
     );
-    drop(seen);
-    drop_schema(&pool, &schema).await;
 }
 
 /// One worker process of the fault test; does nothing unless run by it.
