@@ -43,8 +43,6 @@ const WORKERS: usize = 4;
 const CHILD: &str = "HOOKWIRE_FAULT_CHILD";
 /// The workers' attempt timeout.
 const ATTEMPT: Duration = Duration::from_millis(250);
-/// Handling this slow may outlast the sender's attempt, counting its connection and queueing.
-const SLOW: Duration = Duration::from_millis(100);
 
 /// What the receiver saw.
 #[derive(Default)]
@@ -57,9 +55,7 @@ struct Seen {
     repeats: Vec<String>,
     /// Ids handled whose answer was then cut off.
     hidden_successes: HashSet<String>,
-    /// Ids handled so slowly (the receiver's database busy at the start) that the sender's
-    /// attempt may have timed out first: a success the sender may not have seen.
-    slow_successes: HashSet<String>,
+
     done: HashSet<String>,
 }
 
@@ -81,7 +77,6 @@ async fn receive(
     receiver: Receiver,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, &'static str> {
-    let arrived = Instant::now();
     let n = receiver.requests.fetch_add(1, Ordering::SeqCst) as u64;
     // A fixed pseudo-random sequence: 30 % failures of five kinds.
     match n.wrapping_mul(2_654_435_761) % 100 {
@@ -128,14 +123,6 @@ async fn receive(
             })
             .await
             .map_err(|_| "the handling task failed")??;
-            if arrived.elapsed() >= SLOW {
-                receiver
-                    .seen
-                    .lock()
-                    .unwrap()
-                    .slow_successes
-                    .insert(id.clone());
-            }
             if (27..=29).contains(&roll) && response.status() == StatusCode::NO_CONTENT {
                 receiver.seen.lock().unwrap().hidden_successes.insert(id);
                 return Err("reset after handling");
@@ -276,6 +263,16 @@ async fn four_worker_processes_deliver_every_event_once_through_faults_and_a_sig
     drop(workers);
 
     let dead = outbox.count(Some(State::DeadLettered)).await.unwrap();
+    // The jobs with an attempt the sender got no answer to (a reset, a timeout): where a
+    // success can hide.
+    let unanswered: HashSet<String> = sqlx::query_scalar(&format!(
+        "SELECT DISTINCT id FROM \"{schema}\".hookwire_attempts WHERE status IS NULL"
+    ))
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .collect();
     drop_schema(&pool, &schema).await;
     let seen = receiver.seen.lock().unwrap();
     let handled: HashSet<&String> = seen.handled.iter().collect();
@@ -289,9 +286,9 @@ async fn four_worker_processes_deliver_every_event_once_through_faults_and_a_sig
     assert!(done_at_kill < EVENTS, "the kill came mid-run");
     assert!(!in_flight.is_empty(), "jobs were in flight at the kill");
 
-    // Repeats: every hidden success was delivered again; any other repeat is a success the
-    // sender may have timed out on, or an attempt the kill cut short. All of them carried the
-    // event's own id.
+    // Repeats: every hidden success was delivered again; any repeat follows an attempt the
+    // sender got no answer to (a reset, or a timeout while the receiver handled it), or one
+    // the kill cut short. All of them carried the event's own id.
     let repeats: HashMap<&String, usize> = seen.repeats.iter().fold(HashMap::new(), |mut m, id| {
         *m.entry(id).or_default() += 1;
         m
@@ -308,15 +305,11 @@ async fn four_worker_processes_deliver_every_event_once_through_faults_and_a_sig
     }
     let unexplained: Vec<&&String> = repeats
         .keys()
-        .filter(|id| {
-            !seen.hidden_successes.contains(**id)
-                && !seen.slow_successes.contains(**id)
-                && !in_flight.contains(**id)
-        })
+        .filter(|id| !unanswered.contains(**id) && !in_flight.contains(**id))
         .collect();
     assert!(
         unexplained.is_empty(),
-        "repeats neither hidden by a fault nor in flight at the kill: {unexplained:?}"
+        "repeats after neither an unanswered attempt nor the kill: {unexplained:?}"
     );
     let known: HashSet<String> = (0..EVENTS).map(|n| format!("evt_{n:05}")).collect();
     assert!(
@@ -324,12 +317,12 @@ async fn four_worker_processes_deliver_every_event_once_through_faults_and_a_sig
         "every request carried its event's id"
     );
     eprintln!(
-        "{} requests, {} verified, {} repeats ({} hidden successes, {} slow successes, {} in flight at the kill)",
+        "{} requests, {} verified, {} repeats ({} hidden successes, {} jobs with an unanswered attempt, {} in flight at the kill)",
         receiver.requests.load(Ordering::SeqCst),
         seen.verified.len(),
         seen.repeats.len(),
         seen.hidden_successes.len(),
-        seen.slow_successes.len(),
+        unanswered.len(),
         in_flight.len()
     );
 }
