@@ -485,7 +485,11 @@ async fn the_sqlite_outbox_keeps_the_contract_and_its_data_across_reopening() {
         common::contract::outbox_contract(&outbox).await;
     }
     let reopened = hookwire::deliver::SqliteOutbox::open(&path).await.unwrap();
-    assert_eq!(reopened.count(None).await.unwrap(), 3);
+    assert_eq!(
+        reopened.count(None).await.unwrap(),
+        4,
+        "every job the contract wrote"
+    );
     let fresh = hookwire::deliver::SqliteOutbox::open(dir.join("paging.db"))
         .await
         .unwrap();

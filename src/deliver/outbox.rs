@@ -94,6 +94,16 @@ impl State {
     }
 }
 
+/// What follows an attempt: see [`Outbox::settle`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Next {
+    /// Try again at this time.
+    RetryAt(SystemTime),
+    /// End the job in this state (delivered, gone or dead-lettered).
+    Finish(State),
+}
+
 /// A job and its history, as listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -268,6 +278,24 @@ pub trait Outbox: Send + Sync {
     /// Ends the job as delivered, gone or dead-lettered, at `now`.
     async fn finish(&self, lease: &Lease, state: State, now: SystemTime)
     -> Result<(), OutboxError>;
+
+    /// Records `attempt` and what follows it (`next`), at `now`: what a worker does after each
+    /// attempt. The default calls [`record`](Outbox::record), then
+    /// [`reschedule`](Outbox::reschedule) or [`finish`](Outbox::finish); a database store does
+    /// both in one transaction, one commit instead of two.
+    async fn settle(
+        &self,
+        lease: &Lease,
+        attempt: &Attempt,
+        next: Next,
+        now: SystemTime,
+    ) -> Result<(), OutboxError> {
+        self.record(lease, attempt).await?;
+        match next {
+            Next::RetryAt(at) => self.reschedule(lease, at).await,
+            Next::Finish(state) => self.finish(lease, state, now).await,
+        }
+    }
 
     /// One page of jobs with their attempts (see [`ListQuery`]).
     async fn list(&self, query: &ListQuery) -> Result<Vec<Entry>, OutboxError>;

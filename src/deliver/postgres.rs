@@ -12,7 +12,7 @@ use sqlx::{PgExecutor, Row};
 use time::OffsetDateTime;
 
 use super::dispatcher::Payload;
-use super::outbox::{Entry, Job, Lease, ListQuery, Outbox, OutboxError, State};
+use super::outbox::{Entry, Job, Lease, ListQuery, Next, Outbox, OutboxError, State};
 use super::outcome::{Attempt, parse_kind};
 use super::wakeup::Wakeup;
 use crate::postgres::Schema;
@@ -23,6 +23,7 @@ struct Statements {
     enqueue: String,
     lease: String,
     record: String,
+    settle: String,
     reschedule: String,
     finish: String,
     list: String,
@@ -65,6 +66,27 @@ impl Statements {
                      $4, $5, $6, $7, $8
                  WHERE EXISTS (SELECT 1 FROM {schema}.hookwire_outbox
                      WHERE endpoint = $1 AND id = $2 AND token = $3 AND state = 'pending')"),
+            // One statement, one commit: the attempt and what follows it. The job's row is
+            // fenced by its token; the attempt is written only if the row was.
+            settle: sql("WITH job AS (
+                     UPDATE {schema}.hookwire_outbox SET
+                         state = coalesce($4, state),
+                         finished_at = CASE WHEN $4::text IS NULL THEN NULL ELSE $5 END,
+                         next_at = coalesce($6, next_at),
+                         lease_until = NULL
+                     WHERE endpoint = $1 AND id = $2 AND token = $3 AND state = 'pending'
+                     RETURNING endpoint, id),
+                 attempt AS (
+                     INSERT INTO {schema}.hookwire_attempts
+                         (endpoint, id, n, at, status, error, latency_us, body)
+                     SELECT endpoint, id,
+                         (SELECT count(*) FROM {schema}.hookwire_attempts a
+                          WHERE a.endpoint = $1 AND a.id = $2),
+                         $7, $8, $9, $10, $11
+                     FROM job)
+                 SELECT (SELECT count(*) FROM job) AS settled,
+                     (SELECT count(*) FROM (SELECT pg_notify($12, '') FROM job
+                                            WHERE $6::timestamptz IS NOT NULL) n) AS notified"),
             reschedule: sql("WITH released AS (
                      UPDATE {schema}.hookwire_outbox SET next_at = $4, lease_until = NULL
                      WHERE endpoint = $1 AND id = $2 AND token = $3 AND state = 'pending'
@@ -361,6 +383,41 @@ impl Outbox for PostgresOutbox {
             .await
             .map_err(store)?;
         fenced(done.rows_affected())
+    }
+
+    async fn settle(
+        &self,
+        lease: &Lease,
+        attempt: &Attempt,
+        next: Next,
+        now: SystemTime,
+    ) -> Result<(), OutboxError> {
+        let (state, retry_at) = match next {
+            Next::RetryAt(at) => (None, Some(timestamp(at))),
+            Next::Finish(state) => (Some(state.as_str()), None),
+        };
+        let row = sqlx::query(&self.statements.settle)
+            .bind(&lease.job.endpoint)
+            .bind(&lease.job.payload.id)
+            .bind(lease.token as i64)
+            .bind(state)
+            .bind(timestamp(now))
+            .bind(retry_at)
+            .bind(timestamp(attempt.at))
+            .bind(attempt.status.map(|s| s.as_u16() as i16))
+            .bind(attempt.error.map(|kind| format!("{kind:?}")))
+            .bind(i64::try_from(attempt.latency.as_micros()).unwrap_or(i64::MAX))
+            .bind(&attempt.body[..])
+            .bind(self.schema.channel())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store)?;
+        let settled: i64 = row.try_get("settled").map_err(store)?;
+        fenced(u64::try_from(settled).unwrap_or(0))?;
+        if retry_at.is_some() {
+            self.wakeup.wake();
+        }
+        Ok(())
     }
 
     async fn reschedule(&self, lease: &Lease, at: SystemTime) -> Result<(), OutboxError> {

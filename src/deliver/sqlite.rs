@@ -15,7 +15,7 @@ use http::{HeaderValue, StatusCode};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::dispatcher::Payload;
-use super::outbox::{Entry, Job, Lease, ListQuery, Outbox, OutboxError, State};
+use super::outbox::{Entry, Job, Lease, ListQuery, Next, Outbox, OutboxError, State};
 use super::outcome::{Attempt, parse_kind};
 use super::wakeup::Wakeup;
 
@@ -59,6 +59,15 @@ const LEASE: &str = "SELECT o.endpoint, o.id, o.event_type, o.content_type, o.bo
 
 /// When `lease` will next find a job: the first entry of the same index.
 const NEXT_DUE: &str = "SELECT MIN(next_at) FROM hookwire_outbox WHERE state = 'pending'";
+
+/// Releases a leased job, due again at `?4`.
+const RESCHEDULE: &str = "UPDATE hookwire_outbox SET next_at = ?4, lease_until = NULL
+    WHERE endpoint = ?1 AND id = ?2 AND token = ?3 AND state = 'pending'";
+
+/// Ends a leased job in state `?4` at `?5`; a finished job's `next_at` holds when it
+/// finished, which retention reads.
+const FINISH: &str = "UPDATE hookwire_outbox SET state = ?4, next_at = ?5, lease_until = NULL
+    WHERE endpoint = ?1 AND id = ?2 AND token = ?3 AND state = 'pending'";
 
 /// How durable an acknowledged write is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -201,6 +210,33 @@ fn fenced(
     }
 }
 
+/// Appends `attempt` to the leased job's history.
+fn insert_attempt(
+    connection: &Connection,
+    lease: &Lease,
+    attempt: &Attempt,
+) -> Result<(), OutboxError> {
+    connection
+        .prepare_cached(
+            "INSERT INTO hookwire_attempts (endpoint, id, n, at, status, error, latency_us, body)
+             VALUES (?1, ?2, (SELECT COUNT(*) FROM hookwire_attempts WHERE endpoint = ?1 AND id = ?2),
+                     ?3, ?4, ?5, ?6, ?7)",
+        )
+        .and_then(|mut insert| {
+            insert.execute(params![
+                lease.job.endpoint,
+                lease.job.payload.id,
+                millis(attempt.at),
+                attempt.status.map(|s| i64::from(s.as_u16())),
+                attempt.error.map(|kind| format!("{kind:?}")),
+                i64::try_from(attempt.latency.as_micros()).unwrap_or(i64::MAX),
+                &attempt.body[..]
+            ])
+        })
+        .map_err(store)?;
+    Ok(())
+}
+
 #[async_trait]
 impl Outbox for SqliteOutbox {
     async fn enqueue(&self, job: Job, at: SystemTime) -> Result<(), OutboxError> {
@@ -323,41 +359,47 @@ impl Outbox for SqliteOutbox {
             if current != Some(lease.token as i64) {
                 return Err(OutboxError::LeaseLost);
             }
-            connection
-                .prepare_cached(
-                    "INSERT INTO hookwire_attempts (endpoint, id, n, at, status, error, latency_us, body)
-                     VALUES (?1, ?2, (SELECT COUNT(*) FROM hookwire_attempts WHERE endpoint = ?1 AND id = ?2),
-                             ?3, ?4, ?5, ?6, ?7)",
-                )
-                .and_then(|mut insert| {
-                    insert.execute(params![
-                        lease.job.endpoint,
-                        lease.job.payload.id,
-                        millis(attempt.at),
-                        attempt.status.map(|s| i64::from(s.as_u16())),
-                        attempt.error.map(|kind| format!("{kind:?}")),
-                        i64::try_from(attempt.latency.as_micros()).unwrap_or(i64::MAX),
-                        &attempt.body[..]
-                    ])
-                })
-                .map_err(store)?;
-            Ok(())
+            insert_attempt(connection, &lease, &attempt)
         })
         .await
     }
 
-    async fn reschedule(&self, lease: &Lease, at: SystemTime) -> Result<(), OutboxError> {
-        let lease = lease.clone();
+    async fn settle(
+        &self,
+        lease: &Lease,
+        attempt: &Attempt,
+        next: Next,
+        now: SystemTime,
+    ) -> Result<(), OutboxError> {
+        let (lease, attempt) = (lease.clone(), attempt.clone());
         self.with(move |connection| {
-            fenced(
-                connection,
-                &lease,
-                "UPDATE hookwire_outbox SET next_at = ?4, lease_until = NULL
-                 WHERE endpoint = ?1 AND id = ?2 AND token = ?3 AND state = 'pending'",
-                &[&millis(at)],
-            )
+            // One transaction, one commit: the job's fate and its attempt.
+            let transaction = connection
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(store)?;
+            match next {
+                Next::RetryAt(at) => fenced(&transaction, &lease, RESCHEDULE, &[&millis(at)])?,
+                Next::Finish(state) => fenced(
+                    &transaction,
+                    &lease,
+                    FINISH,
+                    &[&state.as_str(), &millis(now)],
+                )?,
+            }
+            insert_attempt(&transaction, &lease, &attempt)?;
+            transaction.commit().map_err(store)
         })
         .await?;
+        if matches!(next, Next::RetryAt(_)) {
+            self.wakeup.wake();
+        }
+        Ok(())
+    }
+
+    async fn reschedule(&self, lease: &Lease, at: SystemTime) -> Result<(), OutboxError> {
+        let lease = lease.clone();
+        self.with(move |connection| fenced(connection, &lease, RESCHEDULE, &[&millis(at)]))
+            .await?;
         self.wakeup.wake();
         Ok(())
     }
@@ -370,14 +412,7 @@ impl Outbox for SqliteOutbox {
     ) -> Result<(), OutboxError> {
         let lease = lease.clone();
         self.with(move |connection| {
-            // A finished job's `next_at` holds when it finished: what retention reads.
-            fenced(
-                connection,
-                &lease,
-                "UPDATE hookwire_outbox SET state = ?4, next_at = ?5, lease_until = NULL
-                 WHERE endpoint = ?1 AND id = ?2 AND token = ?3 AND state = 'pending'",
-                &[&state.as_str(), &millis(now)],
-            )
+            fenced(connection, &lease, FINISH, &[&state.as_str(), &millis(now)])
         })
         .await
     }

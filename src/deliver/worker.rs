@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 
 use super::dispatcher::{Destination, Dispatcher};
-use super::outbox::{Lease, Outbox, OutboxError, State};
+use super::outbox::{Lease, Next, Outbox, OutboxError, State};
 use super::wakeup::Wakeup;
 use crate::clock::within;
 use crate::retry::Verdict;
@@ -156,6 +156,8 @@ where
             // Listening starts before the store is asked, so that a job enqueued after the
             // question is never missed.
             let woken = self.outbox.wakeup().map(Wakeup::listen);
+            // Every attempt that ended frees its slot, so that one lease fills them all.
+            while in_flight.try_join_next().is_some() {}
             let room = self.concurrency.saturating_sub(in_flight.len());
             let leased = if room > 0 {
                 match self.outbox.lease(clock.now(), room, self.lease_for).await {
@@ -267,20 +269,16 @@ where
         // Nothing could be sent (a refused address, an unsignable id): no retry changes that.
         return outbox.finish(&lease, State::DeadLettered, now()).await;
     };
-    outbox.record(&lease, &attempt).await?;
-    let state = match verdict {
-        Verdict::Success => State::Delivered,
-        Verdict::Gone => State::Gone,
+    let next = match verdict {
+        Verdict::Success => Next::Finish(State::Delivered),
+        Verdict::Gone => Next::Finish(State::Gone),
         _ => {
             // The worker's jobs have no budget: see `Dispatcher::retry`.
-            let next = dispatcher
+            let at = dispatcher
                 .next_delay(lease.attempts + 1, verdict, Duration::ZERO)
                 .and_then(|wait| now().checked_add(wait));
-            match next {
-                Some(at) => return outbox.reschedule(&lease, at).await,
-                None => State::DeadLettered,
-            }
+            at.map_or(Next::Finish(State::DeadLettered), Next::RetryAt)
         }
     };
-    outbox.finish(&lease, state, now()).await
+    outbox.settle(&lease, &attempt, next, now()).await
 }

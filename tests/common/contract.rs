@@ -5,7 +5,9 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures_util::FutureExt;
-use hookwire::deliver::{Attempt, Job, ListQuery, Outbox, OutboxError, Payload, State};
+use hookwire::deliver::{
+    Attempt, Entry, Job, ListQuery, Next, Outbox, OutboxError, Payload, State,
+};
 use hookwire::http::StatusCode;
 
 fn job(endpoint: &str, id: &str) -> Job {
@@ -148,6 +150,112 @@ pub async fn outbox_contract(outbox: &dyn Outbox) {
         .unwrap();
     let redriven = redriven.iter().find(|l| l.job.payload.id == "a").unwrap();
     assert_eq!(redriven.attempts, 0, "a redrive starts the schedule over");
+
+    settle_contract(outbox, t0).await;
+}
+
+/// `settle` records an attempt with what follows it, fenced like every other write: a stale
+/// lease writes nothing, not even the attempt.
+async fn settle_contract(outbox: &dyn Outbox, t0: SystemTime) {
+    let lease_for = Duration::from_secs(30);
+    let later = t0 + Duration::from_secs(3600);
+    outbox.enqueue(job("ep3", "s"), later).await.unwrap();
+    let first = outbox.lease(later, 10, lease_for).await.unwrap();
+    let first = first
+        .iter()
+        .find(|l| l.job.endpoint == "ep3")
+        .unwrap()
+        .clone();
+    let retry_at = later + Duration::from_secs(7);
+    let (settled, woken) = wakes(
+        outbox,
+        outbox.settle(&first, &attempt(503), Next::RetryAt(retry_at), later),
+    )
+    .await;
+    settled.unwrap();
+    assert!(woken, "a job released for a new time wakes the workers");
+    let entry = |entries: Vec<Entry>| {
+        entries
+            .into_iter()
+            .find(|e| e.job.endpoint == "ep3")
+            .unwrap()
+    };
+    let pending = entry(
+        outbox
+            .list(&ListQuery::new().state(State::Pending))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(pending.attempts.len(), 1);
+    assert_eq!(pending.next_at, Some(retry_at));
+    assert!(
+        outbox
+            .lease(retry_at - Duration::from_secs(1), 10, lease_for)
+            .await
+            .unwrap()
+            .iter()
+            .all(|l| l.job.endpoint != "ep3"),
+        "not due before its retry time"
+    );
+
+    let second = outbox.lease(retry_at, 10, lease_for).await.unwrap();
+    let second = second
+        .iter()
+        .find(|l| l.job.endpoint == "ep3")
+        .unwrap()
+        .clone();
+    assert_eq!(second.attempts, 1);
+    assert!(matches!(
+        outbox
+            .settle(
+                &first,
+                &attempt(204),
+                Next::Finish(State::Delivered),
+                retry_at
+            )
+            .await,
+        Err(OutboxError::LeaseLost)
+    ));
+    let finished_at = retry_at + Duration::from_secs(1);
+    outbox
+        .settle(
+            &second,
+            &attempt(204),
+            Next::Finish(State::Delivered),
+            finished_at,
+        )
+        .await
+        .unwrap();
+    let delivered = entry(
+        outbox
+            .list(&ListQuery::new().state(State::Delivered))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        delivered
+            .attempts
+            .iter()
+            .map(|a| a.status.map(|s| s.as_u16()))
+            .collect::<Vec<_>>(),
+        vec![Some(503), Some(204)],
+        "the stale lease's attempt was not written"
+    );
+    assert_eq!(delivered.finished_at, Some(finished_at));
+    assert!(
+        matches!(
+            outbox
+                .settle(
+                    &second,
+                    &attempt(204),
+                    Next::Finish(State::Delivered),
+                    finished_at
+                )
+                .await,
+            Err(OutboxError::LeaseLost)
+        ),
+        "a finished job takes no more attempts"
+    );
 }
 
 /// Listing comes a page at a time in a stable order, and retention purges delivered and gone
