@@ -9,8 +9,51 @@
 //! metadata and other non-public addresses where the address is dialled.
 //!
 //! For deliveries that must survive a restart, enqueue [`Job`]s in an [`Outbox`]
-//! ([`MemoryOutbox`], or `SqliteOutbox` with the `sqlite` feature) and let a `Worker` (feature
-//! `tokio`) drain it with bounded concurrency.
+//! ([`MemoryOutbox`], `SqliteOutbox` with the `sqlite` feature, `PostgresOutbox` with the
+//! `postgres` feature) and let a `Worker` (feature `tokio`) drain it with bounded concurrency.
+//!
+//! # Scaling out
+//!
+//! **Which store.** [`MemoryOutbox`] for tests and for senders that may lose what is pending
+//! when the process stops. `SqliteOutbox` for one machine: durable across restarts, no server
+//! to run, and several processes may share the file (a worker sees another process's jobs at
+//! its poll interval). `PostgresOutbox` for many workers on many machines, and for the
+//! transactional outbox: `enqueue_in` writes the job in the application's own transaction, so
+//! that a business write and its webhook commit together or not at all.
+//!
+//! **Leases and fencing.** A worker leases due jobs for a while (`Worker::lease_for`, 60 s):
+//! the lease moves the job's due time to the end of the lease and stamps it with a new fencing
+//! token. Every later write for the job (`settle`, `reschedule`, `finish`) names the token, and
+//! the store refuses it ([`OutboxError::LeaseLost`]) once the job was leased again. The lease
+//! must outlast an attempt (the worker checks this before it starts). PostgreSQL leases with
+//! one `UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED)`, so workers never wait for each
+//! other, and holds no connection while an HTTP attempt is in flight.
+//!
+//! **When a worker dies** (a crash, `SIGKILL`, a lost machine), its leased jobs fall due again
+//! when their leases run out, and another worker delivers them. An attempt that was in flight
+//! may have reached the receiver, so the receiver may see that message twice, under the same
+//! `webhook-id`: its [`ReplayGuard`](crate::webhook::ReplayGuard) (shared between instances:
+//! `PostgresReplayGuard`, `RedisReplayGuard`) drops the repeat. Nothing is lost: a job leaves
+//! the outbox only as delivered, gone (410) or dead-lettered, and dead letters wait for a
+//! redrive.
+//!
+//! **When the database dies**, workers keep their attempts in flight, and leasing backs off
+//! (from half a second, doubling, up to 30 s) until the database answers again; a settle
+//! that failed leaves its job to its lease, so the attempt is made again. A transactional
+//! enqueue fails with the application's own write, which is the point.
+//!
+//! **Wake-ups.** An enqueue wakes the workers at once: in the same process through the
+//! store's [`Wakeup`], across processes through PostgreSQL's `LISTEN/NOTIFY` (sent on commit).
+//! Idle workers otherwise sleep until the next job falls due, and poll only as a safety net
+//! (`Worker::poll_interval`, 5 s).
+//!
+//! **How many workers.** Throughput on one database is bound by its commits: each attempt
+//! costs one (`settle`), and each lease one for a batch. On a 2-core machine with PostgreSQL
+//! on the same host, one worker at concurrency 16 delivers about 2 500 messages per second to
+//! a fast receiver, and two or four workers about as many (`cargo bench --bench postgres`):
+//! add workers for availability (two or more, on different machines) and raise
+//! `Worker::concurrency` for slow receivers, whose attempts spend their time waiting. Each
+//! worker holds at most `concurrency` plus two connections, one of them listening.
 
 mod dispatcher;
 mod memory;
