@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use hookwire::deliver::{Destination, Dispatcher, MemoryOutbox, Outbox, Outcome, Payload};
+use hookwire::deliver::{Destination, Dispatcher, MemoryOutbox, Outcome, Payload};
 use hookwire::http::{Request, Response, StatusCode};
 use hookwire::retry::{Backoff, Jitter, RetryPolicy, Verdict};
 use hookwire::testing::{FakeClock, MockClient, MockResponse};
@@ -474,6 +474,8 @@ async fn the_memory_outbox_keeps_the_contract() {
 #[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn the_sqlite_outbox_keeps_the_contract_and_its_data_across_reopening() {
+    use hookwire::deliver::Outbox;
+
     let dir = std::env::temp_dir().join(format!(
         "hookwire-outbox-{}",
         hookwire::webhook::message_id()
