@@ -84,3 +84,5 @@ pub use wakeup::{Wakeup, Woken};
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use worker::Worker;
+#[cfg(feature = "tokio")]
+pub(crate) use worker::{Drain, drain};

@@ -158,6 +158,7 @@ pub use url;
 pub mod adapters;
 pub mod api;
 pub mod clock;
+pub mod consume;
 pub mod deliver;
 pub mod event;
 #[cfg(feature = "postgres")]

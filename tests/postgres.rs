@@ -262,3 +262,90 @@ async fn four_instances_leasing_at_once_never_lease_one_job_twice() {
     assert_eq!(outbox.count(Some(State::Delivered)).await.unwrap(), 1000);
     drop_schema(&pool, &schema).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_connection_is_held_while_an_attempt_is_in_flight() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let Some((pool, _, schema)) = outbox("no_connection_held").await else {
+        return;
+    };
+    // Two connections in all: the listener takes one, every statement shares the other.
+    let url = std::env::var(common::services::POSTGRES_URL).unwrap();
+    let small = hookwire::sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&url)
+        .await
+        .unwrap();
+    let outbox = Arc::new(PostgresOutbox::new(small).schema(&schema).unwrap());
+    for n in 0..8 {
+        outbox.enqueue(job(n), SystemTime::now()).await.unwrap();
+    }
+    // A receiver that holds each request for 300 ms and counts how many it holds at once.
+    let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (held, peak) = (now.clone(), most.clone());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (held, peak) = (held.clone(), peak.clone());
+            tokio::spawn(async move {
+                let service =
+                    hyper::service::service_fn(move |_: hyper::Request<hyper::body::Incoming>| {
+                        let (held, peak) = (held.clone(), peak.clone());
+                        async move {
+                            let at_once = held.fetch_add(1, Ordering::SeqCst) + 1;
+                            peak.fetch_max(at_once, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(300)).await;
+                            held.fetch_sub(1, Ordering::SeqCst);
+                            let mut response = hyper::Response::new(http_body_util::Full::new(
+                                bytes::Bytes::new(),
+                            ));
+                            *response.status_mut() = hyper::StatusCode::NO_CONTENT;
+                            Ok::<_, std::convert::Infallible>(response)
+                        }
+                    });
+                let _ = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+            });
+        }
+    });
+    let policy = hookwire::transport::AddressPolicy::new()
+        .allow("127.0.0.0/8")
+        .unwrap();
+    let dispatcher = hookwire::deliver::Dispatcher::new(
+        hookwire::adapters::hyper::HyperClient::guarded(policy),
+        hookwire::clock::TokioClock,
+    )
+    .unwrap();
+    let destination = hookwire::deliver::Destination::new(
+        &format!("http://{address}/hooks"),
+        &hookwire::webhook::Secret::generate(),
+    )
+    .unwrap();
+    let worker =
+        hookwire::deliver::Worker::new(outbox.clone(), Arc::new(dispatcher), move |_: &str| {
+            Some(destination.clone())
+        })
+        .concurrency(8);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(worker.run(async move {
+        let _ = stopped.await;
+    }));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while outbox.count(Some(State::Delivered)).await.unwrap() < 8 {
+        assert!(Instant::now() < deadline, "the deliveries did not finish");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        8,
+        "all 8 attempts were in flight at once on one statement connection"
+    );
+    drop_schema(&pool, &schema).await;
+}

@@ -108,7 +108,6 @@ impl Payload {
         })
     }
 
-    /// Raw JSON bytes with an id and an event type.
     /// A payload from its parts: what a store reads back.
     pub fn new(
         id: impl Into<String>,
@@ -306,6 +305,10 @@ impl<C: HttpClient> Dispatcher<C> {
     #[cfg(feature = "tokio")]
     pub(crate) fn clock(&self) -> &dyn Clock {
         &*self.clock
+    }
+
+    pub(crate) fn clock_arc(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
     }
 
     /// How long to wait after attempt number `made` (1 after the first) ended in `verdict`,

@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 use super::dispatcher::{Destination, Dispatcher};
 use super::outbox::{Lease, Next, Outbox, OutboxError, State};
 use super::wakeup::Wakeup;
-use crate::clock::within;
+use crate::clock::{Clock, within};
 use crate::retry::Verdict;
 use crate::transport::HttpClient;
 
@@ -136,114 +136,161 @@ where
                 attempt,
             });
         }
-        let mut shutdown = std::pin::pin!(shutdown);
-        let mut in_flight: JoinSet<()> = JoinSet::new();
-        let running: Arc<Mutex<HashSet<(String, String)>>> = Arc::default();
-        let mut failures = 0u32;
-        let clock = self.dispatcher.clock();
-        let mut purged_at: Option<std::time::Instant> = None;
-        loop {
-            if let Some(keep) = self.retention {
-                let now = clock.instant();
-                if purged_at.is_none_or(|at| now.saturating_duration_since(at) >= PURGE_EVERY) {
-                    purged_at = Some(now);
-                    if let Some(cutoff) = clock.now().checked_sub(keep) {
-                        // A failed purge is tried again at the next hour.
-                        let _ = self.outbox.purge(cutoff).await;
-                    }
-                }
-            }
-            // Listening starts before the store is asked, so that a job enqueued after the
-            // question is never missed.
-            let woken = self.outbox.wakeup().map(Wakeup::listen);
-            // Every attempt that ended frees its slot, so that one lease fills them all.
-            while in_flight.try_join_next().is_some() {}
-            let room = self.concurrency.saturating_sub(in_flight.len());
-            let leased = if room > 0 {
-                match self.outbox.lease(clock.now(), room, self.lease_for).await {
-                    Ok(leased) => {
-                        failures = 0;
-                        leased
-                    }
-                    Err(_) => {
-                        // A transient store failure: back off, keep what is in flight going.
-                        failures = failures.saturating_add(1);
-                        let wait = FAILURE_BACKOFF
-                            .saturating_mul(2u32.saturating_pow(failures.min(16)))
-                            .min(Duration::from_secs(30));
-                        tokio::select! {
-                            () = &mut shutdown => break,
-                            () = clock.sleep(wait) => continue,
-                        }
-                    }
-                }
-            } else {
-                Vec::new()
-            };
-            // A full batch may leave more due; a short one took everything due.
-            let more = room > 0 && leased.len() == room;
-            for lease in leased {
-                let key = (lease.job.endpoint.clone(), lease.job.payload.id.clone());
-                if !running
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .insert(key.clone())
-                {
-                    // Its attempt is still running here: never twice at once.
-                    continue;
-                }
-                let (outbox, dispatcher, destinations, running) = (
-                    self.outbox.clone(),
-                    self.dispatcher.clone(),
-                    self.destinations.clone(),
-                    running.clone(),
-                );
-                in_flight.spawn(async move {
+        let (outbox, dispatcher, destinations) = (
+            self.outbox.clone(),
+            self.dispatcher.clone(),
+            self.destinations.clone(),
+        );
+        let settings = Drain {
+            concurrency: self.concurrency,
+            lease_for: self.lease_for,
+            idle: self.idle,
+            grace: self.grace,
+            retention: self.retention,
+        };
+        drain(
+            self.outbox,
+            self.dispatcher.clock_arc(),
+            &settings,
+            shutdown,
+            move |lease| {
+                let (outbox, dispatcher, destinations) =
+                    (outbox.clone(), dispatcher.clone(), destinations.clone());
+                async move {
                     // A lost lease or a store failure leaves the job to its lease's expiry.
                     let _ = process(&*outbox, &dispatcher, &*destinations, lease).await;
-                    running
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .remove(&key);
-                });
+                }
+            },
+        )
+        .await;
+        Ok(())
+    }
+}
+
+/// How [`drain`] runs.
+pub(crate) struct Drain {
+    pub(crate) concurrency: usize,
+    pub(crate) lease_for: Duration,
+    pub(crate) idle: Duration,
+    pub(crate) grace: Duration,
+    pub(crate) retention: Option<Duration>,
+}
+
+/// Drains `outbox` until `shutdown` completes: leases due jobs (at most `concurrency` at
+/// once, never one twice at once), runs `process` on each in a task of its own, wakes on the
+/// store's [`Wakeup`] or at the next due time, backs off when the store fails, purges past
+/// the retention, and at shutdown waits for the work in flight within the grace period.
+pub(crate) async fn drain<O, F, Fut>(
+    outbox: Arc<O>,
+    clock: Arc<dyn Clock>,
+    settings: &Drain,
+    shutdown: impl Future<Output = ()> + Send,
+    process: F,
+) where
+    O: Outbox + ?Sized + 'static,
+    F: Fn(Lease) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut in_flight: JoinSet<()> = JoinSet::new();
+    let running: Arc<Mutex<HashSet<(String, String)>>> = Arc::default();
+    let mut failures = 0u32;
+    let clock = &*clock;
+    let mut purged_at: Option<std::time::Instant> = None;
+    loop {
+        if let Some(keep) = settings.retention {
+            let now = clock.instant();
+            if purged_at.is_none_or(|at| now.saturating_duration_since(at) >= PURGE_EVERY) {
+                purged_at = Some(now);
+                if let Some(cutoff) = clock.now().checked_sub(keep) {
+                    // A failed purge is tried again at the next hour.
+                    let _ = outbox.purge(cutoff).await;
+                }
             }
-            let room = in_flight.len() < self.concurrency;
-            if more && room {
+        }
+        // Listening starts before the store is asked, so that a job enqueued after the
+        // question is never missed.
+        let woken = outbox.wakeup().map(Wakeup::listen);
+        // Every attempt that ended frees its slot, so that one lease fills them all.
+        while in_flight.try_join_next().is_some() {}
+        let room = settings.concurrency.saturating_sub(in_flight.len());
+        let leased = if room > 0 {
+            match outbox.lease(clock.now(), room, settings.lease_for).await {
+                Ok(leased) => {
+                    failures = 0;
+                    leased
+                }
+                Err(_) => {
+                    // A transient store failure: back off, keep what is in flight going.
+                    failures = failures.saturating_add(1);
+                    let wait = FAILURE_BACKOFF
+                        .saturating_mul(2u32.saturating_pow(failures.min(16)))
+                        .min(Duration::from_secs(30));
+                    tokio::select! {
+                        () = &mut shutdown => break,
+                        () = clock.sleep(wait) => continue,
+                    }
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        // A full batch may leave more due; a short one took everything due.
+        let more = room > 0 && leased.len() == room;
+        for lease in leased {
+            let key = (lease.job.endpoint.clone(), lease.job.payload.id.clone());
+            if !running
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(key.clone())
+            {
+                // Its attempt is still running here: never twice at once.
                 continue;
             }
-            // With room for more, sleep until the next job falls due (the poll interval at
-            // most, a safety net), or until the store says work came in; when full, until an
-            // attempt ends.
-            let wait = if room {
-                let due = match self.outbox.next_due().await {
-                    Ok(Some(at)) => at.duration_since(clock.now()).unwrap_or(Duration::ZERO),
-                    Ok(None) | Err(_) => self.idle,
-                };
-                Some(due.min(self.idle))
-            } else {
-                None
+            let (work, running) = (process(lease), running.clone());
+            in_flight.spawn(async move {
+                work.await;
+                running
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&key);
+            });
+        }
+        let room = in_flight.len() < settings.concurrency;
+        if more && room {
+            continue;
+        }
+        // With room for more, sleep until the next job falls due (the poll interval at
+        // most, a safety net), or until the store says work came in; when full, until an
+        // attempt ends.
+        let wait = if room {
+            let due = match outbox.next_due().await {
+                Ok(Some(at)) => at.duration_since(clock.now()).unwrap_or(Duration::ZERO),
+                Ok(None) | Err(_) => settings.idle,
             };
-            let woken = async {
-                match woken {
-                    Some(woken) if room => woken.await,
-                    _ => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                () = &mut shutdown => break,
-                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
-                () = clock.sleep(wait.unwrap_or(Duration::ZERO)), if wait.is_some() => {}
-                () = woken => {}
+            Some(due.min(settings.idle))
+        } else {
+            None
+        };
+        let woken = async {
+            match woken {
+                Some(woken) if room => woken.await,
+                _ => std::future::pending().await,
             }
+        };
+        tokio::select! {
+            () = &mut shutdown => break,
+            Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+            () = clock.sleep(wait.unwrap_or(Duration::ZERO)), if wait.is_some() => {}
+            () = woken => {}
         }
-        let drained = within(clock, self.grace, async {
-            while in_flight.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_none() {
-            in_flight.abort_all();
-        }
-        Ok(())
+    }
+    let drained = within(clock, settings.grace, async {
+        while in_flight.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_none() {
+        in_flight.abort_all();
     }
 }
 

@@ -1,0 +1,260 @@
+//! The durable inbox, held to one contract on every store (memory, SQLite, and PostgreSQL
+//! where `HOOKWIRE_TEST_POSTGRES_URL` names one): each event handled once however often it is
+//! accepted, a failing handler retried, a poison event parked and replayed, an event without a
+//! handler acknowledged; and two processors on one PostgreSQL inbox.
+#![cfg(all(feature = "sqlite", feature = "postgres"))]
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use hookwire::clock::TokioClock;
+use hookwire::consume::{Inbox, Processor, Router};
+use hookwire::deliver::{ListQuery, MemoryOutbox, Outbox, PostgresOutbox, SqliteOutbox, State};
+use hookwire::event::{Event, RawEvent};
+use hookwire::retry::Backoff;
+
+fn event(source: &str, id: &str, ty: &str) -> RawEvent {
+    Event::builder()
+        .id(id)
+        .source(source)
+        .ty(ty)
+        .data(serde_json::value::RawValue::from_string(format!(r#"{{"id":"{id}"}}"#)).unwrap())
+        .build()
+        .unwrap()
+}
+
+#[derive(serde::Deserialize)]
+struct Transfer {
+    id: String,
+}
+
+/// What the handlers saw: how often each id was handled, and failed.
+#[derive(Default)]
+struct Counts {
+    handled: HashMap<String, usize>,
+    failed: HashMap<String, usize>,
+    unrouted: Vec<String>,
+}
+
+fn router(counts: Arc<Mutex<Counts>>, poison_cured: Arc<AtomicBool>) -> Router {
+    let fallback = counts.clone();
+    Router::new()
+        .on("transfer.settled", move |event: Event<Transfer>| {
+            let (counts, poison_cured) = (counts.clone(), poison_cured.clone());
+            async move {
+                let id = event.json().unwrap().id.clone();
+                let mut counts = counts.lock().unwrap();
+                let failed = counts.failed.get(&id).copied().unwrap_or(0);
+                // "flaky" fails twice; "poison" until it is cured.
+                if (id == "flaky" && failed < 2)
+                    || (id == "poison" && !poison_cured.load(Ordering::SeqCst))
+                {
+                    *counts.failed.entry(id.clone()).or_default() += 1;
+                    return Err(std::io::Error::other(format!("the ledger refused {id}")));
+                }
+                *counts.handled.entry(id).or_default() += 1;
+                Ok(())
+            }
+        })
+        .fallback(move |unrouted| {
+            fallback
+                .lock()
+                .unwrap()
+                .unrouted
+                .push(unrouted.event.id().to_owned());
+            async {}
+        })
+}
+
+/// Runs processors on `inboxes` until nothing is pending in `store`.
+async fn process_until_settled<O: Outbox + 'static>(
+    inboxes: Vec<Inbox<O>>,
+    router: Router,
+    store: &O,
+) {
+    let mut stops = Vec::new();
+    for inbox in inboxes {
+        let processor = Processor::new(inbox, router.clone(), TokioClock)
+            .backoff(Backoff::list(vec![
+                Duration::ZERO,
+                Duration::from_millis(20),
+                Duration::from_millis(20),
+            ]))
+            .handler_timeout(Duration::from_secs(2))
+            .lease_for(Duration::from_secs(5));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(processor.run(async move {
+            let _ = stopped.await;
+        }));
+        stops.push((stop, running));
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while store.count(Some(State::Pending)).await.unwrap() > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the inbox did not settle"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for (stop, running) in stops {
+        let _ = stop.send(());
+        running.await.unwrap().unwrap();
+    }
+}
+
+/// The contract, on `store` (and `twin`, a second handle on the same store, standing for a
+/// second receiver instance).
+async fn inbox_contract<O: Outbox + 'static>(store: Arc<O>, twin: Arc<O>) {
+    let (inbox, other) = (Inbox::new(store.clone()), Inbox::new(twin));
+    let now = SystemTime::now();
+    for n in 0..40 {
+        let e = event("https://bank.example", &format!("t{n}"), "transfer.settled");
+        inbox.accept(&e, now).await.unwrap();
+        if n % 4 == 0 {
+            // The sender's retry, reaching the other instance.
+            other.accept(&e, now).await.unwrap();
+        }
+    }
+    for id in ["flaky", "poison"] {
+        inbox
+            .accept(&event("https://bank.example", id, "transfer.settled"), now)
+            .await
+            .unwrap();
+    }
+    // Same id, another source: another event.
+    inbox
+        .accept(
+            &event("https://other.example", "t0", "transfer.settled"),
+            now,
+        )
+        .await
+        .unwrap();
+    inbox
+        .accept(&event("https://bank.example", "a1", "account.opened"), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.count(None).await.unwrap(),
+        44,
+        "each (source, id) stored once"
+    );
+
+    let counts: Arc<Mutex<Counts>> = Arc::default();
+    let cured = Arc::new(AtomicBool::new(false));
+    process_until_settled(
+        vec![inbox.clone()],
+        router(counts.clone(), cured.clone()),
+        &store,
+    )
+    .await;
+    {
+        let counts = counts.lock().unwrap();
+        assert_eq!(counts.handled.len(), 41, "t0..t39 and flaky");
+        assert!(
+            counts.handled.values().all(|&n| n == 1 || n == 2),
+            "handled once per event"
+        );
+        assert_eq!(counts.handled["t0"], 2, "one per source");
+        assert_eq!(counts.handled["flaky"], 1, "after two failures");
+        assert_eq!(counts.failed["flaky"], 2);
+        assert_eq!(
+            counts.failed["poison"], 3,
+            "the whole schedule, then parked"
+        );
+        assert_eq!(counts.unrouted, vec!["a1"], "reported, and acknowledged");
+    }
+    let parked = store
+        .list(&ListQuery::new().state(State::DeadLettered))
+        .await
+        .unwrap();
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0].job.payload.id, "poison");
+    assert_eq!(parked[0].attempts.len(), 3);
+    assert!(
+        parked[0]
+            .attempts
+            .iter()
+            .all(|a| a.status.is_none() && a.body.as_ref() == b"the ledger refused poison"),
+        "each attempt keeps the handler's error"
+    );
+    assert_eq!(store.count(Some(State::Delivered)).await.unwrap(), 43);
+
+    // Fixed, and replayed.
+    cured.store(true, Ordering::SeqCst);
+    assert!(
+        inbox
+            .replay("https://bank.example", "poison", SystemTime::now())
+            .await
+            .unwrap()
+    );
+    process_until_settled(vec![inbox], router(counts.clone(), cured), &store).await;
+    assert_eq!(counts.lock().unwrap().handled["poison"], 1);
+    assert_eq!(store.count(Some(State::Delivered)).await.unwrap(), 44);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_memory_inbox_keeps_the_contract() {
+    let store = Arc::new(MemoryOutbox::new());
+    inbox_contract(store.clone(), store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_inbox_keeps_the_contract_across_two_handles_on_one_file() {
+    let dir = std::env::temp_dir().join(format!(
+        "hookwire-inbox-{}",
+        hookwire::webhook::message_id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("inbox.db");
+    let (store, twin) = (
+        Arc::new(SqliteOutbox::open(&path).await.unwrap()),
+        Arc::new(SqliteOutbox::open(&path).await.unwrap()),
+    );
+    inbox_contract(store, twin).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_postgres_inbox_keeps_the_contract_and_two_processors_share_it() {
+    let Some(pool) = common::services::postgres("the_postgres_inbox").await else {
+        return;
+    };
+    let schema = common::services::unique_name("hw_inbox");
+    let store = Arc::new(PostgresOutbox::new(pool.clone()).schema(&schema).unwrap());
+    store.migrate().await.unwrap();
+    let other_pool = common::services::postgres("the_postgres_inbox")
+        .await
+        .unwrap();
+    let twin = Arc::new(PostgresOutbox::new(other_pool).schema(&schema).unwrap());
+    inbox_contract(store.clone(), twin.clone()).await;
+
+    // Two processors (two machines, as far as the database can tell) on 300 more events.
+    let inbox = Inbox::new(store.clone());
+    for n in 0..300 {
+        inbox
+            .accept(
+                &event("https://bank.example", &format!("s{n}"), "transfer.settled"),
+                SystemTime::now(),
+            )
+            .await
+            .unwrap();
+    }
+    let counts: Arc<Mutex<Counts>> = Arc::default();
+    process_until_settled(
+        vec![Inbox::new(store.clone()), Inbox::new(twin)],
+        router(counts.clone(), Arc::new(AtomicBool::new(true))),
+        &store,
+    )
+    .await;
+    common::services::drop_schema(&pool, &schema).await;
+    let counts = counts.lock().unwrap();
+    assert_eq!(counts.handled.len(), 300);
+    assert!(
+        counts.handled.values().all(|&n| n == 1),
+        "each handled once"
+    );
+}
