@@ -5,9 +5,10 @@ use sqlx::postgres::PgPool;
 
 /// The schema's versions, in order: each is applied once, in a transaction, by
 /// [`PostgresOutbox::migrate`]. `{schema}` stands for the quoted schema name.
-const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    "
+const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        "
 CREATE TABLE {schema}.hookwire_outbox (
     endpoint     text        NOT NULL,
     id           text        NOT NULL,
@@ -53,7 +54,19 @@ CREATE TABLE {schema}.hookwire_replay (
 );
 CREATE INDEX hookwire_replay_until ON {schema}.hookwire_replay (until);
 ",
-)];
+    ),
+    (
+        2,
+        "
+CREATE TABLE {schema}.hookwire_cursors (
+    name       text        PRIMARY KEY,
+    cursor     text,
+    etag       text,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+",
+    ),
+];
 
 /// A schema name that is not a plain SQL identifier.
 #[derive(Debug, thiserror::Error)]

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use hookwire::clock::TokioClock;
-use hookwire::consume::{Inbox, Processor, Router};
+use hookwire::consume::{Cursors, Inbox, Position, Processor, Router};
 use hookwire::deliver::{ListQuery, MemoryOutbox, Outbox, PostgresOutbox, SqliteOutbox, State};
 use hookwire::event::{Event, RawEvent};
 use hookwire::retry::Backoff;
@@ -106,9 +106,33 @@ async fn process_until_settled<O: Outbox + 'static>(
     }
 }
 
+/// Positions saved under a name are read back, by another handle on the same store too.
+async fn cursor_contract<O: Cursors>(store: &O, twin: &O) {
+    assert_eq!(store.load_cursor("bank").await.unwrap(), None);
+    let mut position = Position::at("c100");
+    position.etag = Some("\"c100-7\"".to_owned());
+    store.save_cursor("bank", &position).await.unwrap();
+    assert_eq!(twin.load_cursor("bank").await.unwrap(), Some(position));
+    store
+        .save_cursor("bank", &Position::at("c200"))
+        .await
+        .unwrap();
+    assert_eq!(
+        twin.load_cursor("bank").await.unwrap(),
+        Some(Position::at("c200")),
+        "saved again, the entity tag gone with the old cursor"
+    );
+    assert_eq!(
+        twin.load_cursor("other").await.unwrap(),
+        None,
+        "names are apart"
+    );
+}
+
 /// The contract, on `store` (and `twin`, a second handle on the same store, standing for a
 /// second receiver instance).
-async fn inbox_contract<O: Outbox + 'static>(store: Arc<O>, twin: Arc<O>) {
+async fn inbox_contract<O: Outbox + Cursors + 'static>(store: Arc<O>, twin: Arc<O>) {
+    cursor_contract(&*store, &*twin).await;
     let (inbox, other) = (Inbox::new(store.clone()), Inbox::new(twin));
     let now = SystemTime::now();
     for n in 0..40 {

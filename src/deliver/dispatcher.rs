@@ -307,6 +307,7 @@ impl<C: HttpClient> Dispatcher<C> {
         &*self.clock
     }
 
+    #[cfg(feature = "tokio")]
     pub(crate) fn clock_arc(&self) -> Arc<dyn Clock> {
         self.clock.clone()
     }

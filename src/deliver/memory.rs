@@ -21,6 +21,8 @@ use super::wakeup::Wakeup;
 pub struct MemoryOutbox {
     inner: Mutex<Rows>,
     wakeup: Wakeup,
+    #[cfg(feature = "tokio")]
+    cursors: Mutex<HashMap<String, crate::consume::Position>>,
 }
 
 type Key = (String, String);
@@ -286,5 +288,27 @@ impl Outbox for MemoryOutbox {
 
     fn wakeup(&self) -> Option<&Wakeup> {
         Some(&self.wakeup)
+    }
+}
+
+#[cfg(feature = "tokio")]
+#[async_trait]
+impl crate::consume::Cursors for MemoryOutbox {
+    async fn load_cursor(
+        &self,
+        name: &str,
+    ) -> Result<Option<crate::consume::Position>, OutboxError> {
+        let cursors = self.cursors.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(cursors.get(name).cloned())
+    }
+
+    async fn save_cursor(
+        &self,
+        name: &str,
+        position: &crate::consume::Position,
+    ) -> Result<(), OutboxError> {
+        let mut cursors = self.cursors.lock().unwrap_or_else(PoisonError::into_inner);
+        cursors.insert(name.to_owned(), position.clone());
+        Ok(())
     }
 }

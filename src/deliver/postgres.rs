@@ -572,3 +572,48 @@ fn attempt(row: &PgRow) -> Result<Attempt, sqlx::Error> {
         Bytes::from(row.try_get::<Vec<u8>, _>("body")?),
     ))
 }
+
+#[async_trait]
+impl crate::consume::Cursors for PostgresOutbox {
+    async fn load_cursor(
+        &self,
+        name: &str,
+    ) -> Result<Option<crate::consume::Position>, OutboxError> {
+        let row = sqlx::query(
+            &self
+                .schema
+                .sql("SELECT cursor, etag FROM {schema}.hookwire_cursors WHERE name = $1"),
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store)?;
+        row.map(|row| {
+            Ok(crate::consume::Position {
+                cursor: row.try_get("cursor")?,
+                etag: row.try_get("etag")?,
+            })
+        })
+        .transpose()
+        .map_err(|error: sqlx::Error| store(error))
+    }
+
+    async fn save_cursor(
+        &self,
+        name: &str,
+        position: &crate::consume::Position,
+    ) -> Result<(), OutboxError> {
+        sqlx::query(&self.schema.sql(
+            "INSERT INTO {schema}.hookwire_cursors (name, cursor, etag) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE
+             SET cursor = EXCLUDED.cursor, etag = EXCLUDED.etag, updated_at = now()",
+        ))
+        .bind(name)
+        .bind(position.cursor.as_deref())
+        .bind(position.etag.as_deref())
+        .execute(&self.pool)
+        .await
+        .map_err(store)?;
+        Ok(())
+    }
+}

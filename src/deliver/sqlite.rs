@@ -46,6 +46,12 @@ CREATE TABLE IF NOT EXISTS hookwire_attempts (
     body       BLOB NOT NULL,
     PRIMARY KEY (endpoint, id, n)
 );
+CREATE TABLE IF NOT EXISTS hookwire_cursors (
+    name       TEXT PRIMARY KEY,
+    cursor     TEXT,
+    etag       TEXT,
+    updated_at INTEGER NOT NULL
+);
 ";
 
 /// The jobs `lease` takes: due pending ones, in order of due time, read from the
@@ -579,6 +585,59 @@ impl Outbox for SqliteOutbox {
 
     fn wakeup(&self) -> Option<&Wakeup> {
         Some(&self.wakeup)
+    }
+}
+
+#[async_trait]
+impl crate::consume::Cursors for SqliteOutbox {
+    async fn load_cursor(
+        &self,
+        name: &str,
+    ) -> Result<Option<crate::consume::Position>, OutboxError> {
+        let name = name.to_owned();
+        self.with(move |connection| {
+            connection
+                .query_row(
+                    "SELECT cursor, etag FROM hookwire_cursors WHERE name = ?1",
+                    params![name],
+                    |row| {
+                        Ok(crate::consume::Position {
+                            cursor: row.get(0)?,
+                            etag: row.get(1)?,
+                        })
+                    },
+                )
+                .optional()
+                .map_err(store)
+        })
+        .await
+    }
+
+    async fn save_cursor(
+        &self,
+        name: &str,
+        position: &crate::consume::Position,
+    ) -> Result<(), OutboxError> {
+        let (name, position) = (name.to_owned(), position.clone());
+        self.with(move |connection| {
+            connection
+                .execute(
+                    "INSERT INTO hookwire_cursors (name, cursor, etag, updated_at)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (name) DO UPDATE
+                     SET cursor = excluded.cursor, etag = excluded.etag,
+                         updated_at = excluded.updated_at",
+                    params![
+                        name,
+                        position.cursor,
+                        position.etag,
+                        millis(SystemTime::now())
+                    ],
+                )
+                .map_err(store)?;
+            Ok(())
+        })
+        .await
     }
 }
 
