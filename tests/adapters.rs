@@ -609,12 +609,12 @@ async fn axum_extractors_and_layer_verify_and_reject() {
             .unwrap();
         assert_eq!(oversized.status(), 413, "{path}");
     }
-    // Verified, but not an event.
+    // Verified, but not an event: acknowledged, so that the sender does not retry it.
     let not_event = signed_to(address, "/typed", b"[1,2,3]")
         .send()
         .await
         .unwrap();
-    assert_eq!(not_event.status(), 400);
+    assert_eq!(not_event.status(), 202);
 }
 
 #[tokio::test]
@@ -836,17 +836,19 @@ async fn axum_takes_batches_and_says_why_a_verified_body_is_not_an_event() {
     let response = signed_to(address, "/batch", one).send().await.unwrap();
     assert_eq!(response.text().await.unwrap(), "a.three");
 
-    // A verified body that is no event: 400, saying why.
+    // A verified body that is no event: acknowledged (202, never retried), saying why.
     let broken: &'static [u8] = br#"[{"specversion":"1.0","id":"1","source":"/s"}]"#;
     let response = signed_to(address, "/batch", broken)
         .header("content-type", "application/cloudevents-batch+json")
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
     let text = response.text().await.unwrap();
     assert!(
-        text.contains("not a valid event") && text.contains("type"),
+        text.contains("acknowledged")
+            && text.contains("not a valid event")
+            && text.contains("type"),
         "{text}"
     );
 }

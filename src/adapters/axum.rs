@@ -4,7 +4,9 @@
 //! reachable with `FromRef`), then take [`Webhook`] (the verified raw request) or
 //! [`WebhookEvent<T>`] (the verified request decoded as an [`Event<T>`]) or [`WebhookEvents<T>`]
 //! (a batch, or one event as a batch of one) in a handler.
-//! Rejections answer 400, 401, 408 or 413 with a short message. To hand each message to the
+//! Rejections answer 400, 401, 408 or 413 with a short message; a verified body that is not an
+//! event is acknowledged (202) with the reason, never refused, since its sender would retry it
+//! for days. To hand each message to the
 //! handlers once, add tower's [`VerifyLayer`](super::tower::VerifyLayer) with a replay guard:
 //! it sees the handler's answer, so a message whose handler failed is released for the sender's
 //! retry.
@@ -51,32 +53,39 @@ pub struct Webhook(pub VerifiedWebhook);
 pub enum WebhookRejection {
     /// Verification failed, or the body was too large.
     Rejected(Rejection),
-    /// The verified body is not an event of the expected type (400).
+    /// The verified body is not an event of the expected type: acknowledged (202), so that
+    /// the sender does not retry what no retry can fix.
     Event(EventError),
 }
 
 impl WebhookRejection {
-    /// The status the rejection answers with: the [`Rejection`]'s, or 400 for a body that is
-    /// not an event.
+    /// The status the rejection answers with: the [`Rejection`]'s, or 202 for a verified body
+    /// that is not an event.
     pub fn status(&self) -> StatusCode {
         match self {
             WebhookRejection::Rejected(rejection) => rejection.status(),
-            WebhookRejection::Event(_) => StatusCode::BAD_REQUEST,
+            WebhookRejection::Event(_) => StatusCode::ACCEPTED,
         }
     }
 }
 
 impl IntoResponse for WebhookRejection {
-    /// The [`Rejection`]'s short answer, or, for a verified body that is not an event, 400 with
-    /// the reason (the event error and its causes: they name attributes and positions, never
-    /// a secret), so that the sender can see what to fix.
+    /// The [`Rejection`]'s short answer, or, for a verified body that is not an event, 202
+    /// with the reason (the event error and its causes: they name attributes and positions,
+    /// never a secret). The sender authenticated, and a retry would bring the same bytes: an
+    /// error status would have it retry for days. To handle providers' own envelopes (GitHub,
+    /// Stripe, Shopify, Slack), take [`Webhook`] and read it with
+    /// [`consume::Envelope`](crate::consume::Envelope) and a
+    /// [`consume::Router`](crate::consume::Router).
     fn into_response(self) -> Response {
         match self {
             WebhookRejection::Rejected(rejection) => {
                 rejection.to_response().map(axum::body::Body::from)
             }
             WebhookRejection::Event(error) => {
-                let mut text = format!("the webhook body is not a valid event: {error}");
+                let mut text = format!(
+                    "verified, and acknowledged without handling: the webhook body is not a valid event: {error}"
+                );
                 let mut cause = std::error::Error::source(&error);
                 while let Some(error) = cause {
                     text.push_str(": ");
@@ -84,7 +93,7 @@ impl IntoResponse for WebhookRejection {
                     cause = error.source();
                 }
                 text.push('\n');
-                (StatusCode::BAD_REQUEST, text).into_response()
+                (StatusCode::ACCEPTED, text).into_response()
             }
         }
     }
