@@ -262,3 +262,81 @@ async fn a_failing_handler_is_an_error_so_the_event_is_tried_again() {
         .unwrap_err();
     assert_eq!(error.to_string(), "the ledger is down");
 }
+
+/// A thin event's meter, fetched from the API.
+struct GetMeter(String);
+
+impl hookwire::api::Endpoint for GetMeter {
+    type Response = serde_json::Value;
+    fn path(&self) -> String {
+        format!("billing/meters/{}", hookwire::api::segment(&self.0))
+    }
+}
+
+#[tokio::test]
+async fn a_thin_event_is_completed_through_the_api_client_before_its_handler_runs() {
+    use hookwire::http::{Request, Response};
+    use hookwire::transport::TransportError;
+
+    let calls: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (seen_calls, fail) = (calls.clone(), Arc::new(Mutex::new(true)));
+    let failing = fail.clone();
+    let transport = move |request: Request<bytes::Bytes>| {
+        let (calls, fail) = (seen_calls.clone(), failing.clone());
+        async move {
+            calls.lock().unwrap().push(request.uri().path().to_owned());
+            let status = if *fail.lock().unwrap() { 503 } else { 200 };
+            Ok::<_, TransportError>(
+                Response::builder()
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .body(bytes::Bytes::from_static(
+                        br#"{"id":"mtr_1","status":"active","event_name":"api_calls"}"#,
+                    ))
+                    .unwrap(),
+            )
+        }
+    };
+    let client =
+        Arc::new(hookwire::api::Client::new(transport, "https://api.stripe.example/v1/").unwrap());
+    let handled: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = handled.clone();
+    let router = Router::new().on_fetched(
+        "v1.billing.meter.*",
+        client,
+        |event| GetMeter(event.subject().unwrap_or_default().to_owned()),
+        move |event, meter: serde_json::Value| {
+            let seen = seen.clone();
+            async move {
+                seen.lock().unwrap().push(format!(
+                    "{} {}",
+                    event.ty(),
+                    meter["event_name"].as_str().unwrap()
+                ));
+                Ok::<(), std::io::Error>(())
+            }
+        },
+    );
+    let thin = Event::builder()
+        .id("evt_thin_1")
+        .source("https://stripe.com")
+        .ty("v1.billing.meter.error_report_triggered")
+        .subject("mtr_1")
+        .data(serde_json::value::RawValue::from_string("{}".to_owned()).unwrap())
+        .build()
+        .unwrap();
+
+    // The API is down: the event fails, to be tried again; the handler has not run.
+    assert!(router.route(thin.clone()).await.is_err());
+    assert!(handled.lock().unwrap().is_empty());
+    *fail.lock().unwrap() = false;
+    assert!(matches!(router.route(thin).await.unwrap(), Routed::Handled));
+    assert_eq!(
+        *handled.lock().unwrap(),
+        vec!["v1.billing.meter.error_report_triggered api_calls"]
+    );
+    assert_eq!(
+        calls.lock().unwrap().last().map(String::as_str),
+        Some("/v1/billing/meters/mtr_1")
+    );
+}

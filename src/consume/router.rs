@@ -115,7 +115,7 @@ impl Router {
     /// `handler`, their data decoded as `T`. A later registration for the same type replaces
     /// an earlier one.
     #[must_use]
-    pub fn on<T, F, Fut, E>(mut self, ty: &str, handler: F) -> Self
+    pub fn on<T, F, Fut, E>(self, ty: &str, handler: F) -> Self
     where
         T: DeserializeOwned + Send + 'static,
         F: Fn(Event<T>) -> Fut + Send + Sync + 'static,
@@ -139,6 +139,11 @@ impl Router {
                 }
             })
         });
+        self.register(ty, call)
+    }
+
+    /// Registers `call` for `ty`, exact or a `prefix.*`.
+    fn register(mut self, ty: &str, call: Call) -> Self {
         match ty.strip_suffix('*') {
             Some(prefix) => {
                 self.prefixes.retain(|(p, _)| p != prefix);
@@ -151,6 +156,66 @@ impl Router {
             }
         }
         self
+    }
+
+    /// Handles thin events of type `ty` (or a `prefix.*`): events that carry only an id, a type
+    /// and a reference, as Stripe's thin events do. Before `handler` runs, the full resource is
+    /// fetched with `client`: `request` gives the typed [`Endpoint`](crate::api::Endpoint) for
+    /// an event, and the client's retries apply. A failed fetch fails the event, so that it is
+    /// tried again (by the sender, or the inbox's processor).
+    ///
+    /// ```
+    /// # fn build(client: std::sync::Arc<hookwire::api::Client<impl hookwire::transport::HttpClient + 'static>>) -> hookwire::consume::Router {
+    /// use hookwire::api::{Endpoint, segment};
+    /// use hookwire::consume::Router;
+    ///
+    /// struct GetMeter(String);
+    /// impl Endpoint for GetMeter {
+    ///     type Response = serde_json::Value;
+    ///     fn path(&self) -> String { format!("billing/meters/{}", segment(&self.0)) }
+    /// }
+    ///
+    /// Router::new().on_fetched(
+    ///     "v1.billing.meter.error_report_triggered",
+    ///     client,
+    ///     |event| GetMeter(event.subject().unwrap_or_default().to_owned()),
+    ///     |event, meter| async move {
+    ///         println!("{}: meter {meter}", event.id());
+    ///         Ok::<(), std::io::Error>(())
+    ///     },
+    /// )
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn on_fetched<T, E, R, F, Fut, Er>(
+        self,
+        ty: &str,
+        client: Arc<crate::api::Client<T>>,
+        request: R,
+        handler: F,
+    ) -> Self
+    where
+        T: crate::transport::HttpClient + 'static,
+        E: crate::api::Endpoint + 'static,
+        E::Response: 'static,
+        R: Fn(&RawEvent) -> E + Send + Sync + 'static,
+        F: Fn(RawEvent, E::Response) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), Er>> + Send + 'static,
+        Er: Into<HandlerError>,
+    {
+        let (request, handler) = (Arc::new(request), Arc::new(handler));
+        let call: Call = Arc::new(move |event: RawEvent| {
+            let (client, request, handler) = (client.clone(), request.clone(), handler.clone());
+            Box::pin(async move {
+                let endpoint = request(&event);
+                let resource = client.send(&endpoint).await?;
+                handler(event, resource)
+                    .await
+                    .map(|()| Routed::Handled)
+                    .map_err(Into::into)
+            })
+        });
+        self.register(ty, call)
     }
 
     /// Tells `fallback` of every event that reached no handler (and was acknowledged all the
