@@ -34,6 +34,24 @@ async fn wakes<T>(outbox: &dyn Outbox, write: impl Future<Output = T>) -> (T, bo
     (value, woken.now_or_never().is_some())
 }
 
+/// Waits until `outbox`'s wake-ups have been quiet for a while: a store whose wake-ups come
+/// from another connection (PostgreSQL's `NOTIFY`) may deliver them a moment after the write.
+async fn quiet(outbox: &dyn Outbox) {
+    let wakeup = outbox
+        .wakeup()
+        .expect("the shipped stores wake their workers");
+    for _ in 0..20 {
+        let woken = wakeup.listen();
+        if tokio::time::timeout(Duration::from_millis(150), woken)
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+    panic!("the store's wake-ups never went quiet");
+}
+
 /// The contract every outbox keeps.
 pub async fn outbox_contract(outbox: &dyn Outbox) {
     // Whole seconds: every store keeps at least millisecond precision.
@@ -61,6 +79,7 @@ pub async fn outbox_contract(outbox: &dyn Outbox) {
         "the earliest due time"
     );
 
+    quiet(outbox).await;
     let (leased, woken) = wakes(outbox, outbox.lease(t0, 10, lease_for)).await;
     let leased = leased.unwrap();
     assert!(!woken, "a lease wakes nobody, or workers would spin");
