@@ -16,7 +16,7 @@ use hookwire::webhook::{
 };
 
 /// How long a claim lasts in these tests, and the guards' time to live.
-const LEASE: Duration = Duration::from_millis(300);
+const LEASE: Duration = Duration::from_secs(1);
 
 fn key(id: &str) -> ReplayKey<'_> {
     ReplayKey {
@@ -64,7 +64,7 @@ async fn guard_contract(guard: &dyn ReplayGuard) {
         .unwrap();
     assert_eq!(guard.claim(key("d"), now()).await.unwrap(), Claim::Claimed);
     guard.commit(key("d"), now(), None).await.unwrap();
-    tokio::time::sleep(LEASE + Duration::from_millis(200)).await;
+    tokio::time::sleep(LEASE + Duration::from_millis(500)).await;
     assert_eq!(
         guard.claim(key("b"), now()).await.unwrap(),
         Claim::Claimed,
