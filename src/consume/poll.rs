@@ -324,8 +324,9 @@ where
         })
     }
 
-    /// Polls until `shutdown` completes. A failed poll is tried again after the interval (or
-    /// what the feed asked for), doubling while it keeps failing.
+    /// Polls until `shutdown` completes. A failed poll is tried again after the interval,
+    /// doubling while it keeps failing, or after what the feed asked for (`Retry-After`), never
+    /// sooner than the interval.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
         let mut shutdown = std::pin::pin!(shutdown);
         // The wait after a poll that brought nothing: the interval, doubling up to the
@@ -350,7 +351,11 @@ where
                 Err(PollError::Status {
                     retry_after: Some(wait),
                     ..
-                }) => wait,
+                }) => {
+                    // Never sooner than the interval: a feed that keeps answering
+                    // `Retry-After: 0` is not polled in a loop.
+                    wait.max(self.interval)
+                }
                 Err(_) => {
                     let base = idle;
                     idle = idle.saturating_mul(2).min(self.max_interval);
