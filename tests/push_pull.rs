@@ -281,8 +281,13 @@ async fn five_thousand_events_lost_repeated_and_a_restart_each_handled_once_whic
             tokio::spawn(async move { dispatcher.deliver(&destination, &payload).await });
         }
         if n == EVENTS * 2 / 5 {
-            // A deploy: the consumer stops (webhooks in flight meanwhile are refused, and
-            // lost) and starts again on the same inbox file, at a new address.
+            // A deploy, once the consumer is under way: it stops (webhooks in flight meanwhile
+            // are refused, and lost) and starts again on the same inbox file, at a new address.
+            let under_way = Instant::now() + Duration::from_secs(60);
+            while handled.lock().unwrap().len() < 100 {
+                assert!(Instant::now() < under_way, "the consumer handled nothing");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
             consumer.take().unwrap().stop().await;
             restarted_at = Some(handled.lock().unwrap().len());
             let next = start_consumer(&path, &secret, bank_api, handled.clone()).await;
@@ -322,7 +327,7 @@ async fn five_thousand_events_lost_repeated_and_a_restart_each_handled_once_whic
     );
     let restarted_at = restarted_at.unwrap();
     assert!(
-        restarted_at > 0 && restarted_at < EVENTS,
+        (100..EVENTS).contains(&restarted_at),
         "the restart came mid-run ({restarted_at} handled)"
     );
     assert!((1400..=1600).contains(&lost) && (400..=600).contains(&repeated));
