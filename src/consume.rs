@@ -33,6 +33,13 @@
 //! give [`Envelope::read`] and the one the feed's events carry), since the dedupe key is
 //! (source, id).
 //!
+//! **Order** (use it when one key's events must be handled in their order). Pushed and pulled
+//! events arrive in any order: a lost webhook comes back through the poller after later ones.
+//! An inbox [`ordered_by`](Inbox::ordered_by) a key and a per-key number (an account and its
+//! event's version) handles each key's events one after another in their source's order,
+//! waiting at a gap until the missing event comes, while other keys go on side by side. The
+//! store keeps each key's progress, so the order holds across restarts and processes.
+//!
 //! `examples/partner.rs` runs the whole pattern on loopback.
 
 mod envelope;

@@ -72,7 +72,7 @@ mod worker;
 pub use crate::postgres::InvalidSchema;
 pub use dispatcher::{DeliverError, DeliveryReport, Destination, Dispatcher, Outcome, Payload};
 pub use memory::MemoryOutbox;
-pub use outbox::{Entry, Job, Lease, ListQuery, Next, Outbox, OutboxError, State};
+pub use outbox::{Entry, Job, Lease, ListQuery, Next, Outbox, OutboxError, Sequence, State};
 pub use outcome::Attempt;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]

@@ -66,6 +66,19 @@ CREATE TABLE {schema}.hookwire_cursors (
 );
 ",
     ),
+    (
+        3,
+        "
+ALTER TABLE {schema}.hookwire_outbox ADD COLUMN seq_key text, ADD COLUMN seq_number bigint;
+-- The next number each key lets go; absent means 1.
+CREATE TABLE {schema}.hookwire_sequences (
+    endpoint text   NOT NULL,
+    key      text   NOT NULL,
+    next     bigint NOT NULL,
+    PRIMARY KEY (endpoint, key)
+);
+",
+    ),
 ];
 
 /// A schema name that is not a plain SQL identifier.

@@ -469,6 +469,7 @@ fn hosts_are_read_as_a_url_parser_reads_them() {
 async fn the_memory_outbox_keeps_the_contract() {
     common::contract::outbox_contract(&MemoryOutbox::new()).await;
     common::contract::paging_and_retention_contract(&MemoryOutbox::new()).await;
+    common::contract::sequence_contract(&MemoryOutbox::new()).await;
 }
 
 #[cfg(feature = "sqlite")]
@@ -496,6 +497,10 @@ async fn the_sqlite_outbox_keeps_the_contract_and_its_data_across_reopening() {
         .await
         .unwrap();
     common::contract::paging_and_retention_contract(&fresh).await;
+    let sequenced = hookwire::deliver::SqliteOutbox::open(dir.join("sequences.db"))
+        .await
+        .unwrap();
+    common::contract::sequence_contract(&sequenced).await;
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -12,8 +12,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use hookwire::clock::TokioClock;
-use hookwire::consume::{Cursors, Inbox, Position, Processor, Router};
-use hookwire::deliver::{ListQuery, MemoryOutbox, Outbox, PostgresOutbox, SqliteOutbox, State};
+use hookwire::consume::{Cursors, Inbox, InboxError, Position, Processor, Router};
+use hookwire::deliver::{
+    ListQuery, MemoryOutbox, Outbox, PostgresOutbox, Sequence, SqliteOutbox, State,
+};
 use hookwire::event::{Event, RawEvent};
 use hookwire::retry::Backoff;
 
@@ -218,6 +220,233 @@ async fn inbox_contract<O: Outbox + Cursors + 'static>(store: Arc<O>, twin: Arc<
     process_until_settled(vec![inbox], router(counts.clone(), cured), &store).await;
     assert_eq!(counts.lock().unwrap().handled["poison"], 1);
     assert_eq!(store.count(Some(State::Delivered)).await.unwrap(), 44);
+}
+
+const ACCOUNTS: u64 = 5;
+const PER_ACCOUNT: u64 = 20;
+
+/// An event of `account`, numbered `number` among its events, in the CloudEvents
+/// `partitionkey` and `sequence` extensions.
+fn numbered(account: u64, number: u64) -> RawEvent {
+    let id = format!("acct{account}-{number}");
+    Event::builder()
+        .id(&id)
+        .source("https://bank.example")
+        .ty("transfer.settled")
+        .extension("partitionkey", format!("acct{account}"))
+        .extension("sequence", number.to_string())
+        .data(serde_json::value::RawValue::from_string(format!(r#"{{"id":"{id}"}}"#)).unwrap())
+        .build()
+        .unwrap()
+}
+
+fn ordered<O: Outbox + ?Sized>(store: Arc<O>) -> Inbox<O> {
+    Inbox::new(store).ordered_by(|event| {
+        let key = event
+            .extension("partitionkey")?
+            .to_canonical_string()
+            .ok()?;
+        let number = event
+            .extension("sequence")?
+            .to_canonical_string()
+            .ok()?
+            .parse()
+            .ok()?;
+        Some(Sequence::new(key, number))
+    })
+}
+
+/// What the ordered handler saw: each account's numbers in the order handled, how many
+/// handlers ran at once at most, and which events have failed once already.
+#[derive(Default)]
+struct Seen {
+    order: HashMap<String, Vec<u64>>,
+    running: usize,
+    most_running: usize,
+    failed: Vec<String>,
+}
+
+fn ordered_router(seen: Arc<Mutex<Seen>>) -> Router {
+    Router::new().on("transfer.settled", move |event: RawEvent| {
+        let seen = seen.clone();
+        async move {
+            let account = event
+                .extension("partitionkey")
+                .unwrap()
+                .to_canonical_string()
+                .unwrap();
+            let number: u64 = event
+                .extension("sequence")
+                .unwrap()
+                .to_canonical_string()
+                .unwrap()
+                .parse()
+                .unwrap();
+            {
+                let mut seen = seen.lock().unwrap();
+                seen.running += 1;
+                seen.most_running = seen.most_running.max(seen.running);
+            }
+            // Later numbers finish sooner: handled at once, they would end out of order.
+            tokio::time::sleep(Duration::from_millis(2 * (PER_ACCOUNT + 1 - number))).await;
+            let mut seen = seen.lock().unwrap();
+            seen.running -= 1;
+            // Every fifth event of account 1 fails once: its successors must wait for the retry.
+            if account == "acct1"
+                && number % 5 == 0
+                && !seen.failed.contains(&event.id().to_owned())
+            {
+                seen.failed.push(event.id().to_owned());
+                return Err(std::io::Error::other("the ledger was busy"));
+            }
+            seen.order.entry(account).or_default().push(number);
+            Ok(())
+        }
+    })
+}
+
+/// An ordered inbox handles each account's events in their numbers' order, whatever order
+/// they arrive in, several accounts at once; an account's events wait for a missing one.
+async fn order_contract<O: Outbox + 'static>(store: Arc<O>) {
+    let inbox = ordered(store.clone());
+    // Arrival order: each account's events backwards, the accounts interleaved, and account
+    // 0's seventh missing.
+    for number in (1..=PER_ACCOUNT).rev() {
+        for account in 0..ACCOUNTS {
+            if (account, number) != (0, 7) {
+                inbox
+                    .accept(&numbered(account, number), SystemTime::now())
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let processor = Processor::new(inbox.clone(), ordered_router(seen.clone()), TokioClock)
+        .backoff(Backoff::list(vec![
+            Duration::ZERO,
+            Duration::from_millis(10),
+        ]))
+        .concurrency(16);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(processor.run(async move {
+        let _ = stopped.await;
+    }));
+    let handled = |seen: &Mutex<Seen>| {
+        seen.lock()
+            .unwrap()
+            .order
+            .values()
+            .map(Vec::len)
+            .sum::<usize>()
+    };
+    let everything_else = ((ACCOUNTS - 1) * PER_ACCOUNT + 6) as usize;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while handled(&seen) < everything_else {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} handled",
+            handled(&seen)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Account 0 waits at its gap: 8 to 20 are stored and due, but not handled.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        seen.lock().unwrap().order["acct0"],
+        (1..=6).collect::<Vec<_>>(),
+        "account 0 stops at its missing seventh event"
+    );
+    assert_eq!(handled(&seen), everything_else);
+    // The seventh arrives (the poller found it): the rest of account 0 follows.
+    inbox
+        .accept(&numbered(0, 7), SystemTime::now())
+        .await
+        .unwrap();
+    while handled(&seen) < (ACCOUNTS * PER_ACCOUNT) as usize {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} handled",
+            handled(&seen)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+    assert_eq!(
+        store.count(Some(State::Delivered)).await.unwrap(),
+        (ACCOUNTS * PER_ACCOUNT) as usize
+    );
+    let seen = seen.lock().unwrap();
+    for account in 0..ACCOUNTS {
+        assert_eq!(
+            seen.order[&format!("acct{account}")],
+            (1..=PER_ACCOUNT).collect::<Vec<_>>(),
+            "account {account}'s events in their order, each once"
+        );
+    }
+    assert_eq!(
+        seen.failed.len(),
+        4,
+        "account 1's 5, 10, 15 and 20 failed once each"
+    );
+    assert!(
+        seen.most_running > 1,
+        "accounts were handled side by side ({} at most)",
+        seen.most_running
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ordered_memory_inbox_handles_each_keys_events_in_their_order() {
+    order_contract(Arc::new(MemoryOutbox::new())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ordered_sqlite_inbox_handles_each_keys_events_in_their_order() {
+    let dir = std::env::temp_dir().join(format!(
+        "hookwire-ordered-{}",
+        hookwire::webhook::message_id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    order_contract(Arc::new(
+        SqliteOutbox::open(dir.join("inbox.db")).await.unwrap(),
+    ))
+    .await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ordered_postgres_inbox_handles_each_keys_events_in_their_order() {
+    let Some(pool) = common::services::postgres("an_ordered_postgres_inbox").await else {
+        return;
+    };
+    let schema = common::services::unique_name("hw_ordered");
+    let store = Arc::new(PostgresOutbox::new(pool.clone()).schema(&schema).unwrap());
+    store.migrate().await.unwrap();
+    order_contract(store).await;
+    common::services::drop_schema(&pool, &schema).await;
+}
+
+#[tokio::test]
+async fn an_ordered_inbox_refuses_a_store_that_keeps_no_sequences_and_stores_nothing() {
+    let store = Arc::new(common::stores::flaky(0));
+    let error = ordered(store.clone())
+        .accept(&numbered(0, 1), SystemTime::now())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, InboxError::Unordered), "{error:?}");
+    assert!(
+        error.to_string().contains("drop Inbox::ordered_by"),
+        "{error}"
+    );
+    assert_eq!(store.count(None).await.unwrap(), 0);
+    // Unordered, the same store is fine.
+    Inbox::new(store.clone())
+        .accept(&numbered(0, 1), SystemTime::now())
+        .await
+        .unwrap();
+    assert_eq!(store.count(None).await.unwrap(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

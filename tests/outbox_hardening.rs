@@ -2,14 +2,16 @@
 //! that fails for a while, a lease shorter than an attempt, and what "acknowledged" means.
 #![cfg(all(feature = "sqlite", feature = "test-util"))]
 
+mod common;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
+use common::stores::flaky;
 use hookwire::clock::{Clock, TokioClock};
 use hookwire::deliver::{
-    Attempt, Destination, Dispatcher, Durability, Entry, Job, Lease, ListQuery, MemoryOutbox,
-    Outbox, OutboxError, Payload, SqliteOutbox, State, Worker,
+    Destination, Dispatcher, Durability, Job, ListQuery, MemoryOutbox, Outbox, OutboxError,
+    Payload, SqliteOutbox, State, Worker,
 };
 use hookwire::testing::{MockClient, MockResponse};
 use hookwire::transport::AddressPolicy;
@@ -86,65 +88,6 @@ async fn acknowledged_means_durable_unless_asked_otherwise() {
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
 
-/// A memory outbox whose `lease` fails its first `failures` calls.
-struct Flaky {
-    inner: MemoryOutbox,
-    failures: AtomicUsize,
-}
-
-#[hookwire::async_trait]
-impl Outbox for Flaky {
-    async fn enqueue(&self, job: Job, at: SystemTime) -> Result<(), OutboxError> {
-        self.inner.enqueue(job, at).await
-    }
-    async fn lease(
-        &self,
-        now: SystemTime,
-        limit: usize,
-        lease_for: Duration,
-    ) -> Result<Vec<Lease>, OutboxError> {
-        if self
-            .failures
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-        {
-            return Err(OutboxError::Store("database is locked".into()));
-        }
-        self.inner.lease(now, limit, lease_for).await
-    }
-    async fn record(&self, lease: &Lease, attempt: &Attempt) -> Result<(), OutboxError> {
-        self.inner.record(lease, attempt).await
-    }
-    async fn reschedule(&self, lease: &Lease, at: SystemTime) -> Result<(), OutboxError> {
-        self.inner.reschedule(lease, at).await
-    }
-    async fn finish(
-        &self,
-        lease: &Lease,
-        state: State,
-        now: SystemTime,
-    ) -> Result<(), OutboxError> {
-        self.inner.finish(lease, state, now).await
-    }
-    async fn list(&self, query: &ListQuery) -> Result<Vec<Entry>, OutboxError> {
-        self.inner.list(query).await
-    }
-    async fn count(&self, state: Option<State>) -> Result<usize, OutboxError> {
-        self.inner.count(state).await
-    }
-    async fn purge(&self, finished_before: SystemTime) -> Result<usize, OutboxError> {
-        self.inner.purge(finished_before).await
-    }
-    async fn redrive(
-        &self,
-        endpoint: &str,
-        id: &str,
-        now: SystemTime,
-    ) -> Result<bool, OutboxError> {
-        self.inner.redrive(endpoint, id, now).await
-    }
-}
-
 fn dispatcher(mock: &MockClient) -> Dispatcher<MockClient> {
     Dispatcher::new(mock.clone().guarded(AddressPolicy::new()), TokioClock)
         .unwrap()
@@ -153,10 +96,7 @@ fn dispatcher(mock: &MockClient) -> Dispatcher<MockClient> {
 
 #[tokio::test]
 async fn a_worker_rides_out_a_failing_store_and_delivers_everything() {
-    let outbox = Arc::new(Flaky {
-        inner: MemoryOutbox::new(),
-        failures: AtomicUsize::new(3),
-    });
+    let outbox = Arc::new(flaky(3));
     for n in 0..5 {
         outbox.enqueue(job(n), SystemTime::now()).await.unwrap();
     }
@@ -186,11 +126,7 @@ async fn a_worker_rides_out_a_failing_store_and_delivers_everything() {
     }
     let _ = stop.send(());
     running.await.unwrap().unwrap();
-    assert_eq!(
-        outbox.failures.load(Ordering::SeqCst),
-        0,
-        "the failures happened"
-    );
+    assert_eq!(outbox.failures_left(), 0, "the failures happened");
     assert_eq!(mock.requests().len(), 5);
 }
 

@@ -40,8 +40,14 @@ async fn the_postgres_outbox_keeps_the_contract() {
         .unwrap();
     paging.migrate().await.unwrap();
     common::contract::paging_and_retention_contract(&paging).await;
+    let sequenced = PostgresOutbox::new(pool.clone())
+        .schema(&format!("{schema}_s"))
+        .unwrap();
+    sequenced.migrate().await.unwrap();
+    common::contract::sequence_contract(&sequenced).await;
     drop_schema(&pool, &schema).await;
     drop_schema(&pool, &format!("{schema}_p")).await;
+    drop_schema(&pool, &format!("{schema}_s")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,7 +73,11 @@ async fn migrations_are_versioned_idempotent_and_safe_to_run_from_many_places_at
     .fetch_all(&pool)
     .await
     .unwrap();
-    assert_eq!(versions, vec![1, 2], "each version applied once, in order");
+    assert_eq!(
+        versions,
+        vec![1, 2, 3],
+        "each version applied once, in order"
+    );
     outbox.enqueue(job(1), SystemTime::now()).await.unwrap();
     assert_eq!(outbox.count(None).await.unwrap(), 1);
 

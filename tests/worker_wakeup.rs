@@ -3,19 +3,20 @@
 //! delivers, and with the store's calls counted so that spinning would show.
 #![cfg(all(feature = "hyper", feature = "sqlite"))]
 
+mod common;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use async_trait::async_trait;
 use bytes::Bytes;
+use common::stores::Watched;
 use hookwire::adapters::hyper::HyperClient;
 use hookwire::clock::TokioClock;
 use hookwire::deliver::{
-    Attempt, Destination, Dispatcher, Entry, Job, Lease, ListQuery, MemoryOutbox, Outbox,
-    OutboxError, Payload, SqliteOutbox, State, Wakeup, Worker,
+    Destination, Dispatcher, Job, MemoryOutbox, Outbox, OutboxError, Payload, SqliteOutbox, State,
+    Worker,
 };
 use hookwire::http::{Request, Response};
 use hookwire::transport::AddressPolicy;
@@ -67,84 +68,6 @@ async fn receiver() -> (SocketAddr, mpsc::UnboundedReceiver<(String, Instant)>) 
     (address, arrivals)
 }
 
-/// An outbox that counts the worker's questions and passes everything through.
-struct Counted<O> {
-    inner: O,
-    leases: AtomicUsize,
-    next_dues: AtomicUsize,
-}
-
-impl<O> Counted<O> {
-    fn new(inner: O) -> Self {
-        Counted {
-            inner,
-            leases: AtomicUsize::new(0),
-            next_dues: AtomicUsize::new(0),
-        }
-    }
-
-    fn questions(&self) -> (usize, usize) {
-        (
-            self.leases.load(Ordering::SeqCst),
-            self.next_dues.load(Ordering::SeqCst),
-        )
-    }
-}
-
-#[async_trait]
-impl<O: Outbox> Outbox for Counted<O> {
-    async fn enqueue(&self, job: Job, at: SystemTime) -> Result<(), OutboxError> {
-        self.inner.enqueue(job, at).await
-    }
-    async fn lease(
-        &self,
-        now: SystemTime,
-        limit: usize,
-        lease_for: Duration,
-    ) -> Result<Vec<Lease>, OutboxError> {
-        self.leases.fetch_add(1, Ordering::SeqCst);
-        self.inner.lease(now, limit, lease_for).await
-    }
-    async fn record(&self, lease: &Lease, attempt: &Attempt) -> Result<(), OutboxError> {
-        self.inner.record(lease, attempt).await
-    }
-    async fn reschedule(&self, lease: &Lease, at: SystemTime) -> Result<(), OutboxError> {
-        self.inner.reschedule(lease, at).await
-    }
-    async fn finish(
-        &self,
-        lease: &Lease,
-        state: State,
-        now: SystemTime,
-    ) -> Result<(), OutboxError> {
-        self.inner.finish(lease, state, now).await
-    }
-    async fn list(&self, query: &ListQuery) -> Result<Vec<Entry>, OutboxError> {
-        self.inner.list(query).await
-    }
-    async fn count(&self, state: Option<State>) -> Result<usize, OutboxError> {
-        self.inner.count(state).await
-    }
-    async fn purge(&self, finished_before: SystemTime) -> Result<usize, OutboxError> {
-        self.inner.purge(finished_before).await
-    }
-    async fn redrive(
-        &self,
-        endpoint: &str,
-        id: &str,
-        now: SystemTime,
-    ) -> Result<bool, OutboxError> {
-        self.inner.redrive(endpoint, id, now).await
-    }
-    async fn next_due(&self) -> Result<Option<SystemTime>, OutboxError> {
-        self.next_dues.fetch_add(1, Ordering::SeqCst);
-        self.inner.next_due().await
-    }
-    fn wakeup(&self) -> Option<&Wakeup> {
-        self.inner.wakeup()
-    }
-}
-
 /// Starts a worker on `outbox` that delivers to `address` and polls only every minute.
 fn start<O: Outbox + 'static>(
     outbox: Arc<O>,
@@ -177,7 +100,7 @@ fn job(n: usize) -> Job {
 
 /// Enqueues 20 jobs one at a time into an idle worker and returns each one's time from
 /// `enqueue` to arrival.
-async fn enqueue_into_idle_worker<O: Outbox + 'static>(outbox: Arc<Counted<O>>) -> Vec<Duration> {
+async fn enqueue_into_idle_worker<O: Outbox + 'static>(outbox: Arc<Watched<O>>) -> Vec<Duration> {
     let (address, mut arrivals) = receiver().await;
     let (stop, running) = start(outbox.clone(), address);
     let mut latencies = Vec::new();
@@ -216,7 +139,7 @@ fn assert_prompt(store: &str, latencies: &[Duration]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_enqueued_into_an_idle_memory_worker_is_attempted_at_once_not_at_the_next_poll() {
-    let latencies = enqueue_into_idle_worker(Arc::new(Counted::new(MemoryOutbox::new()))).await;
+    let latencies = enqueue_into_idle_worker(Arc::new(Watched::new(MemoryOutbox::new()))).await;
     assert_prompt("memory", &latencies);
 }
 
@@ -228,14 +151,14 @@ async fn a_job_enqueued_into_an_idle_sqlite_worker_is_attempted_at_once_not_at_t
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let outbox = SqliteOutbox::open(dir.join("outbox.db")).await.unwrap();
-    let latencies = enqueue_into_idle_worker(Arc::new(Counted::new(outbox))).await;
+    let latencies = enqueue_into_idle_worker(Arc::new(Watched::new(outbox))).await;
     assert_prompt("sqlite", &latencies);
     let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_due_later_is_attempted_when_due_and_the_worker_asks_only_a_few_times_meanwhile() {
-    let outbox = Arc::new(Counted::new(MemoryOutbox::new()));
+    let outbox = Arc::new(Watched::new(MemoryOutbox::new()));
     let (address, mut arrivals) = receiver().await;
     let (stop, running) = start(outbox.clone(), address);
     tokio::time::sleep(Duration::from_millis(30)).await;

@@ -10,7 +10,7 @@ use http::{HeaderValue, StatusCode};
 
 use super::router::Router;
 use crate::clock::Clock;
-use crate::deliver::{Attempt, Job, Next, Outbox, OutboxError, Payload, State};
+use crate::deliver::{Attempt, Job, Next, Outbox, OutboxError, Payload, Sequence, State};
 use crate::event::{EventError, RawEvent};
 use crate::retry::Backoff;
 use crate::transport::TransportErrorKind;
@@ -28,16 +28,60 @@ const STORED_AS: &str = "application/cloudevents+json";
 /// arrives twice (a sender's retry, several receiver instances, a webhook and a poll of the
 /// same event) is stored and handled once. Give the inbox a store of its own (another SQLite
 /// file, another PostgreSQL schema), not the one a sender's worker drains.
-#[derive(Debug)]
+///
+/// # Order
+///
+/// Events are handled as they come, several at once, unless the inbox is told how they are
+/// ordered: with [`ordered_by`](Inbox::ordered_by), the events of one key (an account, an
+/// order) are handled one after another in their source's order, each only once the one
+/// before it was handled, whichever came first, pushed or pulled. The source must number each
+/// key's events 1, 2, 3, … with no gaps (a per-key version or sequence number, as ledgers and
+/// event-sourced systems keep), since only then can the inbox tell that an event is missing
+/// and wait for it:
+///
+/// ```
+/// # fn run(store: std::sync::Arc<hookwire::deliver::MemoryOutbox>) {
+/// use hookwire::consume::Inbox;
+/// use hookwire::deliver::Sequence;
+///
+/// // The CloudEvents `partitionkey` and `sequence` extensions: the account, and the event's
+/// // number among the account's.
+/// let inbox = Inbox::new(store).ordered_by(|event| {
+///     let key = event.extension("partitionkey")?.to_canonical_string().ok()?;
+///     let number = event.extension("sequence")?.to_canonical_string().ok()?.parse().ok()?;
+///     Some(Sequence::new(key, number))
+/// });
+/// # }
+/// ```
+///
+/// A key's events wait while an earlier one is missing, failing or parked: a parked event
+/// holds back the rest of its key until it is [replayed](Inbox::replay) and handled. Events
+/// for which the function says `None` are handled as they come. The order holds across
+/// processes and restarts: the store keeps each key's progress (the memory, SQLite and
+/// PostgreSQL stores do; see [`Outbox::keeps_sequences`]).
 pub struct Inbox<O: ?Sized> {
     store: Arc<O>,
+    order: Option<Arc<OrderFn>>,
 }
+
+/// How an inbox finds an event's place in its key's order.
+type OrderFn = dyn Fn(&RawEvent) -> Option<Sequence> + Send + Sync;
 
 impl<O: ?Sized> Clone for Inbox<O> {
     fn clone(&self) -> Self {
         Inbox {
             store: self.store.clone(),
+            order: self.order.clone(),
         }
+    }
+}
+
+impl<O: std::fmt::Debug + ?Sized> std::fmt::Debug for Inbox<O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inbox")
+            .field("store", &self.store)
+            .field("ordered", &self.order.is_some())
+            .finish()
     }
 }
 
@@ -51,12 +95,29 @@ pub enum InboxError {
     /// The store failed: answer 503 so that the sender tries again.
     #[error("the inbox's store failed")]
     Store(#[source] OutboxError),
+    /// The inbox was asked to keep order ([`Inbox::ordered_by`]) in a store that does not
+    /// keep sequences: nothing is stored.
+    #[error(
+        "this inbox keeps events in order, but its store does not keep sequences: use the memory, SQLite or PostgreSQL store, or drop Inbox::ordered_by"
+    )]
+    Unordered,
 }
 
 impl<O: Outbox + ?Sized> Inbox<O> {
     /// An inbox in `store`.
     pub fn new(store: Arc<O>) -> Self {
-        Inbox { store }
+        Inbox { store, order: None }
+    }
+
+    /// Handles the events of each key in the order of their numbers: `order` says an event's
+    /// key and number, or `None` for an event with no order. See [Order](Inbox#order).
+    #[must_use]
+    pub fn ordered_by(
+        mut self,
+        order: impl Fn(&RawEvent) -> Option<Sequence> + Send + Sync + 'static,
+    ) -> Self {
+        self.order = Some(Arc::new(order));
+        self
     }
 
     /// The store.
@@ -70,8 +131,14 @@ impl<O: Outbox + ?Sized> Inbox<O> {
     /// # Errors
     ///
     /// [`InboxError::Store`] when the store fails: the event is not stored, so answer the
-    /// sender with an error it retries (503).
+    /// sender with an error it retries (503). [`InboxError::Unordered`] when the inbox keeps
+    /// order in a store that cannot.
     pub async fn accept(&self, event: &RawEvent, now: SystemTime) -> Result<(), InboxError> {
+        let sequence = match &self.order {
+            Some(_) if !self.store.keeps_sequences() => return Err(InboxError::Unordered),
+            Some(order) => order(event),
+            None => None,
+        };
         let body = event.to_json().map_err(InboxError::Encode)?;
         let payload = Payload::new(
             event.id(),
@@ -79,8 +146,10 @@ impl<O: Outbox + ?Sized> Inbox<O> {
             HeaderValue::from_static(STORED_AS),
             body,
         );
+        let mut job = Job::new(event.source(), payload);
+        job.sequence = sequence;
         self.store
-            .enqueue(Job::new(event.source(), payload), now)
+            .enqueue(job, now)
             .await
             .map_err(InboxError::Store)
     }

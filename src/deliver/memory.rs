@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
-use super::outbox::{Entry, Job, Lease, ListQuery, Outbox, OutboxError, State};
+use super::outbox::{Entry, Job, Lease, ListQuery, Outbox, OutboxError, Sequence, State};
 use super::outcome::Attempt;
 use super::wakeup::Wakeup;
 
@@ -15,8 +15,9 @@ use super::wakeup::Wakeup;
 ///
 /// Pending jobs are kept in order of the time they can next be leased (due time, or lease
 /// expiry while leased), apart from finished ones, so `lease` costs O(log n) per job however
-/// many jobs the outbox holds or has finished. It fires its [`Wakeup`] on `enqueue`,
-/// `redrive` and `reschedule`.
+/// many jobs the outbox holds or has finished. A job whose [`Sequence`] must wait for earlier
+/// ones is kept aside until they finish. It fires its [`Wakeup`] on `enqueue`, `redrive`,
+/// `reschedule` and when a finished job lets the next of its key go.
 #[derive(Debug, Default)]
 pub struct MemoryOutbox {
     inner: Mutex<Rows>,
@@ -33,6 +34,11 @@ struct Rows {
     rows: BTreeMap<Key, Row>,
     /// The pending jobs, by the time they can next be leased, then by enqueue order.
     ready: BTreeMap<(SystemTime, u64), Key>,
+    /// The sequenced jobs waiting for an earlier job of their key, by (endpoint, key, number,
+    /// enqueue order).
+    waiting: BTreeMap<(String, String, u64, u64), Key>,
+    /// The next number each (endpoint, key) lets go; 1 when absent.
+    next_numbers: HashMap<(String, String), u64>,
     /// How many jobs are in each state.
     counts: HashMap<State, usize>,
     /// The next enqueue order number.
@@ -62,18 +68,74 @@ impl Row {
 }
 
 impl Rows {
+    /// Whether a job with `sequence` for `endpoint` must wait for an earlier one.
+    fn held_back(&self, endpoint: &str, sequence: &Sequence) -> bool {
+        let next = self
+            .next_numbers
+            .get(&(endpoint.to_owned(), sequence.key.clone()))
+            .copied()
+            .unwrap_or(1);
+        sequence.number > next
+    }
+
+    /// Puts a pending job where `lease` finds it, or aside while it must wait.
+    fn place(&mut self, key: Key) {
+        let Some(row) = self.rows.get(&key) else {
+            return;
+        };
+        match &row.job.sequence {
+            Some(sequence) if self.held_back(&row.job.endpoint, sequence) => {
+                let place = (
+                    key.0.clone(),
+                    sequence.key.clone(),
+                    sequence.number,
+                    row.sequence,
+                );
+                self.waiting.insert(place, key);
+            }
+            _ => {
+                let ready = row.ready_key();
+                self.ready.insert(ready, key);
+            }
+        }
+    }
+
+    /// Lets the jobs of `sequence`'s key after it go, now that it finished; whether any did.
+    fn advance(&mut self, endpoint: &str, sequence: &Sequence) -> bool {
+        let next = self
+            .next_numbers
+            .entry((endpoint.to_owned(), sequence.key.clone()))
+            .or_insert(1);
+        *next = (*next).max(sequence.number.saturating_add(1));
+        let next = *next;
+        let from = (endpoint.to_owned(), sequence.key.clone(), 0, 0);
+        let to = (endpoint.to_owned(), sequence.key.clone(), next, u64::MAX);
+        let released: Vec<_> = self
+            .waiting
+            .range(from..=to)
+            .map(|(place, _)| place.clone())
+            .collect();
+        for place in &released {
+            if let Some(key) = self.waiting.remove(place) {
+                self.place(key);
+            }
+        }
+        !released.is_empty()
+    }
+
     fn count(&mut self, state: State, change: isize) {
         let count = self.counts.entry(state).or_default();
         *count = count.saturating_add_signed(change);
     }
 
     /// Runs `f` on the leased job's row while the lease holds, keeping the ready order and
-    /// the counts in step with what `f` changed.
+    /// the counts in step with what `f` changed; also says whether finishing the job let
+    /// later jobs of its key go.
     fn with_leased<T>(
         &mut self,
         lease: &Lease,
         f: impl FnOnce(&mut Row) -> T,
-    ) -> Result<T, OutboxError> {
+    ) -> Result<(T, bool), OutboxError> {
         let key = (lease.job.endpoint.clone(), lease.job.payload.id.clone());
         let Some(row) = self.rows.get_mut(&key) else {
             return Err(OutboxError::LeaseLost);
@@ -84,6 +146,8 @@ impl Rows {
         let was = row.ready_key();
         let value = f(row);
         let (state, now) = (row.state, row.ready_key());
+        let sequence = row.job.sequence.clone();
+        let mut released = false;
         if state == State::Pending {
             if now != was {
                 self.ready.remove(&was);
@@ -93,8 +157,11 @@ impl Rows {
             self.ready.remove(&was);
             self.count(State::Pending, -1);
             self.count(state, 1);
+            if let Some(sequence) = sequence.filter(|_| state != State::DeadLettered) {
+                released = self.advance(&lease.job.endpoint, &sequence);
+            }
         }
-        Ok(value)
+        Ok((value, released))
     }
 }
 
@@ -120,10 +187,9 @@ impl Outbox for MemoryOutbox {
             }
             let sequence = rows.sequence;
             rows.sequence += 1;
-            rows.ready.insert((at, sequence), key.clone());
             rows.count(State::Pending, 1);
             rows.rows.insert(
-                key,
+                key.clone(),
                 Row {
                     job,
                     state: State::Pending,
@@ -135,6 +201,7 @@ impl Outbox for MemoryOutbox {
                     sequence,
                 },
             );
+            rows.place(key);
         }
         self.wakeup.wake();
         Ok(())
@@ -179,7 +246,8 @@ impl Outbox for MemoryOutbox {
 
     async fn record(&self, lease: &Lease, attempt: &Attempt) -> Result<(), OutboxError> {
         self.rows()
-            .with_leased(lease, |row| row.attempts.push(attempt.clone()))
+            .with_leased(lease, |row| row.attempts.push(attempt.clone()))?;
+        Ok(())
     }
 
     async fn reschedule(&self, lease: &Lease, at: SystemTime) -> Result<(), OutboxError> {
@@ -194,10 +262,14 @@ impl Outbox for MemoryOutbox {
         state: State,
         now: SystemTime,
     ) -> Result<(), OutboxError> {
-        self.rows().with_leased(lease, |row| {
+        let ((), released) = self.rows().with_leased(lease, |row| {
             row.state = state;
             row.finished_at = Some(now);
-        })
+        })?;
+        if released {
+            self.wakeup.wake();
+        }
+        Ok(())
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Vec<Entry>, OutboxError> {
@@ -273,8 +345,7 @@ impl Outbox for MemoryOutbox {
             row.next_at = now;
             row.round_start = row.attempts.len();
             row.finished_at = None;
-            let ready = row.ready_key();
-            rows.ready.insert(ready, key);
+            rows.place(key);
             rows.count(was, -1);
             rows.count(State::Pending, 1);
         }
@@ -288,6 +359,10 @@ impl Outbox for MemoryOutbox {
 
     fn wakeup(&self) -> Option<&Wakeup> {
         Some(&self.wakeup)
+    }
+
+    fn keeps_sequences(&self) -> bool {
+        true
     }
 }
 

@@ -19,6 +19,39 @@ pub struct Job {
     pub endpoint: String,
     /// The message.
     pub payload: Payload,
+    /// Its place in a per-key order, if it has one: see [`Sequence`].
+    pub sequence: Option<Sequence>,
+}
+
+/// A job's place in the order of its key: jobs of one endpoint with the same key are leased
+/// one after another, in the order of their numbers, whatever order they were enqueued in.
+///
+/// Numbers run 1, 2, 3, … per key, with no gaps: the job numbered `n` is leased only once the
+/// job numbered `n - 1` has finished (delivered or gone), so a job that arrives early waits
+/// for the ones before it, and a dead-lettered job holds back the rest of its key until it is
+/// redriven and finishes. A job whose number is already passed (a second job with a number
+/// that finished) is leased at once. Keys are independent of each other, and of the jobs with
+/// no sequence.
+///
+/// Only stores whose [`Outbox::keeps_sequences`] says so honour sequences (the memory, SQLite
+/// and PostgreSQL stores do).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Sequence {
+    /// The key (an account, an order, a customer: whatever must stay in order).
+    pub key: String,
+    /// The job's number among the key's, from 1.
+    pub number: u64,
+}
+
+impl Sequence {
+    /// The `number`th job of `key`, counting from 1.
+    pub fn new(key: impl Into<String>, number: u64) -> Self {
+        Sequence {
+            key: key.into(),
+            number,
+        }
+    }
 }
 
 /// A job leased to one worker until its lease expires. The token fences off a worker whose
@@ -41,7 +74,15 @@ impl Job {
         Job {
             endpoint: endpoint.into(),
             payload,
+            sequence: None,
         }
+    }
+
+    /// The job, with its place in its key's order.
+    #[must_use]
+    pub fn in_sequence(mut self, sequence: Sequence) -> Self {
+        self.sequence = Some(sequence);
+        self
     }
 }
 
@@ -253,6 +294,9 @@ pub enum OutboxError {
 /// once its lease runs out) and stamps them with a new fencing token. A Postgres store for
 /// many machines does the same with `SELECT … FOR UPDATE SKIP LOCKED` in `lease`.
 ///
+/// A store that [keeps sequences](Outbox::keeps_sequences) also leases a job with a
+/// [`Sequence`] only when every job before it in its key has finished.
+///
 /// A store that fires a [`Wakeup`] and answers [`next_due`](Outbox::next_due) lets its
 /// workers start a job the moment it is enqueued or falls due; one that does neither is
 /// polled.
@@ -328,5 +372,12 @@ pub trait Outbox: Send + Sync {
     /// its next poll. `None` (the default) when the store has none; its workers poll.
     fn wakeup(&self) -> Option<&Wakeup> {
         None
+    }
+
+    /// Whether this store honours [`Sequence`]s: leases a sequenced job only after the jobs
+    /// before it in its key have finished. `false` (the default) for a store that ignores
+    /// them, which an inbox asked to keep order refuses.
+    fn keeps_sequences(&self) -> bool {
+        false
     }
 }

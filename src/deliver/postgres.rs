@@ -12,7 +12,7 @@ use sqlx::{PgExecutor, Row};
 use time::OffsetDateTime;
 
 use super::dispatcher::Payload;
-use super::outbox::{Entry, Job, Lease, ListQuery, Next, Outbox, OutboxError, State};
+use super::outbox::{Entry, Job, Lease, ListQuery, Next, Outbox, OutboxError, Sequence, State};
 use super::outcome::{Attempt, parse_kind};
 use super::wakeup::Wakeup;
 use crate::postgres::Schema;
@@ -34,31 +34,57 @@ struct Statements {
     next_due: String,
 }
 
+/// Whether the pending job `o` may be leased: it has no sequence, or the jobs before it in
+/// its key have finished.
+const IN_TURN: &str = "(o.seq_key IS NULL OR o.seq_number <= coalesce(
+    (SELECT s.next FROM {schema}.hookwire_sequences s
+     WHERE s.endpoint = o.endpoint AND s.key = o.seq_key), 1))";
+
+/// After a job `$1` finishes in state `$4` (`NULL` while it is still pending), lets the jobs
+/// of its key (`$13`) after its number (`$14`) go. Used inside a statement that has a `job` CTE
+/// with the finished row.
+const ADVANCE: &str = "advanced AS (
+    INSERT INTO {schema}.hookwire_sequences (endpoint, key, next)
+    SELECT endpoint, $13, $14 + 1 FROM job
+    WHERE $13::text IS NOT NULL AND $4::text IS NOT NULL AND $4::text <> 'dead'
+    ON CONFLICT (endpoint, key) DO UPDATE
+    SET next = greatest({schema}.hookwire_sequences.next, excluded.next)
+    RETURNING 1)";
+
 impl Statements {
     fn new(schema: &Schema) -> Self {
-        let sql = |text: &str| schema.sql(text);
+        let sql = |text: &str| {
+            schema.sql(
+                &text
+                    .replace("{in_turn}", IN_TURN)
+                    .replace("{advance}", ADVANCE),
+            )
+        };
         Statements {
             // One statement: the job and, when it is new, the notification, which PostgreSQL
             // sends when (and only if) the surrounding transaction commits.
             enqueue: sql("WITH inserted AS (
                      INSERT INTO {schema}.hookwire_outbox
-                         (endpoint, id, event_type, content_type, body, next_at)
-                     VALUES ($1, $2, $3, $4, $5, $6)
+                         (endpoint, id, event_type, content_type, body, next_at, seq_key,
+                          seq_number)
+                     VALUES ($1, $2, $3, $4, $5, $6, $8, $9)
                      ON CONFLICT (endpoint, id) DO NOTHING
                      RETURNING 1)
                  SELECT pg_notify($7, '') FROM inserted"),
-            // One statement, so that workers never block each other: the due jobs no other
-            // transaction holds, stamped with a lease that moves their due time to its end.
-            lease: sql("UPDATE {schema}.hookwire_outbox o
-                 SET lease_until = $2, next_at = greatest(o.next_at, $2), token = o.token + 1
-                 FROM (SELECT endpoint, id FROM {schema}.hookwire_outbox
-                       WHERE state = 'pending' AND next_at <= $1
+            // One statement, so that workers never block each other: the due jobs in their
+            // turn that no other transaction holds, stamped with a lease that moves their due
+            // time to its end.
+            lease: sql("UPDATE {schema}.hookwire_outbox j
+                 SET lease_until = $2, next_at = greatest(j.next_at, $2), token = j.token + 1
+                 FROM (SELECT endpoint, id FROM {schema}.hookwire_outbox o
+                       WHERE state = 'pending' AND next_at <= $1 AND {in_turn}
                        ORDER BY next_at LIMIT $3
                        FOR UPDATE SKIP LOCKED) due
-                 WHERE o.endpoint = due.endpoint AND o.id = due.id
-                 RETURNING o.endpoint, o.id, o.event_type, o.content_type, o.body, o.token,
+                 WHERE j.endpoint = due.endpoint AND j.id = due.id
+                 RETURNING j.endpoint, j.id, j.event_type, j.content_type, j.body, j.token,
                      (SELECT count(*) FROM {schema}.hookwire_attempts a
-                      WHERE a.endpoint = o.endpoint AND a.id = o.id) - o.round_start"),
+                      WHERE a.endpoint = j.endpoint AND a.id = j.id) - j.round_start,
+                     j.seq_key, j.seq_number"),
             record: sql("INSERT INTO {schema}.hookwire_attempts
                      (endpoint, id, n, at, status, error, latency_us, body)
                  SELECT $1, $2,
@@ -67,7 +93,8 @@ impl Statements {
                  WHERE EXISTS (SELECT 1 FROM {schema}.hookwire_outbox
                      WHERE endpoint = $1 AND id = $2 AND token = $3 AND state = 'pending')"),
             // One statement, one commit: the attempt and what follows it. The job's row is
-            // fenced by its token; the attempt is written only if the row was.
+            // fenced by its token; the attempt is written, and the job's key advanced, only if
+            // the row was.
             settle: sql("WITH job AS (
                      UPDATE {schema}.hookwire_outbox SET
                          state = coalesce($4, state),
@@ -76,6 +103,7 @@ impl Statements {
                          lease_until = NULL
                      WHERE endpoint = $1 AND id = $2 AND token = $3 AND state = 'pending'
                      RETURNING endpoint, id),
+                 {advance},
                  attempt AS (
                      INSERT INTO {schema}.hookwire_attempts
                          (endpoint, id, n, at, status, error, latency_us, body)
@@ -85,18 +113,28 @@ impl Statements {
                          $7, $8, $9, $10, $11
                      FROM job)
                  SELECT (SELECT count(*) FROM job) AS settled,
+                     (SELECT count(*) FROM advanced) AS advanced,
                      (SELECT count(*) FROM (SELECT pg_notify($12, '') FROM job
-                                            WHERE $6::timestamptz IS NOT NULL) n) AS notified"),
+                                            WHERE $6::timestamptz IS NOT NULL
+                                               OR EXISTS (SELECT 1 FROM advanced)) n)
+                         AS notified"),
             reschedule: sql("WITH released AS (
                      UPDATE {schema}.hookwire_outbox SET next_at = $4, lease_until = NULL
                      WHERE endpoint = $1 AND id = $2 AND token = $3 AND state = 'pending'
                      RETURNING 1)
                  SELECT pg_notify($5, '') FROM released"),
-            finish: sql("UPDATE {schema}.hookwire_outbox
-                 SET state = $4, finished_at = $5, lease_until = NULL
-                 WHERE endpoint = $1 AND id = $2 AND token = $3 AND state = 'pending'"),
+            finish: sql("WITH job AS (
+                     UPDATE {schema}.hookwire_outbox
+                     SET state = $4, finished_at = $5, lease_until = NULL
+                     WHERE endpoint = $1 AND id = $2 AND token = $3 AND state = 'pending'
+                     RETURNING endpoint, id),
+                 {advance}
+                 SELECT (SELECT count(*) FROM job) AS settled,
+                     (SELECT count(*) FROM advanced) AS advanced,
+                     (SELECT count(*) FROM (SELECT pg_notify($12, '') FROM advanced) n)
+                         AS notified"),
             list: sql("SELECT endpoint, id, event_type, content_type, body, state, next_at,
-                     finished_at
+                     finished_at, seq_key, seq_number
                  FROM {schema}.hookwire_outbox
                  WHERE ($1::text IS NULL OR state = $1)
                    AND ($2::text IS NULL OR (endpoint, id) > ($2, $3))
@@ -117,8 +155,9 @@ impl Statements {
                      WHERE endpoint = $1 AND id = $2 AND state IN ('dead', 'gone')
                      RETURNING 1)
                  SELECT pg_notify($4, '') FROM redriven"),
-            next_due: sql("SELECT min(next_at) FROM {schema}.hookwire_outbox
-                 WHERE state = 'pending'"),
+            next_due: sql("SELECT next_at FROM {schema}.hookwire_outbox o
+                 WHERE state = 'pending' AND {in_turn}
+                 ORDER BY next_at LIMIT 1"),
         }
     }
 }
@@ -265,6 +304,8 @@ impl PostgresOutbox {
             .bind(&job.payload.body[..])
             .bind(timestamp(at))
             .bind(self.schema.channel())
+            .bind(job.sequence.as_ref().map(|s| &s.key))
+            .bind(job.sequence.as_ref().map(|s| number(s.number)))
             .execute(executor)
             .await
             .map_err(store)?;
@@ -311,6 +352,25 @@ impl PostgresOutbox {
     }
 }
 
+/// A sequence number as stored.
+fn number(number: u64) -> i64 {
+    i64::try_from(number).unwrap_or(i64::MAX - 1)
+}
+
+/// The job in a row read by `lease` or `list`.
+fn job(row: &PgRow) -> Result<Job, sqlx::Error> {
+    let job = Job::new(row.try_get::<String, _>("endpoint")?, payload(row)?);
+    let key: Option<String> = row.try_get("seq_key")?;
+    let number: Option<i64> = row.try_get("seq_number")?;
+    Ok(match key {
+        Some(key) => job.in_sequence(Sequence::new(
+            key,
+            u64::try_from(number.unwrap_or(0)).unwrap_or(0),
+        )),
+        None => job,
+    })
+}
+
 fn payload(row: &PgRow) -> Result<Payload, sqlx::Error> {
     let content_type: String = row.try_get("content_type")?;
     Ok(Payload {
@@ -320,6 +380,15 @@ fn payload(row: &PgRow) -> Result<Payload, sqlx::Error> {
             .unwrap_or(HeaderValue::from_static("application/octet-stream")),
         body: Bytes::from(row.try_get::<Vec<u8>, _>("body")?),
     })
+}
+
+/// What `settle` and `finish` answer: whether the fenced row was written (if not, the lease
+/// was lost), then whether the job's key let later jobs go.
+fn settled(row: &PgRow) -> Result<bool, OutboxError> {
+    let settled: i64 = row.try_get("settled").map_err(store)?;
+    fenced(u64::try_from(settled).unwrap_or(0))?;
+    let advanced: i64 = row.try_get("advanced").map_err(store)?;
+    Ok(advanced > 0)
 }
 
 /// Runs a fenced statement; no row changed means the lease was lost.
@@ -360,7 +429,7 @@ impl Outbox for PostgresOutbox {
         rows.iter()
             .map(|row| {
                 Ok(Lease::new(
-                    Job::new(row.try_get::<String, _>("endpoint")?, payload(row)?),
+                    job(row)?,
                     u32::try_from(row.try_get::<i64, _>(6)?).unwrap_or(0),
                     u64::try_from(row.try_get::<i64, _>("token")?).unwrap_or(0),
                 ))
@@ -409,12 +478,12 @@ impl Outbox for PostgresOutbox {
             .bind(i64::try_from(attempt.latency.as_micros()).unwrap_or(i64::MAX))
             .bind(&attempt.body[..])
             .bind(self.schema.channel())
+            .bind(lease.job.sequence.as_ref().map(|s| &s.key))
+            .bind(lease.job.sequence.as_ref().map(|s| number(s.number)))
             .fetch_one(&self.pool)
             .await
             .map_err(store)?;
-        let settled: i64 = row.try_get("settled").map_err(store)?;
-        fenced(u64::try_from(settled).unwrap_or(0))?;
-        if retry_at.is_some() {
+        if settled(&row)? || retry_at.is_some() {
             self.wakeup.wake();
         }
         Ok(())
@@ -441,16 +510,29 @@ impl Outbox for PostgresOutbox {
         state: State,
         now: SystemTime,
     ) -> Result<(), OutboxError> {
-        let done = sqlx::query(&self.statements.finish)
+        // `finish` shares its numbering with `settle`: $6 to $11 are unused.
+        let row = sqlx::query(&self.statements.finish)
             .bind(&lease.job.endpoint)
             .bind(&lease.job.payload.id)
             .bind(lease.token as i64)
             .bind(state.as_str())
             .bind(timestamp(now))
-            .execute(&self.pool)
+            .bind(None::<OffsetDateTime>)
+            .bind(None::<OffsetDateTime>)
+            .bind(None::<i16>)
+            .bind(None::<String>)
+            .bind(None::<i64>)
+            .bind(None::<Vec<u8>>)
+            .bind(self.schema.channel())
+            .bind(lease.job.sequence.as_ref().map(|s| &s.key))
+            .bind(lease.job.sequence.as_ref().map(|s| number(s.number)))
+            .fetch_one(&self.pool)
             .await
             .map_err(store)?;
-        fenced(done.rows_affected())
+        if settled(&row)? {
+            self.wakeup.wake();
+        }
+        Ok(())
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Vec<Entry>, OutboxError> {
@@ -494,7 +576,7 @@ impl Outbox for PostgresOutbox {
             let next_at: OffsetDateTime = row.try_get("next_at").map_err(store)?;
             let finished_at: Option<OffsetDateTime> = row.try_get("finished_at").map_err(store)?;
             entries.push(Entry::new(
-                Job::new(endpoint, payload(row).map_err(store)?),
+                job(row).map_err(store)?,
                 state,
                 history,
                 (state == State::Pending).then(|| next_at.into()),
@@ -547,7 +629,7 @@ impl Outbox for PostgresOutbox {
 
     async fn next_due(&self) -> Result<Option<SystemTime>, OutboxError> {
         let due: Option<OffsetDateTime> = sqlx::query_scalar(&self.statements.next_due)
-            .fetch_one(&self.pool)
+            .fetch_optional(&self.pool)
             .await
             .map_err(store)?;
         Ok(due.map(Into::into))
@@ -556,6 +638,10 @@ impl Outbox for PostgresOutbox {
     fn wakeup(&self) -> Option<&Wakeup> {
         self.listen();
         Some(&self.wakeup)
+    }
+
+    fn keeps_sequences(&self) -> bool {
+        true
     }
 }
 

@@ -15,7 +15,7 @@ use http::{HeaderValue, StatusCode};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::dispatcher::Payload;
-use super::outbox::{Entry, Job, Lease, ListQuery, Next, Outbox, OutboxError, State};
+use super::outbox::{Entry, Job, Lease, ListQuery, Next, Outbox, OutboxError, Sequence, State};
 use super::outcome::{Attempt, parse_kind};
 use super::wakeup::Wakeup;
 
@@ -54,17 +54,68 @@ CREATE TABLE IF NOT EXISTS hookwire_cursors (
 );
 ";
 
-/// The jobs `lease` takes: due pending ones, in order of due time, read from the
-/// `(state, next_at)` index alone, whatever the number of finished jobs.
-const LEASE: &str = "SELECT o.endpoint, o.id, o.event_type, o.content_type, o.body, o.token,
-        (SELECT COUNT(*) FROM hookwire_attempts a
-          WHERE a.endpoint = o.endpoint AND a.id = o.id) - o.round_start
-    FROM hookwire_outbox o
-    WHERE o.state = 'pending' AND o.next_at <= ?1
-    ORDER BY o.next_at LIMIT ?2";
+/// The changes to a file made by an earlier version, in order: the `n`th brings a file from
+/// `user_version` `n - 1` to `n`. Each is applied once, in a transaction.
+const MIGRATIONS: &[&str] = &["
+ALTER TABLE hookwire_outbox ADD COLUMN seq_key TEXT;
+ALTER TABLE hookwire_outbox ADD COLUMN seq_number INTEGER;
+CREATE TABLE hookwire_sequences (
+    endpoint TEXT NOT NULL,
+    key      TEXT NOT NULL,
+    next     INTEGER NOT NULL,
+    PRIMARY KEY (endpoint, key)
+);
+"];
 
-/// When `lease` will next find a job: the first entry of the same index.
-const NEXT_DUE: &str = "SELECT MIN(next_at) FROM hookwire_outbox WHERE state = 'pending'";
+/// Creates the tables, or brings those of an earlier version up to date.
+fn prepare(connection: &mut Connection) -> Result<(), rusqlite::Error> {
+    connection.execute_batch(SCHEMA)?;
+    // Taken up front, so that two processes opening one new file migrate it once.
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = transaction.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    for (n, migration) in MIGRATIONS.iter().enumerate() {
+        let n = n as i64 + 1;
+        if version < n {
+            transaction.execute_batch(migration)?;
+            transaction.pragma_update(None, "user_version", n)?;
+        }
+    }
+    transaction.commit()
+}
+
+/// Whether a pending job may be leased: it has no sequence, or the jobs before it in its key
+/// have finished.
+macro_rules! in_turn {
+    () => {
+        "(o.seq_key IS NULL OR o.seq_number <= COALESCE(
+            (SELECT s.next FROM hookwire_sequences s
+              WHERE s.endpoint = o.endpoint AND s.key = o.seq_key), 1))"
+    };
+}
+
+/// The jobs `lease` takes: due pending ones in their turn, in order of due time, read from
+/// the `(state, next_at)` index, whatever the number of finished jobs.
+const LEASE: &str = concat!(
+    "SELECT o.endpoint, o.id, o.event_type, o.content_type, o.body, o.token,
+        (SELECT COUNT(*) FROM hookwire_attempts a
+          WHERE a.endpoint = o.endpoint AND a.id = o.id) - o.round_start,
+        o.seq_key, o.seq_number
+    FROM hookwire_outbox o
+    WHERE o.state = 'pending' AND o.next_at <= ?1 AND ",
+    in_turn!(),
+    " ORDER BY o.next_at LIMIT ?2"
+);
+
+/// When `lease` will next find a job: the first job in its turn on the same index.
+const NEXT_DUE: &str = concat!(
+    "SELECT o.next_at FROM hookwire_outbox o WHERE o.state = 'pending' AND ",
+    in_turn!(),
+    " ORDER BY o.next_at LIMIT 1"
+);
+
+/// Lets the jobs of a key after number `?3` go, once it finished.
+const ADVANCE: &str = "INSERT INTO hookwire_sequences (endpoint, key, next) VALUES (?1, ?2, ?3 + 1)
+    ON CONFLICT (endpoint, key) DO UPDATE SET next = MAX(next, excluded.next)";
 
 /// Releases a leased job, due again at `?4`.
 const RESCHEDULE: &str = "UPDATE hookwire_outbox SET next_at = ?4, lease_until = NULL
@@ -143,11 +194,11 @@ impl SqliteOutbox {
     ) -> Result<Self, OutboxError> {
         let path = path.as_ref().to_owned();
         let connection = tokio::task::spawn_blocking(move || -> Result<Connection, OutboxError> {
-            let connection = Connection::open(path).map_err(store)?;
+            let mut connection = Connection::open(path).map_err(store)?;
             connection
                 .busy_timeout(Duration::from_secs(5))
                 .map_err(store)?;
-            connection.execute_batch(SCHEMA).map_err(store)?;
+            prepare(&mut connection).map_err(store)?;
             let synchronous = match durability {
                 Durability::Full => "FULL",
                 Durability::Normal => "NORMAL",
@@ -216,6 +267,53 @@ fn fenced(
     }
 }
 
+/// Ends the leased job in `state` at `now`; a finished sequenced job lets the next of its key
+/// go. Whether it did.
+fn finish_leased(
+    connection: &Connection,
+    lease: &Lease,
+    state: State,
+    now: SystemTime,
+) -> Result<bool, OutboxError> {
+    fenced(connection, lease, FINISH, &[&state.as_str(), &millis(now)])?;
+    match &lease.job.sequence {
+        Some(sequence) if state != State::DeadLettered => {
+            connection
+                .prepare_cached(ADVANCE)
+                .and_then(|mut advance| {
+                    advance.execute(params![
+                        lease.job.endpoint,
+                        sequence.key,
+                        i64::try_from(sequence.number).unwrap_or(i64::MAX - 1)
+                    ])
+                })
+                .map_err(store)?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// The job in a row read by `lease` or `list`: its columns from `first` on are endpoint,
+/// id, event type, content type and body; `sequence` those of its sequence.
+fn job(row: &rusqlite::Row<'_>, first: usize, sequence: usize) -> rusqlite::Result<Job> {
+    let content_type: String = row.get(first + 3)?;
+    let key: Option<String> = row.get(sequence)?;
+    let number: Option<i64> = row.get(sequence + 1)?;
+    Ok(Job {
+        endpoint: row.get(first)?,
+        payload: Payload {
+            id: row.get(first + 1)?,
+            event_type: row.get(first + 2)?,
+            content_type: HeaderValue::from_str(&content_type)
+                .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+            body: Bytes::from(row.get::<_, Vec<u8>>(first + 4)?),
+        },
+        sequence: key
+            .map(|key| Sequence::new(key, u64::try_from(number.unwrap_or(0)).unwrap_or(0))),
+    })
+}
+
 /// Appends `attempt` to the leased job's history.
 fn insert_attempt(
     connection: &Connection,
@@ -250,8 +348,9 @@ impl Outbox for SqliteOutbox {
             connection
                 .prepare_cached(
                     "INSERT OR IGNORE INTO hookwire_outbox
-                     (endpoint, id, event_type, content_type, body, state, next_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6)",
+                     (endpoint, id, event_type, content_type, body, state, next_at,
+                      seq_key, seq_number)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8)",
                 )
                 .and_then(|mut insert| {
                     insert.execute(params![
@@ -263,7 +362,11 @@ impl Outbox for SqliteOutbox {
                             .to_str()
                             .unwrap_or("application/octet-stream"),
                         &job.payload.body[..],
-                        millis(at)
+                        millis(at),
+                        job.sequence.as_ref().map(|s| &s.key),
+                        job.sequence
+                            .as_ref()
+                            .map(|s| i64::try_from(s.number).unwrap_or(i64::MAX))
                     ])
                 })
                 .map_err(store)?;
@@ -296,35 +399,15 @@ impl Outbox for SqliteOutbox {
                 let mut select = transaction.prepare_cached(LEASE).map_err(store)?;
                 let rows = select
                     .query_map(params![now, limit as i64], |row| {
-                        Ok((
-                            row.get::<_, String>(0)?,
-                            row.get::<_, String>(1)?,
-                            row.get::<_, Option<String>>(2)?,
-                            row.get::<_, String>(3)?,
-                            row.get::<_, Vec<u8>>(4)?,
-                            row.get::<_, i64>(5)?,
-                            row.get::<_, i64>(6)?,
-                        ))
+                        Ok(Lease {
+                            job: job(row, 0, 7)?,
+                            attempts: u32::try_from(row.get::<_, i64>(6)?).unwrap_or(0),
+                            token: u64::try_from(row.get::<_, i64>(5)?).unwrap_or(0) + 1,
+                        })
                     })
                     .map_err(store)?;
-                for row in rows {
-                    let (endpoint, id, event_type, content_type, body, token, attempts) =
-                        row.map_err(store)?;
-                    leases.push(Lease {
-                        job: Job {
-                            endpoint,
-                            payload: Payload {
-                                id,
-                                event_type,
-                                content_type: HeaderValue::from_str(&content_type).unwrap_or(
-                                    HeaderValue::from_static("application/octet-stream"),
-                                ),
-                                body: Bytes::from(body),
-                            },
-                        },
-                        attempts: u32::try_from(attempts).unwrap_or(0),
-                        token: u64::try_from(token).unwrap_or(0) + 1,
-                    });
+                for lease in rows {
+                    leases.push(lease.map_err(store)?);
                 }
             }
             {
@@ -378,25 +461,25 @@ impl Outbox for SqliteOutbox {
         now: SystemTime,
     ) -> Result<(), OutboxError> {
         let (lease, attempt) = (lease.clone(), attempt.clone());
-        self.with(move |connection| {
-            // One transaction, one commit: the job's fate and its attempt.
-            let transaction = connection
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(store)?;
-            match next {
-                Next::RetryAt(at) => fenced(&transaction, &lease, RESCHEDULE, &[&millis(at)])?,
-                Next::Finish(state) => fenced(
-                    &transaction,
-                    &lease,
-                    FINISH,
-                    &[&state.as_str(), &millis(now)],
-                )?,
-            }
-            insert_attempt(&transaction, &lease, &attempt)?;
-            transaction.commit().map_err(store)
-        })
-        .await?;
-        if matches!(next, Next::RetryAt(_)) {
+        let wake = self
+            .with(move |connection| {
+                // One transaction, one commit: the job's fate and its attempt.
+                let transaction = connection
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(store)?;
+                let wake = match next {
+                    Next::RetryAt(at) => {
+                        fenced(&transaction, &lease, RESCHEDULE, &[&millis(at)])?;
+                        true
+                    }
+                    Next::Finish(state) => finish_leased(&transaction, &lease, state, now)?,
+                };
+                insert_attempt(&transaction, &lease, &attempt)?;
+                transaction.commit().map_err(store)?;
+                Ok(wake)
+            })
+            .await?;
+        if wake {
             self.wakeup.wake();
         }
         Ok(())
@@ -417,10 +500,20 @@ impl Outbox for SqliteOutbox {
         now: SystemTime,
     ) -> Result<(), OutboxError> {
         let lease = lease.clone();
-        self.with(move |connection| {
-            fenced(connection, &lease, FINISH, &[&state.as_str(), &millis(now)])
-        })
-        .await
+        let released = self
+            .with(move |connection| {
+                let transaction = connection
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(store)?;
+                let released = finish_leased(&transaction, &lease, state, now)?;
+                transaction.commit().map_err(store)?;
+                Ok(released)
+            })
+            .await?;
+        if released {
+            self.wakeup.wake();
+        }
+        Ok(())
     }
 
     async fn count(&self, state: Option<State>) -> Result<usize, OutboxError> {
@@ -474,7 +567,8 @@ impl Outbox for SqliteOutbox {
         self.with(move |connection| {
             let mut select = connection
                 .prepare(
-                    "SELECT endpoint, id, event_type, content_type, body, state, next_at
+                    "SELECT endpoint, id, event_type, content_type, body, state, next_at,
+                            seq_key, seq_number
                      FROM hookwire_outbox
                      WHERE (?1 IS NULL OR state = ?1)
                        AND (?2 IS NULL OR (endpoint, id) > (?2, ?3))
@@ -484,11 +578,7 @@ impl Outbox for SqliteOutbox {
             let rows: Vec<_> = select
                 .query_map(params![state, after_endpoint, after_id, limit], |row| {
                     Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, Option<String>>(2)?,
-                        row.get::<_, String>(3)?,
-                        row.get::<_, Vec<u8>>(4)?,
+                        job(row, 0, 7)?,
                         row.get::<_, String>(5)?,
                         row.get::<_, i64>(6)?,
                     ))
@@ -503,9 +593,9 @@ impl Outbox for SqliteOutbox {
                 )
                 .map_err(store)?;
             let mut entries = Vec::with_capacity(rows.len());
-            for (endpoint, id, event_type, content_type, body, state, next_at) in rows {
+            for (job, state, next_at) in rows {
                 let attempts = attempts_of
-                    .query_map(params![endpoint, id], |row| {
+                    .query_map(params![job.endpoint, job.payload.id], |row| {
                         Ok(Attempt {
                             at: time(row.get(0)?),
                             status: row
@@ -526,16 +616,7 @@ impl Outbox for SqliteOutbox {
                     .map_err(store)?;
                 let state = State::parse(&state).unwrap_or(State::Pending);
                 entries.push(Entry {
-                    job: Job {
-                        endpoint,
-                        payload: Payload {
-                            id,
-                            event_type,
-                            content_type: HeaderValue::from_str(&content_type)
-                                .unwrap_or(HeaderValue::from_static("application/octet-stream")),
-                            body: Bytes::from(body),
-                        },
-                    },
+                    job,
                     state,
                     attempts,
                     next_at: (state == State::Pending).then(|| time(next_at)),
@@ -576,7 +657,7 @@ impl Outbox for SqliteOutbox {
         self.with(|connection| {
             connection
                 .prepare_cached(NEXT_DUE)
-                .and_then(|mut select| select.query_row([], |row| row.get::<_, Option<i64>>(0)))
+                .and_then(|mut select| select.query_row([], |row| row.get::<_, i64>(0)).optional())
                 .map(|at| at.map(time))
                 .map_err(store)
         })
@@ -585,6 +666,10 @@ impl Outbox for SqliteOutbox {
 
     fn wakeup(&self) -> Option<&Wakeup> {
         Some(&self.wakeup)
+    }
+
+    fn keeps_sequences(&self) -> bool {
+        true
     }
 }
 
@@ -645,6 +730,44 @@ impl crate::consume::Cursors for SqliteOutbox {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_file_from_before_sequences_is_migrated_and_keeps_its_jobs() {
+        let dir = std::env::temp_dir().join(format!("hookwire-migrate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old.db");
+        {
+            // What the first version wrote: its schema, a pending job, user_version 0.
+            let connection = Connection::open(&path).unwrap();
+            connection.execute_batch(SCHEMA).unwrap();
+            connection
+                .execute(
+                    "INSERT INTO hookwire_outbox (endpoint, id, content_type, body, state, next_at)
+                     VALUES ('ep', 'msg_old', 'application/json', x'7b7d', 'pending', 0)",
+                    [],
+                )
+                .unwrap();
+        }
+        // Two opens: the second finds the file migrated and changes nothing.
+        let _ = SqliteOutbox::open(&path).await.unwrap();
+        let outbox = SqliteOutbox::open(&path).await.unwrap();
+        let version: i64 = outbox
+            .with(|c| {
+                c.query_row("PRAGMA user_version", [], |r| r.get(0))
+                    .map_err(store)
+            })
+            .await
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let leases = outbox
+            .lease(SystemTime::now(), 10, Duration::from_secs(30))
+            .await
+            .unwrap();
+        assert_eq!(leases.len(), 1);
+        assert_eq!(leases[0].job.payload.id, "msg_old");
+        assert_eq!(leases[0].job.sequence, None);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     /// SQLite's plan for `sql`, one line per step.
     fn plan(connection: &Connection, sql: &str, params: &[&dyn rusqlite::ToSql]) -> String {
         let mut explain = connection
@@ -658,8 +781,8 @@ mod tests {
 
     #[test]
     fn lease_and_next_due_read_the_due_index_and_never_scan_finished_jobs() {
-        let connection = Connection::open_in_memory().unwrap();
-        connection.execute_batch(SCHEMA).unwrap();
+        let mut connection = Connection::open_in_memory().unwrap();
+        prepare(&mut connection).unwrap();
         // A long history: the planner sees the table as it is after months of sending.
         connection
             .execute_batch(
@@ -683,12 +806,20 @@ mod tests {
             lease.contains("USING COVERING INDEX sqlite_autoindex_hookwire_attempts_1"),
             "attempts are counted from their key:\n{lease}"
         );
+        assert!(
+            lease.contains(
+                "SEARCH s USING INDEX sqlite_autoindex_hookwire_sequences_1 (endpoint=? AND key=?)"
+            ),
+            "a job's turn is read from its key's row:\n{lease}"
+        );
         let next_due = plan(&connection, NEXT_DUE, &[]);
         assert!(
-            next_due.contains(
-                "SEARCH hookwire_outbox USING COVERING INDEX hookwire_outbox_due (state=?)"
-            ),
+            next_due.contains("SEARCH o USING INDEX hookwire_outbox_due (state=?)"),
             "next_due reads the due index:\n{next_due}"
+        );
+        assert!(
+            !next_due.contains("SCAN o") && !next_due.contains("TEMP B-TREE"),
+            "next_due neither scans the table nor sorts:\n{next_due}"
         );
     }
 }

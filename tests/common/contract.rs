@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use futures_util::FutureExt;
 use hookwire::deliver::{
-    Attempt, Entry, Job, ListQuery, Next, Outbox, OutboxError, Payload, State,
+    Attempt, Entry, Job, Lease, ListQuery, Next, Outbox, OutboxError, Payload, Sequence, State,
 };
 use hookwire::http::StatusCode;
 
@@ -349,4 +349,147 @@ pub async fn paging_and_retention_contract(outbox: &dyn Outbox) {
         .unwrap();
     let fresh = again.iter().find(|e| e.job.payload.id == "m00").unwrap();
     assert!(fresh.attempts.is_empty(), "the purged attempts are gone");
+}
+
+/// What the leased jobs are, as sorted "endpoint/id" names.
+fn names(leases: &[Lease]) -> Vec<String> {
+    let mut names: Vec<String> = leases
+        .iter()
+        .map(|l| format!("{}/{}", l.job.endpoint, l.job.payload.id))
+        .collect();
+    names.sort();
+    names
+}
+
+fn sequenced(endpoint: &str, id: &str, key: &str, number: u64) -> Job {
+    job(endpoint, id).in_sequence(Sequence::new(key, number))
+}
+
+/// A store that keeps sequences leases each key's jobs one after another, in the order of
+/// their numbers, whatever order they were enqueued in, and whatever happens to each.
+pub async fn sequence_contract(outbox: &dyn Outbox) {
+    assert!(outbox.keeps_sequences());
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let lease_for = Duration::from_secs(30);
+    let at = |s: u64| t0 + Duration::from_secs(s);
+    // Enqueued out of order: 3 and 2 before 1.
+    for job in [
+        sequenced("src", "a3", "acct-a", 3),
+        sequenced("src", "a2", "acct-a", 2),
+        sequenced("src", "a1", "acct-a", 1),
+        sequenced("src", "b1", "acct-b", 1),
+        sequenced("other", "x1", "acct-a", 1), // the same key at another endpoint
+        job("src", "plain"),
+    ] {
+        outbox.enqueue(job, t0).await.unwrap();
+    }
+    let first = outbox.lease(t0, 10, lease_for).await.unwrap();
+    assert_eq!(
+        names(&first),
+        ["other/x1", "src/a1", "src/b1", "src/plain"],
+        "each key's first job, and the job with no sequence; not a2 or a3"
+    );
+    let a1 = first.iter().find(|l| l.job.payload.id == "a1").unwrap();
+    assert_eq!(a1.job.sequence, Some(Sequence::new("acct-a", 1)));
+    assert_eq!(
+        outbox.next_due().await.unwrap(),
+        Some(at(30)),
+        "a2 and a3 are due but not in their turn: the next is a lease running out"
+    );
+    assert!(outbox.lease(t0, 10, lease_for).await.unwrap().is_empty());
+
+    // a1 handled: a2's turn, not a3's.
+    let (settled, woken) = wakes(
+        outbox,
+        outbox.settle(a1, &attempt(200), Next::Finish(State::Delivered), t0),
+    )
+    .await;
+    settled.unwrap();
+    assert!(woken, "finishing a1 wakes the workers for a2");
+    let second = outbox.lease(t0, 10, lease_for).await.unwrap();
+    assert_eq!(names(&second), ["src/a2"]);
+
+    // a2 fails and is retried later: a3 waits, past a2's retry time too.
+    outbox
+        .settle(&second[0], &attempt(500), Next::RetryAt(at(5)), t0)
+        .await
+        .unwrap();
+    assert_eq!(outbox.next_due().await.unwrap(), Some(at(5)));
+    let retried = outbox.lease(at(10), 10, lease_for).await.unwrap();
+    assert_eq!(names(&retried), ["src/a2"], "a3 waits while a2 is retried");
+    // a2 is dead-lettered: a3 stays held back until a2 is redriven and handled.
+    outbox
+        .settle(
+            &retried[0],
+            &attempt(500),
+            Next::Finish(State::DeadLettered),
+            at(10),
+        )
+        .await
+        .unwrap();
+    assert!(
+        outbox
+            .lease(at(29), 10, lease_for)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a dead-lettered job holds back the rest of its key"
+    );
+    assert!(outbox.redrive("src", "a2", at(29)).await.unwrap());
+    let redriven = outbox.lease(at(29), 10, lease_for).await.unwrap();
+    assert_eq!(names(&redriven), ["src/a2"]);
+    // `finish` (not only `settle`) lets the next go.
+    let (finished, woken) = wakes(
+        outbox,
+        outbox.finish(&redriven[0], State::Delivered, at(29)),
+    )
+    .await;
+    finished.unwrap();
+    assert!(woken, "finishing a2 wakes the workers for a3");
+    assert_eq!(
+        names(&outbox.lease(at(29), 10, lease_for).await.unwrap()),
+        ["src/a3"]
+    );
+
+    // A number already passed is leased at once; a number further on waits for the gap.
+    outbox
+        .enqueue(sequenced("src", "a1-again", "acct-a", 1), at(29))
+        .await
+        .unwrap();
+    outbox
+        .enqueue(sequenced("src", "b3", "acct-b", 3), at(29))
+        .await
+        .unwrap();
+    assert_eq!(
+        names(&outbox.lease(at(29), 10, lease_for).await.unwrap()),
+        ["src/a1-again"]
+    );
+    let held = outbox
+        .list(&ListQuery::new().state(State::Pending))
+        .await
+        .unwrap();
+    let b3 = held.iter().find(|e| e.job.payload.id == "b3").unwrap();
+    assert_eq!(
+        b3.job.sequence,
+        Some(Sequence::new("acct-b", 3)),
+        "listed with its sequence"
+    );
+    // b1's lease runs out and it is taken again; a gone job counts as finished.
+    let b1 = outbox.lease(at(31), 10, lease_for).await.unwrap();
+    let b1 = b1.iter().find(|l| l.job.payload.id == "b1").unwrap();
+    outbox.finish(b1, State::Gone, at(31)).await.unwrap();
+    outbox
+        .enqueue(sequenced("src", "b2", "acct-b", 2), at(31))
+        .await
+        .unwrap();
+    let b2 = outbox.lease(at(31), 10, lease_for).await.unwrap();
+    assert_eq!(names(&b2), ["src/b2"], "b3 waits for b2");
+    outbox
+        .finish(&b2[0], State::Delivered, at(31))
+        .await
+        .unwrap();
+    assert_eq!(
+        names(&outbox.lease(at(31), 10, lease_for).await.unwrap()),
+        ["src/b3"]
+    );
 }

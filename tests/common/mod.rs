@@ -102,3 +102,4 @@ pub fn report(error: &dyn std::error::Error) -> String {
 
 pub mod contract;
 pub mod services;
+pub mod stores;
