@@ -77,6 +77,12 @@ CREATE TABLE {schema}.hookwire_sequences (
     next     bigint NOT NULL,
     PRIMARY KEY (endpoint, key)
 );
+-- What a finished job reads to let the next of its key go.
+CREATE INDEX hookwire_outbox_sequence ON {schema}.hookwire_outbox (endpoint, seq_key, seq_number)
+    WHERE state = 'pending' AND seq_key IS NOT NULL;
+-- What `lease` reads to set aside the jobs that must wait.
+CREATE INDEX hookwire_outbox_held ON {schema}.hookwire_outbox (next_at)
+    WHERE state = 'pending' AND seq_key IS NOT NULL;
 ",
     ),
 ];

@@ -34,7 +34,9 @@ pub struct Job {
 /// no sequence.
 ///
 /// Only stores whose [`Outbox::keeps_sequences`] says so honour sequences (the memory, SQLite
-/// and PostgreSQL stores do).
+/// and PostgreSQL stores do). The database stores set a waiting job aside, look at it again
+/// every few seconds, and make it due at once when the job before it finishes; so a key's
+/// waiting jobs cost `lease` nothing, however many there are.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Sequence {
@@ -43,6 +45,11 @@ pub struct Sequence {
     /// The job's number among the key's, from 1.
     pub number: u64,
 }
+
+/// How long a database store sets aside a job that must wait for an earlier one of its key
+/// before `lease` looks at it again (finishing the earlier job makes it due at once).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) const HELD_RECHECK: Duration = Duration::from_secs(5);
 
 impl Sequence {
     /// The `number`th job of `key`, counting from 1.

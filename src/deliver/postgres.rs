@@ -12,7 +12,9 @@ use sqlx::{PgExecutor, Row};
 use time::OffsetDateTime;
 
 use super::dispatcher::Payload;
-use super::outbox::{Entry, Job, Lease, ListQuery, Next, Outbox, OutboxError, Sequence, State};
+use super::outbox::{
+    Entry, HELD_RECHECK, Job, Lease, ListQuery, Next, Outbox, OutboxError, Sequence, State,
+};
 use super::outcome::{Attempt, parse_kind};
 use super::wakeup::Wakeup;
 use crate::postgres::Schema;
@@ -40,8 +42,9 @@ const IN_TURN: &str = "(o.seq_key IS NULL OR o.seq_number <= coalesce(
     (SELECT s.next FROM {schema}.hookwire_sequences s
      WHERE s.endpoint = o.endpoint AND s.key = o.seq_key), 1))";
 
-/// After a job `$1` finishes in state `$4` (`NULL` while it is still pending), lets the jobs
-/// of its key (`$13`) after its number (`$14`) go. Used inside a statement that has a `job` CTE
+/// After a job `$1` finishes in state `$4` (`NULL` while it is still pending) at `$5`, lets the
+/// jobs of its key (`$13`) after its number (`$14`) go, and makes the next one (set aside, or
+/// due within the recheck time) due at `$5`. Used inside a statement that has a `job` CTE
 /// with the finished row.
 const ADVANCE: &str = "advanced AS (
     INSERT INTO {schema}.hookwire_sequences (endpoint, key, next)
@@ -49,6 +52,11 @@ const ADVANCE: &str = "advanced AS (
     WHERE $13::text IS NOT NULL AND $4::text IS NOT NULL AND $4::text <> 'dead'
     ON CONFLICT (endpoint, key) DO UPDATE
     SET next = greatest({schema}.hookwire_sequences.next, excluded.next)
+    RETURNING 1),
+released AS (
+    UPDATE {schema}.hookwire_outbox SET next_at = least(next_at, $5)
+    WHERE endpoint = $1 AND seq_key = $13 AND state = 'pending' AND seq_number <= $14 + 1
+      AND next_at <= $5 + {recheck} AND EXISTS (SELECT 1 FROM advanced)
     RETURNING 1)";
 
 impl Statements {
@@ -57,7 +65,11 @@ impl Statements {
             schema.sql(
                 &text
                     .replace("{in_turn}", IN_TURN)
-                    .replace("{advance}", ADVANCE),
+                    .replace("{advance}", ADVANCE)
+                    .replace(
+                        "{recheck}",
+                        &format!("interval '{} seconds'", HELD_RECHECK.as_secs()),
+                    ),
             )
         };
         Statements {
@@ -74,7 +86,16 @@ impl Statements {
             // One statement, so that workers never block each other: the due jobs in their
             // turn that no other transaction holds, stamped with a lease that moves their due
             // time to its end.
-            lease: sql("UPDATE {schema}.hookwire_outbox j
+            // First, the due jobs that must wait for an earlier one of their key are set
+            // aside until the recheck time, so that every lease does not read them again.
+            lease: sql("WITH held AS (
+                     UPDATE {schema}.hookwire_outbox h SET next_at = $1 + {recheck}
+                     FROM (SELECT endpoint, id FROM {schema}.hookwire_outbox o
+                           WHERE state = 'pending' AND seq_key IS NOT NULL AND next_at <= $1
+                             AND NOT {in_turn}
+                           FOR UPDATE SKIP LOCKED) waiting
+                     WHERE h.endpoint = waiting.endpoint AND h.id = waiting.id)
+                 UPDATE {schema}.hookwire_outbox j
                  SET lease_until = $2, next_at = greatest(j.next_at, $2), token = j.token + 1
                  FROM (SELECT endpoint, id FROM {schema}.hookwire_outbox o
                        WHERE state = 'pending' AND next_at <= $1 AND {in_turn}
@@ -155,9 +176,9 @@ impl Statements {
                      WHERE endpoint = $1 AND id = $2 AND state IN ('dead', 'gone')
                      RETURNING 1)
                  SELECT pg_notify($4, '') FROM redriven"),
-            next_due: sql("SELECT next_at FROM {schema}.hookwire_outbox o
-                 WHERE state = 'pending' AND {in_turn}
-                 ORDER BY next_at LIMIT 1"),
+            // A job set aside counts at the end of its wait, when `lease` looks at it again.
+            next_due: sql("SELECT min(next_at) FROM {schema}.hookwire_outbox
+                 WHERE state = 'pending'"),
         }
     }
 }
@@ -629,7 +650,7 @@ impl Outbox for PostgresOutbox {
 
     async fn next_due(&self) -> Result<Option<SystemTime>, OutboxError> {
         let due: Option<OffsetDateTime> = sqlx::query_scalar(&self.statements.next_due)
-            .fetch_optional(&self.pool)
+            .fetch_one(&self.pool)
             .await
             .map_err(store)?;
         Ok(due.map(Into::into))

@@ -15,7 +15,9 @@ use http::{HeaderValue, StatusCode};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::dispatcher::Payload;
-use super::outbox::{Entry, Job, Lease, ListQuery, Next, Outbox, OutboxError, Sequence, State};
+use super::outbox::{
+    Entry, HELD_RECHECK, Job, Lease, ListQuery, Next, Outbox, OutboxError, Sequence, State,
+};
 use super::outcome::{Attempt, parse_kind};
 use super::wakeup::Wakeup;
 
@@ -65,6 +67,12 @@ CREATE TABLE hookwire_sequences (
     next     INTEGER NOT NULL,
     PRIMARY KEY (endpoint, key)
 );
+-- What a finished job reads to let the next of its key go.
+CREATE INDEX hookwire_outbox_sequence ON hookwire_outbox (endpoint, seq_key, seq_number)
+    WHERE state = 'pending' AND seq_key IS NOT NULL;
+-- What `lease` reads to set aside the jobs that must wait.
+CREATE INDEX hookwire_outbox_held ON hookwire_outbox (next_at)
+    WHERE state = 'pending' AND seq_key IS NOT NULL;
 "];
 
 /// Creates the tables, or brings those of an earlier version up to date.
@@ -106,16 +114,28 @@ const LEASE: &str = concat!(
     " ORDER BY o.next_at LIMIT ?2"
 );
 
-/// When `lease` will next find a job: the first job in its turn on the same index.
-const NEXT_DUE: &str = concat!(
-    "SELECT o.next_at FROM hookwire_outbox o WHERE o.state = 'pending' AND ",
-    in_turn!(),
-    " ORDER BY o.next_at LIMIT 1"
+/// Sets aside the due jobs that must wait for an earlier one of their key, until `?2`: run
+/// before [`LEASE`], so that a key's waiting jobs are not read again by every lease.
+const HOLD_BACK: &str = concat!(
+    "UPDATE hookwire_outbox AS o INDEXED BY hookwire_outbox_held SET next_at = ?2
+    WHERE o.state = 'pending' AND o.seq_key IS NOT NULL AND o.next_at <= ?1 AND NOT ",
+    in_turn!()
 );
+
+/// When `lease` will next find a job: the first entry of the same index (a job set aside
+/// counts at the end of its wait, when `lease` looks at it again).
+const NEXT_DUE: &str = "SELECT MIN(next_at) FROM hookwire_outbox WHERE state = 'pending'";
 
 /// Lets the jobs of a key after number `?3` go, once it finished.
 const ADVANCE: &str = "INSERT INTO hookwire_sequences (endpoint, key, next) VALUES (?1, ?2, ?3 + 1)
     ON CONFLICT (endpoint, key) DO UPDATE SET next = MAX(next, excluded.next)";
+
+/// Makes the next job of the key (set aside, or due before `?5`) due at `?4`: its wait is
+/// over.
+const RELEASE: &str = "UPDATE hookwire_outbox INDEXED BY hookwire_outbox_sequence
+    SET next_at = MIN(next_at, ?4)
+    WHERE endpoint = ?1 AND seq_key = ?2 AND state = 'pending' AND seq_number <= ?3 + 1
+      AND next_at <= ?5";
 
 /// Releases a leased job, due again at `?4`.
 const RESCHEDULE: &str = "UPDATE hookwire_outbox SET next_at = ?4, lease_until = NULL
@@ -278,13 +298,23 @@ fn finish_leased(
     fenced(connection, lease, FINISH, &[&state.as_str(), &millis(now)])?;
     match &lease.job.sequence {
         Some(sequence) if state != State::DeadLettered => {
+            let number = i64::try_from(sequence.number).unwrap_or(i64::MAX - 1);
             connection
                 .prepare_cached(ADVANCE)
                 .and_then(|mut advance| {
-                    advance.execute(params![
+                    advance.execute(params![lease.job.endpoint, sequence.key, number])
+                })
+                .map_err(store)?;
+            let set_aside_until = now.checked_add(HELD_RECHECK).unwrap_or(now);
+            connection
+                .prepare_cached(RELEASE)
+                .and_then(|mut release| {
+                    release.execute(params![
                         lease.job.endpoint,
                         sequence.key,
-                        i64::try_from(sequence.number).unwrap_or(i64::MAX - 1)
+                        number,
+                        millis(now),
+                        millis(set_aside_until)
                     ])
                 })
                 .map_err(store)?;
@@ -386,6 +416,7 @@ impl Outbox for SqliteOutbox {
         let until = now
             .checked_add(lease_for)
             .ok_or_else(|| store(LeaseTooLong(lease_for)))?;
+        let recheck = millis(now.checked_add(HELD_RECHECK).unwrap_or(now));
         let (now, until) = (millis(now), millis(until));
         self.with(move |connection| {
             // The write lock is taken up front: a deferred transaction that reads, then
@@ -393,6 +424,10 @@ impl Outbox for SqliteOutbox {
             // connection wrote in between, whatever the busy timeout.
             let transaction = connection
                 .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(store)?;
+            transaction
+                .prepare_cached(HOLD_BACK)
+                .and_then(|mut hold| hold.execute(params![now, recheck]))
                 .map_err(store)?;
             let mut leases = Vec::new();
             {
@@ -657,7 +692,7 @@ impl Outbox for SqliteOutbox {
         self.with(|connection| {
             connection
                 .prepare_cached(NEXT_DUE)
-                .and_then(|mut select| select.query_row([], |row| row.get::<_, i64>(0)).optional())
+                .and_then(|mut select| select.query_row([], |row| row.get::<_, Option<i64>>(0)))
                 .map(|at| at.map(time))
                 .map_err(store)
         })
@@ -814,12 +849,26 @@ mod tests {
         );
         let next_due = plan(&connection, NEXT_DUE, &[]);
         assert!(
-            next_due.contains("SEARCH o USING INDEX hookwire_outbox_due (state=?)"),
+            next_due.contains(
+                "SEARCH hookwire_outbox USING COVERING INDEX hookwire_outbox_due (state=?)"
+            ),
             "next_due reads the due index:\n{next_due}"
         );
+        let hold_back = plan(&connection, HOLD_BACK, &[&0i64, &5000i64]);
         assert!(
-            !next_due.contains("SCAN o") && !next_due.contains("TEMP B-TREE"),
-            "next_due neither scans the table nor sorts:\n{next_due}"
+            hold_back.contains("SEARCH o USING INDEX hookwire_outbox_held (next_at<?)"),
+            "only sequenced due jobs are looked at to be set aside:\n{hold_back}"
+        );
+        let release = plan(
+            &connection,
+            RELEASE,
+            &[&"ep", &"acct", &1i64, &0i64, &5000i64],
+        );
+        assert!(
+            release.contains(
+                "SEARCH hookwire_outbox USING INDEX hookwire_outbox_sequence (endpoint=? AND seq_key=? AND seq_number<?)"
+            ),
+            "a finished job finds the next of its key from the key:\n{release}"
         );
     }
 }

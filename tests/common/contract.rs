@@ -391,10 +391,10 @@ pub async fn sequence_contract(outbox: &dyn Outbox) {
     );
     let a1 = first.iter().find(|l| l.job.payload.id == "a1").unwrap();
     assert_eq!(a1.job.sequence, Some(Sequence::new("acct-a", 1)));
-    assert_eq!(
-        outbox.next_due().await.unwrap(),
-        Some(at(30)),
-        "a2 and a3 are due but not in their turn: the next is a lease running out"
+    let next = outbox.next_due().await.unwrap().unwrap();
+    assert!(
+        t0 < next && next <= at(30),
+        "a2 and a3 are due but not in their turn: nothing is due now ({next:?})"
     );
     assert!(outbox.lease(t0, 10, lease_for).await.unwrap().is_empty());
 
