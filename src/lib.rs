@@ -28,6 +28,8 @@
 //! - [`clock`]: the one [`Clock`](clock::Clock) every component reads time from and waits on.
 //! - [`retry`]: the one retry engine ([`RetryPolicy`](retry::RetryPolicy)), shared by the API
 //!   client and the dispatcher with their own defaults.
+//! - [`observe`]: what hookwire reports through `tracing` and `metrics` (features of those
+//!   names): every span, event and metric, in tables.
 //!
 //! **Features on the core**:
 //!
@@ -106,6 +108,8 @@
 //! | `test-util` | `testing::MockClient` (a scripted transport that records requests) and `testing::FakeClock` (a virtual clock) for users' own tests |
 //! | `time`, `chrono`, `jiff` | conversions between `event::Timestamp` and those crates' types |
 //! | `ed25519` | Standard Webhooks `v1a` signatures: `SigningKey` (`whsk_`), `PublicKey` (`whpk_`), through `ed25519-dalek` |
+//! | `tracing` | spans and events on every path through the `tracing` crate: verification, the server adapters' refusals, delivery attempts, workers, inbox handlers, API calls (see [`observe`]) |
+//! | `metrics` | counters, histograms and gauges through the `metrics` facade, for any exporter (see [`observe`]) |
 //!
 //! # Writing an adapter
 //!
@@ -161,6 +165,7 @@ pub mod clock;
 pub mod consume;
 pub mod deliver;
 pub mod event;
+pub mod observe;
 #[cfg(feature = "postgres")]
 mod postgres;
 pub mod retry;

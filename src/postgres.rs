@@ -85,6 +85,15 @@ CREATE INDEX hookwire_outbox_held ON {schema}.hookwire_outbox (next_at)
     WHERE state = 'pending' AND seq_key IS NOT NULL;
 ",
     ),
+    (
+        4,
+        "
+ALTER TABLE {schema}.hookwire_outbox ADD COLUMN enqueued_at timestamptz;
+-- What `oldest_pending` reads.
+CREATE INDEX hookwire_outbox_waiting ON {schema}.hookwire_outbox (enqueued_at)
+    WHERE state = 'pending';
+",
+    ),
 ];
 
 /// A schema name that is not a plain SQL identifier.

@@ -76,4 +76,7 @@ pub use standard::{
     WEBHOOK_TIMESTAMP,
 };
 pub use stripe::Stripe;
+#[cfg(feature = "tracing")]
+#[allow(unused_imports)] // Used by the server adapters, where their features are on.
+pub(crate) use verify::trace_verification;
 pub use verify::{DEFAULT_TOLERANCE, Verified, VerifyError, check_timestamp};

@@ -428,6 +428,55 @@ async fn an_ordered_postgres_inbox_handles_each_keys_events_in_their_order() {
     common::services::drop_schema(&pool, &schema).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_due_again_while_its_last_run_is_still_settling_runs_again_at_once() {
+    // Each settle returns 300 ms after it took effect: the event, retried at once, is due
+    // (and leased again) while its first run is still settling.
+    let store = Arc::new(
+        common::stores::Watched::new(MemoryOutbox::new()).slow_settles(Duration::from_millis(300)),
+    );
+    let inbox = Inbox::new(store.clone());
+    inbox
+        .accept(
+            &event("https://bank.example", "flaky", "transfer.settled"),
+            SystemTime::now(),
+        )
+        .await
+        .unwrap();
+    let counts: Arc<Mutex<Counts>> = Arc::default();
+    let processor = Processor::new(
+        inbox,
+        router(counts.clone(), Arc::new(AtomicBool::new(true))),
+        TokioClock,
+    )
+    .backoff(Backoff::list(vec![
+        Duration::ZERO,
+        Duration::ZERO,
+        Duration::ZERO,
+    ]));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(processor.run(async move {
+        let _ = stopped.await;
+    }));
+    // Not at the lease's end (60 s), but as soon as each run has settled.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while store.count(Some(State::Delivered)).await.unwrap() < 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the retried event was stranded until its lease ran out"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+    let counts = counts.lock().unwrap();
+    assert_eq!(counts.failed["flaky"], 2);
+    assert_eq!(
+        counts.handled["flaky"], 1,
+        "handled once, never two runs at once"
+    );
+}
+
 #[tokio::test]
 async fn an_ordered_inbox_refuses_a_store_that_keeps_no_sequences_and_stores_nothing() {
     let store = Arc::new(common::stores::flaky(0));

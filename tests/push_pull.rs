@@ -6,8 +6,9 @@
 //! account's events in the bank's order, and the last within a bound of its emission.
 #![cfg(all(feature = "hyper", feature = "sqlite"))]
 
+mod common;
+
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -16,58 +17,26 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
+use common::loopback::serve;
 use hookwire::adapters::hyper::{HyperClient, handle};
 use hookwire::api::{Client, Endpoint};
 use hookwire::clock::TokioClock;
 use hookwire::consume::{Envelope, Feed, FeedPage, HandlerError, Inbox, Poller, Processor, Router};
 use hookwire::deliver::{Destination, Dispatcher, Outbox, Payload, Sequence, SqliteOutbox, State};
 use hookwire::event::{Event, RawEvent};
-use hookwire::http::{Request, Response, StatusCode};
+use hookwire::http::{Response, StatusCode};
 use hookwire::retry::{Backoff, RetryPolicy};
 use hookwire::transport::{AddressPolicy, BodyLimit};
 use hookwire::webhook::{Secret, StandardWebhooks};
 use http_body_util::Full;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use tokio::net::TcpListener;
 
 const EVENTS: usize = 5_000;
 const ACCOUNTS: usize = 50;
 const BANK: &str = "https://bank.example";
 /// Set in the consumer's child process.
 const CHILD: &str = "HOOKWIRE_PUSH_PULL_CHILD";
-/// Serves `service` on loopback until the returned sender is dropped or fired.
-async fn serve<F, Fut>(service: F) -> (SocketAddr, tokio::sync::oneshot::Sender<()>)
-where
-    F: Fn(Request<hyper::body::Incoming>) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        loop {
-            let accepted = tokio::select! {
-                _ = &mut stopped => return,
-                accepted = listener.accept() => accepted,
-            };
-            let Ok((stream, _)) = accepted else { return };
-            let service = service.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |request| {
-                    let answer = service(request);
-                    async move { Ok::<_, Infallible>(answer.await) }
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    (address, stop)
-}
-
 #[derive(Serialize)]
 struct ListEvents {
     #[serde(skip_serializing_if = "Option::is_none")]

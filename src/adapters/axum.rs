@@ -37,7 +37,7 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde::de::DeserializeOwned;
 
-use super::server::{Rejection, VerifiedWebhook, WebhookConfig};
+use super::server::{Rejection, Rejections, VerifiedWebhook, WebhookConfig};
 
 use crate::event::{Event, EventError, cloudevents};
 /// The axum crate, whose extractor traits these types implement.
@@ -51,8 +51,9 @@ pub struct Webhook(pub VerifiedWebhook);
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum WebhookRejection {
-    /// Verification failed, or the body was too large.
-    Rejected(Rejection),
+    /// Verification failed, or the body was too large; answered and reported as the
+    /// [`Rejections`] (from the [`WebhookConfig`]) say.
+    Rejected(Rejection, Rejections),
     /// The verified body is not an event of the expected type: acknowledged (202), so that
     /// the sender does not retry what no retry can fix.
     Event(EventError),
@@ -63,7 +64,7 @@ impl WebhookRejection {
     /// that is not an event.
     pub fn status(&self) -> StatusCode {
         match self {
-            WebhookRejection::Rejected(rejection) => rejection.status(),
+            WebhookRejection::Rejected(rejection, _) => rejection.status(),
             WebhookRejection::Event(_) => StatusCode::ACCEPTED,
         }
     }
@@ -79,8 +80,8 @@ impl IntoResponse for WebhookRejection {
     /// [`consume::Router`](crate::consume::Router).
     fn into_response(self) -> Response {
         match self {
-            WebhookRejection::Rejected(rejection) => {
-                rejection.to_response().map(axum::body::Body::from)
+            WebhookRejection::Rejected(rejection, rejections) => {
+                rejection.respond(rejections).map(axum::body::Body::from)
             }
             WebhookRejection::Event(error) => {
                 let mut text = format!(
@@ -102,7 +103,7 @@ impl IntoResponse for WebhookRejection {
 impl fmt::Display for WebhookRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            WebhookRejection::Rejected(rejection) => rejection.fmt(f),
+            WebhookRejection::Rejected(rejection, _) => rejection.fmt(f),
             WebhookRejection::Event(error) => error.fmt(f),
         }
     }
@@ -118,11 +119,12 @@ where
     type Rejection = WebhookRejection;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        WebhookConfig::from_ref(state)
+        let config = WebhookConfig::from_ref(state);
+        config
             .verify(request)
             .await
             .map(Webhook)
-            .map_err(WebhookRejection::Rejected)
+            .map_err(|rejection| WebhookRejection::Rejected(rejection, config.rejections))
     }
 }
 

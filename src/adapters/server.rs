@@ -16,6 +16,9 @@ use http_body::Body;
 
 use super::body::{ReadError, read_limited};
 use crate::clock::Clock;
+#[cfg(feature = "tracing")]
+use crate::observe::Level;
+pub use crate::observe::Rejections;
 use crate::transport::BodyLimit;
 use crate::webhook::{
     Claim, Inbound, MAX_ID_LEN, ReplayError, ReplayGuard, ReplayKey, Verified, Verify, VerifyError,
@@ -84,6 +87,7 @@ impl ReadLimits {
 pub struct WebhookConfig {
     pub(crate) scheme: Arc<dyn Verify>,
     pub(crate) limit: ReadLimits,
+    pub(crate) rejections: Rejections,
     clock: Option<Arc<dyn Clock>>,
 }
 
@@ -94,8 +98,17 @@ impl WebhookConfig {
         WebhookConfig {
             scheme: Arc::new(scheme),
             limit: ReadLimits::default(),
+            rejections: Rejections::new(),
             clock: None,
         }
+    }
+
+    /// How refused requests are reported and answered: at WARN, with a body that says only
+    /// what the status says, unless set (see [`Rejections`]).
+    #[must_use]
+    pub fn rejections(mut self, rejections: Rejections) -> Self {
+        self.rejections = rejections;
+        self
     }
 
     /// The clock whose wall time timestamps are checked against and the replay guard
@@ -155,6 +168,7 @@ impl fmt::Debug for WebhookConfig {
         f.debug_struct("WebhookConfig")
             .field("scheme", &self.scheme.name())
             .field("limit", &self.limit)
+            .field("rejections", &self.rejections)
             .finish()
     }
 }
@@ -263,6 +277,55 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// A short, stable name for the refusal, for logs and metric labels: `too_large`,
+    /// `unreadable_body`, `body_timeout`, `duplicate`, `in_flight`, `id_too_long`,
+    /// `guard_unavailable`, or the [`VerifyError::reason`] of a failed verification.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Rejection::TooLarge { .. } => "too_large",
+            Rejection::Body(_) => "unreadable_body",
+            Rejection::Timeout { .. } => "body_timeout",
+            Rejection::Verify(error) => error.reason(),
+            Rejection::Duplicate => "duplicate",
+            Rejection::InFlight => "in_flight",
+            Rejection::IdTooLong { .. } => "id_too_long",
+            Rejection::Unavailable(_) => "guard_unavailable",
+        }
+    }
+
+    /// The answer the server adapters give, reported as `rejections` says (see
+    /// [`observe`](crate::observe)): a bad request at the chosen level, a duplicate or a
+    /// message in flight at DEBUG (senders repeat themselves), a replay guard that cannot be
+    /// consulted at ERROR. With [`Rejections::explain`], the body says why.
+    pub fn respond(&self, rejections: Rejections) -> Response<Bytes> {
+        #[cfg(feature = "tracing")]
+        {
+            let level = match self {
+                Rejection::Duplicate | Rejection::InFlight => Level::Debug,
+                Rejection::Unavailable(_) => Level::Error,
+                _ => rejections.current_level(),
+            };
+            let status = self.status().as_u16();
+            let reason = self.reason();
+            crate::observe::event_at!(
+                level,
+                target: "hookwire::adapters",
+                { http.response.status_code = status, reason, "error.type" = reason },
+                "webhook request refused: {self}{}",
+                Explained(self)
+            );
+        }
+        #[cfg(feature = "metrics")]
+        metrics::counter!(crate::observe::names::REJECTIONS, "reason" => self.reason())
+            .increment(1);
+        let mut response = self.to_response();
+        if rejections.explains() && !self.status().is_success() {
+            let text = format!("{}: {self}{}\n", self.status(), Explained(self));
+            *response.body_mut() = Bytes::from(text);
+        }
+        response
+    }
+
     /// The status this rejection answers with.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -342,6 +405,21 @@ impl fmt::Display for Rejection {
     }
 }
 
+/// What a rejection's cause adds to its message, such as the verification error: `": …"`, or
+/// nothing.
+struct Explained<'a>(&'a Rejection);
+
+impl fmt::Display for Explained<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Rejection::Verify(error) => write!(f, ": {error}"),
+            Rejection::Body(error) => write!(f, ": {error}"),
+            Rejection::Unavailable(error) => write!(f, ": {error}"),
+            _ => Ok(()),
+        }
+    }
+}
+
 impl std::error::Error for Rejection {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
@@ -373,9 +451,24 @@ where
 {
     let (parts, body) = request.into_parts();
     let body = read_body(&parts.headers, body, limits.into()).await?;
-    let verified = scheme
-        .verify_at(Inbound::from_parts(&parts, &body), now)
-        .map_err(Rejection::Verify)?;
+    let result = scheme.verify_at(Inbound::from_parts(&parts, &body), now);
+    #[cfg(feature = "tracing")]
+    crate::webhook::trace_verification(scheme.name(), &result, now);
+    #[cfg(feature = "metrics")]
+    {
+        let (outcome, reason) = match &result {
+            Ok(_) => ("verified", "none"),
+            Err(error) => ("rejected", error.reason()),
+        };
+        metrics::counter!(
+            crate::observe::names::VERIFICATIONS,
+            "scheme" => scheme.name().to_owned(),
+            "outcome" => outcome,
+            "reason" => reason
+        )
+        .increment(1);
+    }
+    let verified = result.map_err(Rejection::Verify)?;
     let (scheme, id, timestamp, key, verifiable_until) = (
         verified.scheme().to_owned(),
         verified.id().map(str::to_owned),
@@ -423,7 +516,7 @@ where
     let Some(id) = webhook.id.as_deref() else {
         return handle().await;
     };
-    let refuse = |rejection: Rejection| Ok(rejection.to_response().map(R::from));
+    let refuse = |rejection: Rejection| Ok(rejection.respond(Rejections::new()).map(R::from));
     if id.len() > MAX_ID_LEN {
         return refuse(Rejection::IdTooLong { len: id.len() });
     }

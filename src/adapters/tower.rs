@@ -210,7 +210,9 @@ where
             let mut webhook = match verify_request(&*config.scheme, probe, config.limit, now).await
             {
                 Ok(webhook) => webhook,
-                Err(rejection) => return Ok(rejection.to_response().map(ResBody::from)),
+                Err(rejection) => {
+                    return Ok(rejection.respond(config.rejections).map(ResBody::from));
+                }
             };
             let body = std::mem::take(&mut webhook.body);
             parts.headers = std::mem::take(&mut webhook.headers);

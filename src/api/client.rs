@@ -272,7 +272,18 @@ impl<T: HttpClient> Client<T> {
 
     /// Builds, authenticates and sends, retrying under the policy.
     async fn execute<E: Endpoint>(&self, endpoint: &E) -> Result<Response<Bytes>, ApiError> {
-        let mut request = Some(self.build(endpoint)?);
+        let request = self.build(endpoint)?;
+        let span = crate::observe::api_span(&request);
+        crate::observe::within_span(&span, self.attempts(request, &span)).await
+    }
+
+    /// Sends `request`, retrying under the policy.
+    async fn attempts(
+        &self,
+        request: Request<Bytes>,
+        span: &crate::observe::Span,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let mut request = Some(request);
         let started = self.clock.as_ref().map(|clock| clock.instant());
         let mut retry = 0u32;
         loop {
@@ -308,12 +319,16 @@ impl<T: HttpClient> Client<T> {
                 }
                 _ => None,
             };
+            crate::observe::api_attempt_ended(retry.saturating_add(1), &outcome, wait);
             match (wait, &self.clock) {
                 (Some(wait), Some(clock)) => {
                     clock.sleep(wait).await;
                     retry += 1;
                 }
-                _ => return outcome.map_err(ApiError::Transport),
+                _ => {
+                    crate::observe::api_ended(span, &outcome);
+                    return outcome.map_err(ApiError::Transport);
+                }
             }
         }
     }

@@ -284,6 +284,7 @@ impl<O: Outbox + ?Sized + 'static> Processor<O> {
             idle: self.poll_interval,
             grace: Duration::from_secs(20),
             retention: self.retention,
+            queue: "inbox",
         };
         let (store, router, clock, backoff, timeout) = (
             self.inbox.store.clone(),
@@ -349,8 +350,11 @@ impl<O: Outbox + ?Sized + 'static> Processor<O> {
                             )
                         }
                     };
+                    crate::observe::handled(&lease, &attempt, next);
                     // A lost lease leaves the event to whoever holds it now.
-                    let _ = store.settle(&lease, &attempt, next, clock.now()).await;
+                    if let Err(error) = store.settle(&lease, &attempt, next, clock.now()).await {
+                        crate::observe::store_failed("settle", &error);
+                    }
                 }
             },
         )

@@ -13,6 +13,7 @@ use url::Url;
 use super::outcome::Attempt;
 use crate::clock::{Clock, within};
 use crate::event::{Event, EventError};
+use crate::observe::AttemptOf;
 use crate::retry::{RetryPolicy, Verdict};
 use crate::transport::{AddressError, HttpClient, TransportError, redact_url};
 use crate::webhook::{Message, SecretError, SecretInput, Sign, SignError, StandardWebhooks};
@@ -284,6 +285,32 @@ impl<C: HttpClient> Dispatcher<C> {
         destination: &Destination,
         payload: &Payload,
     ) -> Result<(Attempt, Verdict), DeliverError> {
+        self.attempt_of(destination, payload, AttemptOf::default())
+            .await
+    }
+
+    /// [`attempt`](Self::attempt), reported as the attempt `of` a delivery (see
+    /// [`observe`](crate::observe)).
+    pub(crate) async fn attempt_of(
+        &self,
+        destination: &Destination,
+        payload: &Payload,
+        of: AttemptOf<'_>,
+    ) -> Result<(Attempt, Verdict), DeliverError> {
+        let span = crate::observe::attempt_span(&payload.id, &destination.url, of);
+        let result =
+            crate::observe::within_span(&span, self.attempt_unreported(destination, payload)).await;
+        if let Ok((attempt, verdict)) = &result {
+            crate::observe::attempt_ended(&span, attempt, verdict);
+        }
+        result
+    }
+
+    async fn attempt_unreported(
+        &self,
+        destination: &Destination,
+        payload: &Payload,
+    ) -> Result<(Attempt, Verdict), DeliverError> {
         if let Some(policy) = self.client.address_policy() {
             policy.check_url(&destination.url)?;
         }
@@ -329,7 +356,11 @@ impl<C: HttpClient> Dispatcher<C> {
         }
         let started = self.clock.instant();
         let outcome = loop {
-            let (attempt, verdict) = match self.attempt(destination, payload).await {
+            let of = AttemptOf {
+                endpoint: None,
+                number: Some(made.saturating_add(1)),
+            };
+            let (attempt, verdict) = match self.attempt_of(destination, payload, of).await {
                 Ok(done) => done,
                 Err(DeliverError::Address(error)) => break Outcome::Refused(error),
                 Err(error) => break Outcome::Failed(error),
@@ -341,11 +372,25 @@ impl<C: HttpClient> Dispatcher<C> {
                 Verdict::Success => break Outcome::Delivered,
                 Verdict::Gone => break Outcome::Gone,
                 _ => match self.next_delay(made, verdict, elapsed) {
-                    Some(wait) => self.clock.sleep(wait).await,
+                    Some(wait) => {
+                        crate::observe::retry_scheduled(&payload.id, None, wait);
+                        self.clock.sleep(wait).await;
+                    }
                     None => break Outcome::Exhausted,
                 },
             }
         };
+        let (name, lag) = match &outcome {
+            Outcome::Delivered => (
+                "delivered",
+                Some(self.clock.instant().saturating_duration_since(started)),
+            ),
+            Outcome::Gone => ("gone", None),
+            Outcome::Exhausted => ("exhausted", None),
+            Outcome::Refused(_) => ("refused", None),
+            Outcome::Failed(_) => ("failed", None),
+        };
+        crate::observe::delivery_ended(&payload.id, None, name, lag);
         DeliveryReport {
             id: payload.id.clone(),
             attempts,

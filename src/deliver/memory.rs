@@ -1,6 +1,6 @@
 //! An [`Outbox`] in memory.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
@@ -37,6 +37,9 @@ struct Rows {
     /// The sequenced jobs waiting for an earlier job of their key, by (endpoint, key, number,
     /// enqueue order).
     waiting: BTreeMap<(String, String, u64, u64), Key>,
+    /// When each pending job was first due, with its enqueue order: what `oldest_pending`
+    /// reads.
+    pending_since: BTreeSet<(SystemTime, u64)>,
     /// The next number each (endpoint, key) lets go; 1 when absent.
     next_numbers: HashMap<(String, String), u64>,
     /// How many jobs are in each state.
@@ -58,6 +61,8 @@ struct Row {
     finished_at: Option<SystemTime>,
     /// The job's place among jobs ready at the same time.
     sequence: u64,
+    /// When the job was first due.
+    enqueued_at: SystemTime,
 }
 
 impl Row {
@@ -147,6 +152,7 @@ impl Rows {
         let value = f(row);
         let (state, now) = (row.state, row.ready_key());
         let sequence = row.job.sequence.clone();
+        let since = (row.enqueued_at, row.sequence);
         let mut released = false;
         if state == State::Pending {
             if now != was {
@@ -155,6 +161,7 @@ impl Rows {
             }
         } else {
             self.ready.remove(&was);
+            self.pending_since.remove(&since);
             self.count(State::Pending, -1);
             self.count(state, 1);
             if let Some(sequence) = sequence.filter(|_| state != State::DeadLettered) {
@@ -199,8 +206,10 @@ impl Outbox for MemoryOutbox {
                     round_start: 0,
                     finished_at: None,
                     sequence,
+                    enqueued_at: at,
                 },
             );
+            rows.pending_since.insert((at, sequence));
             rows.place(key);
         }
         self.wakeup.wake();
@@ -238,6 +247,7 @@ impl Outbox for MemoryOutbox {
                 job: row.job.clone(),
                 attempts: u32::try_from(row.attempts.len() - row.round_start).unwrap_or(u32::MAX),
                 token: row.token,
+                enqueued_at: Some(row.enqueued_at),
             });
             ready.insert((row.next_at, sequence), key);
         }
@@ -345,6 +355,8 @@ impl Outbox for MemoryOutbox {
             row.next_at = now;
             row.round_start = row.attempts.len();
             row.finished_at = None;
+            let since = (row.enqueued_at, row.sequence);
+            rows.pending_since.insert(since);
             rows.place(key);
             rows.count(was, -1);
             rows.count(State::Pending, 1);
@@ -359,6 +371,10 @@ impl Outbox for MemoryOutbox {
 
     fn wakeup(&self) -> Option<&Wakeup> {
         Some(&self.wakeup)
+    }
+
+    async fn oldest_pending(&self) -> Result<Option<SystemTime>, OutboxError> {
+        Ok(self.rows().pending_since.first().map(|&(at, _)| at))
     }
 
     fn keeps_sequences(&self) -> bool {

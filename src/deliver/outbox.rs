@@ -73,6 +73,9 @@ pub struct Lease {
     pub attempts: u32,
     /// The lease's fencing token.
     pub token: u64,
+    /// When the job was first due (the time it was enqueued for), where the store knows it:
+    /// how long it has waited.
+    pub enqueued_at: Option<SystemTime>,
 }
 
 impl Job {
@@ -101,7 +104,15 @@ impl Lease {
             job,
             attempts,
             token,
+            enqueued_at: None,
         }
+    }
+
+    /// The lease, noting when its job was first due.
+    #[must_use]
+    pub fn enqueued_at(mut self, at: SystemTime) -> Self {
+        self.enqueued_at = Some(at);
+        self
     }
 }
 
@@ -379,6 +390,12 @@ pub trait Outbox: Send + Sync {
     /// its next poll. `None` (the default) when the store has none; its workers poll.
     fn wakeup(&self) -> Option<&Wakeup> {
         None
+    }
+
+    /// When the pending job that was first due earliest was due: how far behind the backlog
+    /// is. `None` when nothing is pending, or when the store cannot tell (the default).
+    async fn oldest_pending(&self) -> Result<Option<SystemTime>, OutboxError> {
+        Ok(None)
     }
 
     /// Whether this store honours [`Sequence`]s: leases a sequenced job only after the jobs

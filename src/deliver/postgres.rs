@@ -34,6 +34,7 @@ struct Statements {
     purge: String,
     redrive: String,
     next_due: String,
+    oldest_pending: String,
 }
 
 /// Whether the pending job `o` may be leased: it has no sequence, or the jobs before it in
@@ -78,8 +79,8 @@ impl Statements {
             enqueue: sql("WITH inserted AS (
                      INSERT INTO {schema}.hookwire_outbox
                          (endpoint, id, event_type, content_type, body, next_at, seq_key,
-                          seq_number)
-                     VALUES ($1, $2, $3, $4, $5, $6, $8, $9)
+                          seq_number, enqueued_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $8, $9, $6)
                      ON CONFLICT (endpoint, id) DO NOTHING
                      RETURNING 1)
                  SELECT pg_notify($7, '') FROM inserted"),
@@ -105,7 +106,7 @@ impl Statements {
                  RETURNING j.endpoint, j.id, j.event_type, j.content_type, j.body, j.token,
                      (SELECT count(*) FROM {schema}.hookwire_attempts a
                       WHERE a.endpoint = j.endpoint AND a.id = j.id) - j.round_start,
-                     j.seq_key, j.seq_number"),
+                     j.seq_key, j.seq_number, j.enqueued_at"),
             record: sql("INSERT INTO {schema}.hookwire_attempts
                      (endpoint, id, n, at, status, error, latency_us, body)
                  SELECT $1, $2,
@@ -178,6 +179,8 @@ impl Statements {
                  SELECT pg_notify($4, '') FROM redriven"),
             // A job set aside counts at the end of its wait, when `lease` looks at it again.
             next_due: sql("SELECT min(next_at) FROM {schema}.hookwire_outbox
+                 WHERE state = 'pending'"),
+            oldest_pending: sql("SELECT min(enqueued_at) FROM {schema}.hookwire_outbox
                  WHERE state = 'pending'"),
         }
     }
@@ -449,11 +452,16 @@ impl Outbox for PostgresOutbox {
             .map_err(store)?;
         rows.iter()
             .map(|row| {
-                Ok(Lease::new(
+                let lease = Lease::new(
                     job(row)?,
                     u32::try_from(row.try_get::<i64, _>(6)?).unwrap_or(0),
                     u64::try_from(row.try_get::<i64, _>("token")?).unwrap_or(0),
-                ))
+                );
+                let enqueued_at: Option<OffsetDateTime> = row.try_get("enqueued_at")?;
+                Ok(match enqueued_at {
+                    Some(at) => lease.enqueued_at(at.into()),
+                    None => lease,
+                })
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(store)
@@ -659,6 +667,14 @@ impl Outbox for PostgresOutbox {
     fn wakeup(&self) -> Option<&Wakeup> {
         self.listen();
         Some(&self.wakeup)
+    }
+
+    async fn oldest_pending(&self) -> Result<Option<SystemTime>, OutboxError> {
+        let oldest: Option<OffsetDateTime> = sqlx::query_scalar(&self.statements.oldest_pending)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store)?;
+        Ok(oldest.map(Into::into))
     }
 
     fn keeps_sequences(&self) -> bool {

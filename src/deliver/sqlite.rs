@@ -58,7 +58,8 @@ CREATE TABLE IF NOT EXISTS hookwire_cursors (
 
 /// The changes to a file made by an earlier version, in order: the `n`th brings a file from
 /// `user_version` `n - 1` to `n`. Each is applied once, in a transaction.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 ALTER TABLE hookwire_outbox ADD COLUMN seq_key TEXT;
 ALTER TABLE hookwire_outbox ADD COLUMN seq_number INTEGER;
 CREATE TABLE hookwire_sequences (
@@ -73,7 +74,14 @@ CREATE INDEX hookwire_outbox_sequence ON hookwire_outbox (endpoint, seq_key, seq
 -- What `lease` reads to set aside the jobs that must wait.
 CREATE INDEX hookwire_outbox_held ON hookwire_outbox (next_at)
     WHERE state = 'pending' AND seq_key IS NOT NULL;
-"];
+",
+    "
+ALTER TABLE hookwire_outbox ADD COLUMN enqueued_at INTEGER;
+-- What `oldest_pending` reads.
+CREATE INDEX hookwire_outbox_waiting ON hookwire_outbox (enqueued_at)
+    WHERE state = 'pending';
+",
+];
 
 /// Creates the tables, or brings those of an earlier version up to date.
 fn prepare(connection: &mut Connection) -> Result<(), rusqlite::Error> {
@@ -107,7 +115,7 @@ const LEASE: &str = concat!(
     "SELECT o.endpoint, o.id, o.event_type, o.content_type, o.body, o.token,
         (SELECT COUNT(*) FROM hookwire_attempts a
           WHERE a.endpoint = o.endpoint AND a.id = o.id) - o.round_start,
-        o.seq_key, o.seq_number
+        o.seq_key, o.seq_number, o.enqueued_at
     FROM hookwire_outbox o
     WHERE o.state = 'pending' AND o.next_at <= ?1 AND ",
     in_turn!(),
@@ -125,6 +133,9 @@ const HOLD_BACK: &str = concat!(
 /// When `lease` will next find a job: the first entry of the same index (a job set aside
 /// counts at the end of its wait, when `lease` looks at it again).
 const NEXT_DUE: &str = "SELECT MIN(next_at) FROM hookwire_outbox WHERE state = 'pending'";
+
+/// When the pending job first due earliest was due.
+const OLDEST_PENDING: &str = "SELECT MIN(enqueued_at) FROM hookwire_outbox WHERE state = 'pending'";
 
 /// Lets the jobs of a key after number `?3` go, once it finished.
 const ADVANCE: &str = "INSERT INTO hookwire_sequences (endpoint, key, next) VALUES (?1, ?2, ?3 + 1)
@@ -379,8 +390,8 @@ impl Outbox for SqliteOutbox {
                 .prepare_cached(
                     "INSERT OR IGNORE INTO hookwire_outbox
                      (endpoint, id, event_type, content_type, body, state, next_at,
-                      seq_key, seq_number)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8)",
+                      seq_key, seq_number, enqueued_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8, ?6)",
                 )
                 .and_then(|mut insert| {
                     insert.execute(params![
@@ -438,6 +449,7 @@ impl Outbox for SqliteOutbox {
                             job: job(row, 0, 7)?,
                             attempts: u32::try_from(row.get::<_, i64>(6)?).unwrap_or(0),
                             token: u64::try_from(row.get::<_, i64>(5)?).unwrap_or(0) + 1,
+                            enqueued_at: row.get::<_, Option<i64>>(9)?.map(time),
                         })
                     })
                     .map_err(store)?;
@@ -703,6 +715,17 @@ impl Outbox for SqliteOutbox {
         Some(&self.wakeup)
     }
 
+    async fn oldest_pending(&self) -> Result<Option<SystemTime>, OutboxError> {
+        self.with(|connection| {
+            connection
+                .prepare_cached(OLDEST_PENDING)
+                .and_then(|mut select| select.query_row([], |row| row.get::<_, Option<i64>>(0)))
+                .map(|at| at.map(time))
+                .map_err(store)
+        })
+        .await
+    }
+
     fn keeps_sequences(&self) -> bool {
         true
     }
@@ -858,6 +881,11 @@ mod tests {
         assert!(
             hold_back.contains("SEARCH o USING INDEX hookwire_outbox_held (next_at<?)"),
             "only sequenced due jobs are looked at to be set aside:\n{hold_back}"
+        );
+        let oldest = plan(&connection, OLDEST_PENDING, &[]);
+        assert!(
+            oldest.contains("SEARCH hookwire_outbox USING COVERING INDEX hookwire_outbox_waiting"),
+            "oldest_pending reads its index:\n{oldest}"
         );
         let release = plan(
             &connection,

@@ -1,6 +1,6 @@
 //! The worker that drains an outbox.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -11,6 +11,7 @@ use super::dispatcher::{Destination, Dispatcher};
 use super::outbox::{Lease, Next, Outbox, OutboxError, State};
 use super::wakeup::Wakeup;
 use crate::clock::{Clock, within};
+use crate::observe::AttemptOf;
 use crate::retry::Verdict;
 use crate::transport::HttpClient;
 
@@ -44,11 +45,33 @@ pub struct Worker<O, C, D> {
     retention: Option<Duration>,
 }
 
+/// A job's turn to run in this process.
+type Turn = Arc<tokio::sync::Mutex<()>>;
+
 /// How often a worker purges delivered and gone jobs past their retention.
 const PURGE_EVERY: Duration = Duration::from_secs(60 * 60);
 
 /// The first wait after the store fails; it doubles with each failure, up to 30 seconds.
 const FAILURE_BACKOFF: Duration = Duration::from_millis(500);
+
+/// How often a worker counts its backlog for the metrics.
+#[cfg(feature = "metrics")]
+const COUNT_EVERY: Duration = Duration::from_secs(15);
+
+/// Counts the pending jobs and the age of the oldest, for the metrics.
+#[cfg(feature = "metrics")]
+async fn count_backlog<O: Outbox + ?Sized>(outbox: &O, clock: &dyn Clock, queue: &'static str) {
+    let pending = match outbox.count(Some(State::Pending)).await {
+        Ok(pending) => pending,
+        Err(error) => return crate::observe::store_failed("count", &error),
+    };
+    let oldest = match outbox.oldest_pending().await {
+        Ok(oldest) => oldest,
+        Err(error) => return crate::observe::store_failed("oldest_pending", &error),
+    };
+    let age = oldest.map(|at| clock.now().duration_since(at).unwrap_or(Duration::ZERO));
+    crate::observe::backlog(queue, pending, age);
+}
 
 impl<O, C, D> Worker<O, C, D>
 where
@@ -147,6 +170,7 @@ where
             idle: self.idle,
             grace: self.grace,
             retention: self.retention,
+            queue: "outbox",
         };
         drain(
             self.outbox,
@@ -158,7 +182,10 @@ where
                     (outbox.clone(), dispatcher.clone(), destinations.clone());
                 async move {
                     // A lost lease or a store failure leaves the job to its lease's expiry.
-                    let _ = process(&*outbox, &dispatcher, &*destinations, lease).await;
+                    if let Err(error) = process(&*outbox, &dispatcher, &*destinations, lease).await
+                    {
+                        crate::observe::store_failed("settle", &error);
+                    }
                 }
             },
         )
@@ -174,6 +201,9 @@ pub(crate) struct Drain {
     pub(crate) idle: Duration,
     pub(crate) grace: Duration,
     pub(crate) retention: Option<Duration>,
+    /// What the queue is called in reports: `outbox` or `inbox`.
+    #[cfg_attr(not(any(feature = "tracing", feature = "metrics")), allow(dead_code))]
+    pub(crate) queue: &'static str,
 }
 
 /// Drains `outbox` until `shutdown` completes: leases due jobs (at most `concurrency` at
@@ -193,10 +223,15 @@ pub(crate) async fn drain<O, F, Fut>(
 {
     let mut shutdown = std::pin::pin!(shutdown);
     let mut in_flight: JoinSet<()> = JoinSet::new();
-    let running: Arc<Mutex<HashSet<(String, String)>>> = Arc::default();
+    // One turn per job: a job leased again while its previous run here is still finishing
+    // (its settle made it due again, or its lease ran out) waits for that run, then runs;
+    // never two runs of one job at once.
+    let running: Arc<Mutex<HashMap<(String, String), Turn>>> = Arc::default();
     let mut failures = 0u32;
     let clock = &*clock;
     let mut purged_at: Option<std::time::Instant> = None;
+    #[cfg(feature = "metrics")]
+    let mut counted_at: Option<std::time::Instant> = None;
     loop {
         if let Some(keep) = settings.retention {
             let now = clock.instant();
@@ -204,8 +239,18 @@ pub(crate) async fn drain<O, F, Fut>(
                 purged_at = Some(now);
                 if let Some(cutoff) = clock.now().checked_sub(keep) {
                     // A failed purge is tried again at the next hour.
-                    let _ = outbox.purge(cutoff).await;
+                    if let Err(error) = outbox.purge(cutoff).await {
+                        crate::observe::store_failed("purge", &error);
+                    }
                 }
+            }
+        }
+        #[cfg(feature = "metrics")]
+        {
+            let now = clock.instant();
+            if counted_at.is_none_or(|at| now.saturating_duration_since(at) >= COUNT_EVERY) {
+                counted_at = Some(now);
+                count_backlog(&*outbox, clock, settings.queue).await;
             }
         }
         // Listening starts before the store is asked, so that a job enqueued after the
@@ -220,8 +265,9 @@ pub(crate) async fn drain<O, F, Fut>(
                     failures = 0;
                     leased
                 }
-                Err(_) => {
+                Err(error) => {
                     // A transient store failure: back off, keep what is in flight going.
+                    crate::observe::store_failed("lease", &error);
                     failures = failures.saturating_add(1);
                     let wait = FAILURE_BACKOFF
                         .saturating_mul(2u32.saturating_pow(failures.min(16)))
@@ -239,21 +285,23 @@ pub(crate) async fn drain<O, F, Fut>(
         let more = room > 0 && leased.len() == room;
         for lease in leased {
             let key = (lease.job.endpoint.clone(), lease.job.payload.id.clone());
-            if !running
+            let turn = running
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .insert(key.clone())
-            {
-                // Its attempt is still running here: never twice at once.
-                continue;
-            }
+                .entry(key.clone())
+                .or_default()
+                .clone();
             let (work, running) = (process(lease), running.clone());
             in_flight.spawn(async move {
-                work.await;
-                running
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(&key);
+                {
+                    let _turn = turn.lock().await;
+                    work.await;
+                }
+                let mut running = running.lock().unwrap_or_else(PoisonError::into_inner);
+                // The map's and this run's: no other run of the job waits.
+                if Arc::strong_count(&turn) == 2 {
+                    running.remove(&key);
+                }
             });
         }
         let room = in_flight.len() < settings.concurrency;
@@ -266,7 +314,11 @@ pub(crate) async fn drain<O, F, Fut>(
         let wait = if room {
             let due = match outbox.next_due().await {
                 Ok(Some(at)) => at.duration_since(clock.now()).unwrap_or(Duration::ZERO),
-                Ok(None) | Err(_) => settings.idle,
+                Ok(None) => settings.idle,
+                Err(error) => {
+                    crate::observe::store_failed("next_due", &error);
+                    settings.idle
+                }
             };
             Some(due.min(settings.idle))
         } else {
@@ -289,9 +341,17 @@ pub(crate) async fn drain<O, F, Fut>(
         while in_flight.join_next().await.is_some() {}
     })
     .await;
-    if drained.is_none() {
+    let aborted = if drained.is_none() {
+        let aborted = in_flight.len();
         in_flight.abort_all();
-    }
+        aborted
+    } else {
+        0
+    };
+    #[cfg(feature = "tracing")]
+    tracing::debug!(target: "hookwire::deliver", { queue = settings.queue, aborted }, "drained");
+    #[cfg(not(feature = "tracing"))]
+    let _ = aborted;
 }
 
 /// One attempt for one leased job, and its bookkeeping.
@@ -306,14 +366,24 @@ where
     C: HttpClient,
     D: Fn(&str) -> Option<Destination> + ?Sized,
 {
+    let (id, endpoint) = (&lease.job.payload.id, Some(lease.job.endpoint.as_str()));
     let Some(destination) = destinations(&lease.job.endpoint) else {
+        crate::observe::delivery_ended(id, endpoint, "unknown_endpoint", None);
         return outbox
             .finish(&lease, State::DeadLettered, dispatcher.clock().now())
             .await;
     };
     let now = || dispatcher.clock().now();
-    let Ok((attempt, verdict)) = dispatcher.attempt(&destination, &lease.job.payload).await else {
+    let of = AttemptOf {
+        endpoint,
+        number: Some(lease.attempts.saturating_add(1)),
+    };
+    let Ok((attempt, verdict)) = dispatcher
+        .attempt_of(&destination, &lease.job.payload, of)
+        .await
+    else {
         // Nothing could be sent (a refused address, an unsignable id): no retry changes that.
+        crate::observe::delivery_ended(id, endpoint, "refused", None);
         return outbox.finish(&lease, State::DeadLettered, now()).await;
     };
     let next = match verdict {
@@ -321,11 +391,28 @@ where
         Verdict::Gone => Next::Finish(State::Gone),
         _ => {
             // The worker's jobs have no budget: see `Dispatcher::retry`.
-            let at = dispatcher
-                .next_delay(lease.attempts + 1, verdict, Duration::ZERO)
-                .and_then(|wait| now().checked_add(wait));
-            at.map_or(Next::Finish(State::DeadLettered), Next::RetryAt)
+            let wait = dispatcher.next_delay(lease.attempts + 1, verdict, Duration::ZERO);
+            match wait.and_then(|wait| now().checked_add(wait).map(|at| (wait, at))) {
+                Some((wait, at)) => {
+                    crate::observe::retry_scheduled(id, endpoint, wait);
+                    Next::RetryAt(at)
+                }
+                None => Next::Finish(State::DeadLettered),
+            }
         }
     };
-    outbox.settle(&lease, &attempt, next, now()).await
+    let settled_at = now();
+    outbox.settle(&lease, &attempt, next, settled_at).await?;
+    if let Next::Finish(state) = next {
+        let outcome = match state {
+            State::Delivered => "delivered",
+            State::Gone => "gone",
+            _ => "dead_lettered",
+        };
+        let lag = lease
+            .enqueued_at
+            .and_then(|at| settled_at.duration_since(at).ok());
+        crate::observe::delivery_ended(id, endpoint, outcome, lag);
+    }
+    Ok(())
 }

@@ -153,13 +153,18 @@ pub trait Verify: Send + Sync {
         now: SystemTime,
     ) -> Result<Verified<'a>, VerifyError>;
 
-    /// Verifies `request` at the system clock's now.
+    /// Verifies `request` at the system clock's now, and reports the result through
+    /// `tracing` with that feature (see [`observe`](crate::observe)).
     ///
     /// # Errors
     ///
     /// A [`VerifyError`] that says what was wrong.
     fn verify<'a>(&'a self, request: Inbound<'a>) -> Result<Verified<'a>, VerifyError> {
-        self.verify_at(request, SystemTime::now())
+        let now = SystemTime::now();
+        let result = self.verify_at(request, now);
+        #[cfg(feature = "tracing")]
+        super::verify::trace_verification(self.name(), &result, now);
+        result
     }
 }
 

@@ -232,3 +232,73 @@ pub enum VerifyError {
     #[error("the request carries the signature header of none of the configured webhook schemes")]
     NoScheme,
 }
+
+impl VerifyError {
+    /// A short, stable name for what was wrong, for logs and metric labels: `missing_header`,
+    /// `invalid_header`, `malformed_timestamp`, `non_canonical_timestamp`, `too_old`,
+    /// `too_new`, `malformed_signature`, `no_supported_signature`, `no_matching_signature`
+    /// or `no_scheme`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            VerifyError::MissingHeader(_) => "missing_header",
+            VerifyError::InvalidHeader(_) => "invalid_header",
+            VerifyError::MalformedTimestamp => "malformed_timestamp",
+            VerifyError::NonCanonicalTimestamp => "non_canonical_timestamp",
+            VerifyError::TooOld { .. } => "too_old",
+            VerifyError::TooNew { .. } => "too_new",
+            VerifyError::MalformedSignature { .. } => "malformed_signature",
+            VerifyError::NoSupportedSignature { .. } => "no_supported_signature",
+            VerifyError::NoMatchingSignature => "no_matching_signature",
+            VerifyError::NoScheme => "no_scheme",
+        }
+    }
+}
+
+/// Reports a verification through `tracing` (see [`observe`](crate::observe)): the scheme,
+/// the outcome and reason, the clock skew and which key matched. Nothing from the request but
+/// the skew is reported.
+#[cfg(feature = "tracing")]
+pub(crate) fn trace_verification(
+    scheme: &str,
+    result: &Result<Verified<'_>, VerifyError>,
+    now: SystemTime,
+) {
+    match result {
+        Ok(verified) => {
+            let skew = verified
+                .timestamp()
+                .map(|sent| i128::from(unix_seconds(now)) - i128::from(sent));
+            tracing::debug!(
+                target: "hookwire::webhook",
+                scheme,
+                outcome = "verified",
+                skew_seconds = skew.map(|skew| i64::try_from(skew).unwrap_or(i64::MAX)),
+                tolerance_seconds = verified.tolerance.map(|t| t.as_secs()),
+                key = verified.key(),
+                "webhook verified"
+            );
+        }
+        Err(error) => {
+            let (skew, tolerance) = match error {
+                VerifyError::TooOld { age, tolerance } => (
+                    Some(i64::try_from(age.as_secs()).unwrap_or(i64::MAX)),
+                    Some(tolerance.as_secs()),
+                ),
+                VerifyError::TooNew { ahead, tolerance } => (
+                    Some(i64::try_from(ahead.as_secs()).map_or(i64::MIN, |s| -s)),
+                    Some(tolerance.as_secs()),
+                ),
+                _ => (None, None),
+            };
+            tracing::debug!(
+                target: "hookwire::webhook",
+                scheme,
+                outcome = "rejected",
+                reason = error.reason(),
+                skew_seconds = skew,
+                tolerance_seconds = tolerance,
+                "webhook rejected"
+            );
+        }
+    }
+}

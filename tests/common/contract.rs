@@ -78,12 +78,21 @@ pub async fn outbox_contract(outbox: &dyn Outbox) {
         Some(t0),
         "the earliest due time"
     );
+    assert_eq!(
+        outbox.oldest_pending().await.unwrap(),
+        Some(t0),
+        "the backlog is as old as its first due job"
+    );
 
     quiet(outbox).await;
     let (leased, woken) = wakes(outbox, outbox.lease(t0, 10, lease_for)).await;
     let leased = leased.unwrap();
     assert!(!woken, "a lease wakes nobody, or workers would spin");
     assert_eq!(leased.len(), 2, "only due jobs, once each");
+    assert!(
+        leased.iter().all(|l| l.enqueued_at == Some(t0)),
+        "a lease says when its job was first due: {leased:?}"
+    );
     assert!(
         outbox.lease(t0, 10, lease_for).await.unwrap().is_empty(),
         "leased jobs are not leased again"

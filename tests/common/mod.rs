@@ -101,5 +101,7 @@ pub fn report(error: &dyn std::error::Error) -> String {
 }
 
 pub mod contract;
+#[cfg(feature = "hyper")]
+pub mod loopback;
 pub mod services;
 pub mod stores;

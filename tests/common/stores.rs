@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use hookwire::deliver::{
-    Attempt, Entry, Job, Lease, ListQuery, MemoryOutbox, Outbox, OutboxError, State, Wakeup,
+    Attempt, Entry, Job, Lease, ListQuery, MemoryOutbox, Next, Outbox, OutboxError, State, Wakeup,
 };
 
 /// An outbox that passes everything through to `inner`, counting the worker's questions
@@ -17,6 +17,7 @@ pub struct Watched<O> {
     next_dues: AtomicUsize,
     failing_leases: AtomicUsize,
     plain: AtomicBool,
+    slow_settles: Duration,
 }
 
 impl<O> Watched<O> {
@@ -28,7 +29,14 @@ impl<O> Watched<O> {
             next_dues: AtomicUsize::new(0),
             failing_leases: AtomicUsize::new(0),
             plain: AtomicBool::new(false),
+            slow_settles: Duration::ZERO,
         }
+    }
+
+    /// Each `settle` returns `delay` after it took effect, as over a slow connection.
+    pub fn slow_settles(mut self, delay: Duration) -> Self {
+        self.slow_settles = delay;
+        self
     }
 
     /// Its first `n` leases fail.
@@ -103,6 +111,17 @@ impl<O: Outbox> Outbox for Watched<O> {
     ) -> Result<(), OutboxError> {
         self.inner.finish(lease, state, now).await
     }
+    async fn settle(
+        &self,
+        lease: &Lease,
+        attempt: &Attempt,
+        next: Next,
+        now: SystemTime,
+    ) -> Result<(), OutboxError> {
+        let settled = self.inner.settle(lease, attempt, next, now).await;
+        tokio::time::sleep(self.slow_settles).await;
+        settled
+    }
     async fn list(&self, query: &ListQuery) -> Result<Vec<Entry>, OutboxError> {
         self.inner.list(query).await
     }
@@ -126,6 +145,12 @@ impl<O: Outbox> Outbox for Watched<O> {
             return Ok(None);
         }
         self.inner.next_due().await
+    }
+    async fn oldest_pending(&self) -> Result<Option<SystemTime>, OutboxError> {
+        if self.is_plain() {
+            return Ok(None);
+        }
+        self.inner.oldest_pending().await
     }
     fn wakeup(&self) -> Option<&Wakeup> {
         if self.is_plain() {

@@ -8,7 +8,7 @@ use http::{Request, Response};
 use http_body::Body;
 use http_body_util::Full;
 
-use crate::adapters::server::{ReadLimits, VerifiedWebhook, verify_request};
+use crate::adapters::server::{ReadLimits, Rejections, VerifiedWebhook, verify_request};
 use crate::webhook::{ReplayGuard, Verify};
 
 /// A ready webhook handler: reads the body within `limits` (a byte count, or [`ReadLimits`]
@@ -55,7 +55,7 @@ where
 {
     match verify_request(scheme, request, limits, SystemTime::now()).await {
         Ok(webhook) => handler(webhook).await.map(Full::new),
-        Err(rejection) => rejection.to_response().map(Full::new),
+        Err(rejection) => rejection.respond(Rejections::new()).map(Full::new),
     }
 }
 
@@ -81,7 +81,7 @@ where
     let now = SystemTime::now();
     let webhook = match verify_request(scheme, request, limits, now).await {
         Ok(webhook) => webhook,
-        Err(rejection) => return rejection.to_response().map(Full::new),
+        Err(rejection) => return rejection.respond(Rejections::new()).map(Full::new),
     };
     let handled =
         crate::adapters::server::run_once(guard, &webhook.without_content(), now, || async move {
