@@ -48,6 +48,13 @@
 //!
 //! Workers and processors refresh the two gauges when they start and then every 15 seconds.
 //! A gauge of disabled endpoints comes with the endpoint registry.
+//!
+//! # Why a webhook was rejected
+//!
+//! The server adapters [`diagnose`](crate::webhook::diagnose) every request that fails
+//! verification: the refusal's event (and, with [`Rejections::explain`], the response body)
+//! says what was wrong and the likely causes, such as a body re-serialised before verifying, a
+//! clock off by more than the tolerance, or a secret of the wrong kind.
 
 // Each report compiles to nothing without its feature; with one feature of the two, the other's
 // inputs go unused.

@@ -34,6 +34,7 @@
 #[cfg(feature = "ed25519")]
 mod asymmetric;
 mod configurable;
+mod diagnose;
 mod github;
 mod mac;
 mod replay;
@@ -54,6 +55,7 @@ mod verify;
 #[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
 pub use asymmetric::{KeyError, PublicKey, SigningKey};
 pub use configurable::{HmacScheme, HmacSchemeBuilder, SchemeError};
+pub use diagnose::{Diagnosis, Hint, diagnose};
 pub use github::GitHub;
 pub use mac::{Algorithm, Encoding};
 pub use replay::{Claim, MAX_ID_LEN, MemoryReplayGuard, ReplayError, ReplayGuard, ReplayKey};

@@ -1,5 +1,6 @@
-//! Every scheme's verification over arbitrary headers and body: no panic, and a request that
-//! verifies (the seeds are genuinely signed) fails once any byte of its body changes.
+//! Every scheme's verification over arbitrary headers and body: no panic, a request that
+//! verifies (the seeds are genuinely signed) fails once any byte of its body changes, and the
+//! diagnosis of a failure does not panic either.
 #![no_main]
 
 use std::sync::LazyLock;
@@ -7,7 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use hookwire::webhook::{
     GitHub, Inbound, MultiVerifier, PublicKey, Secret, Shopify, SigningKey, Slack,
-    StandardWebhooks, Stripe, Verify,
+    StandardWebhooks, Stripe, Verify, diagnose,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -34,7 +35,11 @@ fuzz_target!(|data: &[u8]| {
     // A fixed "now" near the timestamps the corpus carries, so that cases get past the
     // timestamp check to the signature compare.
     let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-    if SCHEMES.verify_at(Inbound::new(&headers, body), now).is_ok() {
+    let request = Inbound::new(&headers, body);
+    let verified = SCHEMES.verify_at(request, now);
+    if let Err(error) = verified {
+        let _ = diagnose(&*SCHEMES, request, error).to_string();
+    } else {
         for index in [0, body.len() / 2, body.len().saturating_sub(1)] {
             let mut changed = body.to_vec();
             if let Some(byte) = changed.get_mut(index) {

@@ -21,7 +21,8 @@ use crate::observe::Level;
 pub use crate::observe::Rejections;
 use crate::transport::BodyLimit;
 use crate::webhook::{
-    Claim, Inbound, MAX_ID_LEN, ReplayError, ReplayGuard, ReplayKey, Verified, Verify, VerifyError,
+    Claim, Diagnosis, Inbound, MAX_ID_LEN, ReplayError, ReplayGuard, ReplayKey, Verified, Verify,
+    VerifyError, diagnose,
 };
 
 /// The default deadline for reading a webhook body: 30 seconds.
@@ -258,8 +259,9 @@ pub enum Rejection {
         /// The deadline.
         after: Duration,
     },
-    /// Verification failed (401 for a bad signature or timestamp, 400 for a malformed request).
-    Verify(VerifyError),
+    /// Verification failed (401 for a bad signature or timestamp, 400 for a malformed request),
+    /// with the likely causes ([`diagnose`]).
+    Verify(Diagnosis),
     /// A message already handled (by its id), answered 200 so that the sender stops, and
     /// not handled again.
     Duplicate,
@@ -285,7 +287,7 @@ impl Rejection {
             Rejection::TooLarge { .. } => "too_large",
             Rejection::Body(_) => "unreadable_body",
             Rejection::Timeout { .. } => "body_timeout",
-            Rejection::Verify(error) => error.reason(),
+            Rejection::Verify(diagnosis) => diagnosis.error().reason(),
             Rejection::Duplicate => "duplicate",
             Rejection::InFlight => "in_flight",
             Rejection::IdTooLong { .. } => "id_too_long",
@@ -336,7 +338,7 @@ impl Rejection {
             Rejection::InFlight => StatusCode::CONFLICT,
             Rejection::IdTooLong { .. } => StatusCode::BAD_REQUEST,
             Rejection::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Rejection::Verify(error) => match error {
+            Rejection::Verify(diagnosis) => match diagnosis.error() {
                 VerifyError::TooOld { .. }
                 | VerifyError::TooNew { .. }
                 | VerifyError::NoMatchingSignature
@@ -412,7 +414,7 @@ struct Explained<'a>(&'a Rejection);
 impl fmt::Display for Explained<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
-            Rejection::Verify(error) => write!(f, ": {error}"),
+            Rejection::Verify(diagnosis) => write!(f, ": {diagnosis}"),
             Rejection::Body(error) => write!(f, ": {error}"),
             Rejection::Unavailable(error) => write!(f, ": {error}"),
             _ => Ok(()),
@@ -424,7 +426,7 @@ impl std::error::Error for Rejection {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Rejection::Body(error) => Some(&**error),
-            Rejection::Verify(error) => Some(error),
+            Rejection::Verify(diagnosis) => Some(diagnosis),
             Rejection::Unavailable(error) => Some(error),
             _ => None,
         }
@@ -468,7 +470,9 @@ where
         )
         .increment(1);
     }
-    let verified = result.map_err(Rejection::Verify)?;
+    let verified = result.map_err(|error| {
+        Rejection::Verify(diagnose(scheme, Inbound::from_parts(&parts, &body), error))
+    })?;
     let (scheme, id, timestamp, key, verifiable_until) = (
         verified.scheme().to_owned(),
         verified.id().map(str::to_owned),

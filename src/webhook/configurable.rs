@@ -1,5 +1,6 @@
 //! A configurable HMAC scheme for the long tail of providers.
 
+use super::diagnose::{KeyLook, verbatim_advice};
 use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, SystemTime};
@@ -51,6 +52,8 @@ pub struct HmacScheme {
     encoding: Encoding,
     algorithm: Algorithm,
     keys: Vec<KeyedMac>,
+    /// How each secret's text looked, for advice when no signature matches.
+    looks: Vec<KeyLook>,
     timestamp: Option<Timestamp>,
     tolerance: Duration,
     id_header: Option<HeaderName>,
@@ -87,6 +90,7 @@ impl HmacScheme {
                 encoding: Encoding::Hex,
                 algorithm: Algorithm::Sha256,
                 keys: Vec::new(),
+                looks: Vec::new(),
                 timestamp: None,
                 tolerance: DEFAULT_TOLERANCE,
                 id_header: None,
@@ -110,6 +114,7 @@ impl HmacScheme {
         let secret = secret.into().raw()?;
         self.keys
             .push(KeyedMac::new(self.algorithm, secret.expose_bytes()));
+        self.looks.push(KeyLook::of(secret.expose_bytes()));
         Ok(self)
     }
 
@@ -239,6 +244,10 @@ impl SchemeError {
 impl Verify for HmacScheme {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn secret_advice(&self) -> Option<&'static str> {
+        verbatim_advice(&self.looks)
     }
 
     fn detect(&self, headers: &HeaderMap) -> bool {

@@ -119,6 +119,10 @@ impl Verify for GitHub {
         "github"
     }
 
+    fn secret_advice(&self) -> Option<&'static str> {
+        self.sha256.secret_advice()
+    }
+
     fn detect(&self, headers: &HeaderMap) -> bool {
         self.sha256.detect(headers) || self.sha1.as_ref().is_some_and(|s| s.detect(headers))
     }

@@ -153,6 +153,14 @@ pub trait Verify: Send + Sync {
         now: SystemTime,
     ) -> Result<Verified<'a>, VerifyError>;
 
+    /// Advice when no signature matches and this verifier's secrets have the look of another
+    /// kind of secret (a `whsec_` secret where the provider's is used byte for byte, an API key
+    /// where a signing secret belongs), for [`diagnose`](super::diagnose). `None` (the
+    /// default) when nothing stands out. Never quotes a secret.
+    fn secret_advice(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Verifies `request` at the system clock's now, and reports the result through
     /// `tracing` with that feature (see [`observe`](crate::observe)).
     ///
@@ -195,6 +203,9 @@ macro_rules! forward {
                 now: SystemTime,
             ) -> Result<Verified<'a>, VerifyError> {
                 (**self).verify_at(request, now)
+            }
+            fn secret_advice(&self) -> Option<&'static str> {
+                (**self).secret_advice()
             }
         }
 

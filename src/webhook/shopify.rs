@@ -65,6 +65,10 @@ impl Verify for Shopify {
         "shopify"
     }
 
+    fn secret_advice(&self) -> Option<&'static str> {
+        self.0.secret_advice()
+    }
+
     fn detect(&self, headers: &HeaderMap) -> bool {
         self.0.detect(headers)
     }

@@ -78,6 +78,10 @@ impl Verify for Slack {
         "slack"
     }
 
+    fn secret_advice(&self) -> Option<&'static str> {
+        self.0.secret_advice()
+    }
+
     fn detect(&self, headers: &HeaderMap) -> bool {
         self.0.detect(headers)
     }

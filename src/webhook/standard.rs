@@ -1,6 +1,7 @@
 //! The Standard Webhooks scheme: header names, the signature syntax, and
 //! [`StandardWebhooks`], which verifies and signs.
 
+use super::diagnose::KeyLook;
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -61,7 +62,7 @@ const EXPECTED: &str = "space-separated `v1,<base64>` (or `v1a,<base64>`) entrie
 
 /// An HMAC-SHA256 state keyed with a Standard Webhooks secret: the text form is base64, with or
 /// without its `whsec_` prefix, as the specification's libraries read it.
-fn key(secret: SecretInput<'_>) -> Result<KeyedMac, SecretError> {
+fn key(secret: SecretInput<'_>) -> Result<(KeyedMac, KeyLook), SecretError> {
     let owned;
     let secret = match secret {
         SecretInput::Text(text) => {
@@ -70,7 +71,10 @@ fn key(secret: SecretInput<'_>) -> Result<KeyedMac, SecretError> {
         }
         SecretInput::Secret(secret) => secret,
     };
-    Ok(KeyedMac::new(Algorithm::Sha256, secret.expose_bytes()))
+    Ok((
+        KeyedMac::new(Algorithm::Sha256, secret.expose_bytes()),
+        KeyLook::of(secret.expose_bytes()),
+    ))
 }
 
 /// Standard Webhooks (and Svix): verifies `v1` (HMAC-SHA256) signatures with one or more
@@ -120,6 +124,8 @@ fn key(secret: SecretInput<'_>) -> Result<KeyedMac, SecretError> {
 #[derive(Clone)]
 pub struct StandardWebhooks {
     keys: Vec<KeyedMac>,
+    /// How each key's bytes looked, for advice when no signature matches.
+    looks: Vec<KeyLook>,
     #[cfg(feature = "ed25519")]
     public_keys: Vec<PublicKey>,
     #[cfg(feature = "ed25519")]
@@ -158,6 +164,7 @@ impl StandardWebhooks {
     fn empty() -> Self {
         StandardWebhooks {
             keys: Vec::new(),
+            looks: Vec::new(),
             #[cfg(feature = "ed25519")]
             public_keys: Vec::new(),
             #[cfg(feature = "ed25519")]
@@ -166,8 +173,9 @@ impl StandardWebhooks {
         }
     }
 
-    fn push_key(mut self, key: KeyedMac) -> Self {
+    fn push_key(mut self, (key, look): (KeyedMac, KeyLook)) -> Self {
         self.keys.push(key);
+        self.looks.push(look);
         self
     }
 
@@ -298,6 +306,12 @@ impl StandardWebhooks {
 impl Verify for StandardWebhooks {
     fn name(&self) -> &str {
         NAME
+    }
+
+    fn secret_advice(&self) -> Option<&'static str> {
+        self.looks.contains(&KeyLook::Whsec).then_some(
+            "a key here is the text of a `whsec_` secret taken as bytes: pass the text to StandardWebhooks::new (or Secret::parse), which decodes it",
+        )
     }
 
     fn detect(&self, headers: &HeaderMap) -> bool {

@@ -1,5 +1,6 @@
 //! Stripe: `Stripe-Signature: t=<seconds>,v1=<hex>[,v1=<hex>…]` over `{t}.{body}`.
 
+use super::diagnose::KeyLook;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
@@ -42,6 +43,8 @@ const STRIPE_SIGNATURE: HeaderName = HeaderName::from_static("stripe-signature")
 #[derive(Clone)]
 pub struct Stripe {
     keys: Vec<KeyedMac>,
+    /// How each secret's text looked, for advice when no signature matches.
+    looks: Vec<KeyLook>,
     tolerance: Duration,
 }
 
@@ -53,8 +56,10 @@ impl Stripe {
     ///
     /// [`SecretError::Empty`] for an empty secret.
     pub fn new<'s>(signing_secret: impl Into<SecretInput<'s>>) -> Result<Self, SecretError> {
+        let (key, look) = key(signing_secret)?;
         Ok(Stripe {
-            keys: vec![key(signing_secret)?],
+            keys: vec![key],
+            looks: vec![look],
             tolerance: DEFAULT_TOLERANCE,
         })
     }
@@ -69,7 +74,9 @@ impl Stripe {
         mut self,
         signing_secret: impl Into<SecretInput<'s>>,
     ) -> Result<Self, SecretError> {
-        self.keys.push(key(signing_secret)?);
+        let (key, look) = key(signing_secret)?;
+        self.keys.push(key);
+        self.looks.push(look);
         Ok(self)
     }
 
@@ -81,9 +88,12 @@ impl Stripe {
     }
 }
 
-fn key<'s>(signing_secret: impl Into<SecretInput<'s>>) -> Result<KeyedMac, SecretError> {
+fn key<'s>(signing_secret: impl Into<SecretInput<'s>>) -> Result<(KeyedMac, KeyLook), SecretError> {
     let secret = signing_secret.into().raw()?;
-    Ok(KeyedMac::new(Algorithm::Sha256, secret.expose_bytes()))
+    Ok((
+        KeyedMac::new(Algorithm::Sha256, secret.expose_bytes()),
+        KeyLook::of(secret.expose_bytes()),
+    ))
 }
 
 /// The `key=value` items of a `Stripe-Signature` header.
@@ -98,6 +108,20 @@ fn items(header: &str) -> impl Iterator<Item = Option<(&str, &str)>> {
 impl Verify for Stripe {
     fn name(&self) -> &str {
         "stripe"
+    }
+
+    fn secret_advice(&self) -> Option<&'static str> {
+        if self.looks.contains(&KeyLook::StripeApiKey) {
+            Some(
+                "a secret here looks like a Stripe API key (`sk_`, `rk_`, `pk_`): webhooks are signed with the endpoint's signing secret, which starts with `whsec_`",
+            )
+        } else if self.looks.iter().any(|look| *look != KeyLook::Whsec) {
+            Some(
+                "a secret here does not start with `whsec_`, as Stripe's signing secrets do: copy the endpoint's signing secret whole, as the Dashboard shows it",
+            )
+        } else {
+            None
+        }
     }
 
     fn detect(&self, headers: &HeaderMap) -> bool {
