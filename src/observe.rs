@@ -26,6 +26,7 @@
 //! | `hookwire::deliver` | event `retry scheduled` | DEBUG | `webhook.id`, `endpoint`, `next_attempt_in_ms` |
 //! | `hookwire::deliver` | event `delivery ended` | DEBUG when delivered, WARN otherwise | `webhook.id`, `endpoint`, `outcome` (`delivered`, `gone`, `exhausted`, `dead_lettered`, `refused`, `failed`, `unknown_endpoint`), `lag_ms` (from first due to delivered) |
 //! | `hookwire::deliver` | event `outbox store failed` | WARN | `operation` (`lease`, `settle`, `purge`, `next_due`, `count`, `oldest_pending`), `error` |
+//! | `hookwire::deliver` | event `leased` (a worker or processor took due jobs) | TRACE | `queue`, `leased`, `in_flight` |
 //! | `hookwire::deliver` | event `drained` (a worker or processor stopped) | DEBUG | `queue` (`outbox`, `inbox`), `aborted` (runs cut short at the end of the grace period) |
 //! | `hookwire::consume` | event `handler failed` / `event handled` | WARN / DEBUG | `event.source`, `event.id`, `event.type`, `attempt`; on failure `error` (the handler's) and `outcome` (`retry`, `parked`) |
 //! | `hookwire::api` | span `api request` around each call, its retries inside | INFO | `http.request.method`, `url.full` (redacted), `server.address`, then `http.response.status_code`, `error.type` |

@@ -261,6 +261,8 @@ async fn every_path_reports_its_spans_and_events_and_none_holds_a_secret_token_s
         "endpoint=\"customer-7\"",
         "lag_ms=",
         "drained",
+        "leased",
+        "queue=\"outbox\"",
         "handler failed",
         "error=the ledger was busy",
         "outcome=\"retry\"",

@@ -281,6 +281,14 @@ pub(crate) async fn drain<O, F, Fut>(
         } else {
             Vec::new()
         };
+        #[cfg(feature = "tracing")]
+        if !leased.is_empty() {
+            tracing::trace!(
+                target: "hookwire::deliver",
+                { queue = settings.queue, leased = leased.len(), in_flight = in_flight.len() },
+                "leased"
+            );
+        }
         // A full batch may leave more due; a short one took everything due.
         let more = room > 0 && leased.len() == room;
         for lease in leased {
