@@ -9,6 +9,10 @@ use std::time::{Duration, SystemTime};
 
 use hookwire::deliver::{Job, Outbox, Payload, SqliteOutbox, State};
 
+#[path = "../../tests/common/services.rs"]
+#[allow(dead_code, unexpected_cfgs)] // Its PostgreSQL pool helpers are the library's tests'.
+mod services;
+
 const BIN: &str = env!("CARGO_BIN_EXE_hookwire");
 const SCHEMES: [&str; 5] = ["standard-webhooks", "stripe", "github", "slack", "shopify"];
 
@@ -516,4 +520,43 @@ fn the_help_names_every_command_its_options_and_the_exit_codes() {
     );
     let usage = hookwire(&["verify"], b"");
     assert_eq!(usage.status.code(), Some(2), "a usage error");
+}
+
+#[test]
+fn outbox_reads_a_postgres_outbox_by_its_url_and_schema() {
+    let Some(url) = services::url(services::POSTGRES_URL, "outbox_reads_a_postgres_outbox") else {
+        return;
+    };
+    let schema = services::unique_name("hw_cli");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let pool = runtime.block_on(async {
+        let pool = hookwire::sqlx::PgPool::connect(&url).await.unwrap();
+        let outbox = hookwire::deliver::PostgresOutbox::new(pool.clone())
+            .schema(&schema)
+            .unwrap();
+        outbox.migrate().await.unwrap();
+        for n in 0..2 {
+            let payload = Payload::json(format!("msg_{n}"), "invoice.paid", "{}");
+            outbox
+                .enqueue(Job::new("customer-9", payload), SystemTime::now())
+                .await
+                .unwrap();
+        }
+        pool
+    });
+    let out = hookwire(
+        &[
+            "outbox", "status", "--json", "--db", &url, "--schema", &schema,
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{out:?}");
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(value["endpoints"]["customer-9"]["pending"], 2, "{value}");
+    runtime.block_on(async {
+        hookwire::sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+            .execute(&pool)
+            .await
+            .unwrap();
+    });
 }
