@@ -6,6 +6,8 @@
     feature = "tower"
 ))]
 
+mod common;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,6 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
+use common::loopback::serve_for_the_test;
 use futures_util::stream;
 use hookwire::adapters::axum::{Webhook, WebhookEvent};
 use hookwire::adapters::hyper::{HyperClient, handle};
@@ -31,34 +34,6 @@ use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
-
-/// Serves `service` on 127.0.0.1:0 (HTTP/1.1 and HTTP/2) until the test ends.
-async fn serve<F, Fut>(service: F) -> SocketAddr
-where
-    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let service = service.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |request| {
-                    let service = service.clone();
-                    async move { Ok::<_, Infallible>(service(request).await) }
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    address
-}
 
 /// Echoes the body; repeats each `x-multi` value as `x-echo`; answers the status in
 /// `x-status`; stalls on /stall; answers `n` bytes on /big?n.
@@ -121,7 +96,7 @@ fn transports() -> Vec<(&'static str, Box<dyn HttpClient>)> {
 
 #[tokio::test]
 async fn client_adapters_carry_repeated_headers_binary_and_large_bodies_and_statuses() {
-    let address = serve(echo).await;
+    let address = serve_for_the_test(echo).await;
     let binary: Vec<u8> = (0..=255u8).cycle().take(1024 * 1024).collect();
     for (name, transport) in transports() {
         for (status, body) in [
@@ -157,7 +132,7 @@ async fn client_adapters_carry_repeated_headers_binary_and_large_bodies_and_stat
 
 #[tokio::test]
 async fn client_adapters_refuse_a_response_over_their_limit() {
-    let address = serve(echo).await;
+    let address = serve_for_the_test(echo).await;
     let transports: Vec<(&str, Box<dyn HttpClient>)> = vec![
         (
             "hyper",
@@ -246,7 +221,7 @@ async fn client_adapters_stop_reading_an_endless_response_at_the_limit() {
 
 #[tokio::test]
 async fn client_adapters_map_timeouts_and_refused_connections() {
-    let address = serve(echo).await;
+    let address = serve_for_the_test(echo).await;
     let stall = || {
         Request::get(format!("http://{address}/stall"))
             .body(Bytes::new())
@@ -329,7 +304,7 @@ fn secret() -> Secret {
 
 async fn hyper_receiver(received: Arc<AtomicUsize>) -> SocketAddr {
     let verifier = Arc::new(StandardWebhooks::new(&secret()).expect("a key"));
-    serve(move |request: Request<Incoming>| {
+    serve_for_the_test(move |request: Request<Incoming>| {
         let (verifier, received) = (verifier.clone(), received.clone());
         async move {
             if let Some(answer) =
@@ -619,7 +594,7 @@ async fn axum_extractors_and_layer_verify_and_reject() {
 
 #[tokio::test]
 async fn client_adapters_speak_http2_when_built_for_it_and_report_the_version() {
-    let address = serve(echo).await;
+    let address = serve_for_the_test(echo).await;
     let reqwest =
         ReqwestClient::from_builder(reqwest::Client::builder().http2_prior_knowledge()).unwrap();
     let transports: Vec<(&str, Box<dyn HttpClient>)> = vec![
@@ -732,7 +707,7 @@ async fn every_adapter_takes_any_verifier_and_the_verifier_sees_method_and_uri()
             .with(StandardWebhooks::new(&secret()).expect("a key"))
             .with(SignsTheRequestLine),
     );
-    let hyper_address = serve(move |request: Request<Incoming>| {
+    let hyper_address = serve_for_the_test(move |request: Request<Incoming>| {
         let multi = multi.clone();
         async move {
             handle(&multi, LIMIT, request, |webhook| async move {

@@ -42,3 +42,18 @@ where
     });
     (address, stop)
 }
+
+/// [`serve`], for as long as the test's runtime runs.
+pub async fn serve_for_the_test<F, Fut>(service: F) -> SocketAddr
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    let (address, stop) = serve(service).await;
+    // The sender lives as long as the runtime: the server stops with the test.
+    tokio::spawn(async move {
+        let _stop = stop;
+        std::future::pending::<()>().await;
+    });
+    address
+}
