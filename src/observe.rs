@@ -417,12 +417,15 @@ pub(crate) fn handled(
 pub(crate) fn api_span(request: &http::Request<bytes::Bytes>) -> Span {
     #[cfg(feature = "tracing")]
     {
-        let url = url::Url::parse(&request.uri().to_string()).ok();
+        // Field values are computed only when a subscriber wants the span.
         tracing::info_span!(
             target: "hookwire::api",
             "api request",
             http.request.method = %request.method(),
-            url.full = url.as_ref().map(crate::transport::redact_url),
+            url.full = url::Url::parse(&request.uri().to_string())
+                .ok()
+                .as_ref()
+                .map(crate::transport::redact_url),
             server.address = request.uri().host(),
             http.response.status_code = tracing::field::Empty,
             "error.type" = tracing::field::Empty,
