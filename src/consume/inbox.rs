@@ -54,6 +54,9 @@ const STORED_AS: &str = "application/cloudevents+json";
 /// # }
 /// ```
 ///
+/// A consumer that joins a stream whose keys began before it says where each key starts with
+/// [`start_sequence`](Inbox::start_sequence); otherwise a key waits for its event number 1.
+///
 /// A key's events wait while an earlier one is missing, failing or parked: a parked event
 /// holds back the rest of its key until it is [replayed](Inbox::replay) and handled. Events
 /// for which the function says `None` are handled as they come. The order holds across
@@ -152,6 +155,24 @@ impl<O: Outbox + ?Sized> Inbox<O> {
             .enqueue(job, now)
             .await
             .map_err(InboxError::Store)
+    }
+
+    /// Sets where `key`'s order starts for events from `source`: the number handled first,
+    /// for a consumer that joins a stream whose keys began before it (otherwise a key waits for
+    /// its event number 1). A key already under way keeps its place. Its events now in their
+    /// turn are due at `now`.
+    ///
+    /// # Errors
+    ///
+    /// [`OutboxError::Store`] when the store fails.
+    pub async fn start_sequence(
+        &self,
+        source: &str,
+        key: &str,
+        first: u64,
+        now: SystemTime,
+    ) -> Result<(), OutboxError> {
+        self.store.start_sequence(source, key, first, now).await
     }
 
     /// Makes a parked event (one whose handler kept failing) due again at `now`, its

@@ -113,8 +113,13 @@ impl Rows {
             .or_insert(1);
         *next = (*next).max(sequence.number.saturating_add(1));
         let next = *next;
-        let from = (endpoint.to_owned(), sequence.key.clone(), 0, 0);
-        let to = (endpoint.to_owned(), sequence.key.clone(), next, u64::MAX);
+        self.release(endpoint, &sequence.key, next)
+    }
+
+    /// Places the waiting jobs of `key` numbered up to `next`; whether there were any.
+    fn release(&mut self, endpoint: &str, key: &str, next: u64) -> bool {
+        let from = (endpoint.to_owned(), key.to_owned(), 0, 0);
+        let to = (endpoint.to_owned(), key.to_owned(), next, u64::MAX);
         let released: Vec<_> = self
             .waiting
             .range(from..=to)
@@ -371,6 +376,28 @@ impl Outbox for MemoryOutbox {
 
     fn wakeup(&self) -> Option<&Wakeup> {
         Some(&self.wakeup)
+    }
+
+    async fn start_sequence(
+        &self,
+        endpoint: &str,
+        key: &str,
+        first: u64,
+        _now: SystemTime,
+    ) -> Result<(), OutboxError> {
+        // Waiting jobs keep their own due times here: they were never set aside.
+        let released = {
+            let mut rows = self.rows();
+            let next = *rows
+                .next_numbers
+                .entry((endpoint.to_owned(), key.to_owned()))
+                .or_insert(first);
+            rows.release(endpoint, key, next)
+        };
+        if released {
+            self.wakeup.wake();
+        }
+        Ok(())
     }
 
     async fn oldest_pending(&self) -> Result<Option<SystemTime>, OutboxError> {

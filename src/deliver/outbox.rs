@@ -398,6 +398,22 @@ pub trait Outbox: Send + Sync {
         Ok(None)
     }
 
+    /// Sets where `key`'s order starts at `endpoint`: the number it lets go first, for a
+    /// consumer that joins a stream whose keys began before it. A key already under way (one
+    /// whose jobs have finished, or whose start was set) keeps its place. A store that keeps no
+    /// sequences ignores it (the default). Jobs of the key that are now in their turn are due
+    /// at `now`.
+    async fn start_sequence(
+        &self,
+        endpoint: &str,
+        key: &str,
+        first: u64,
+        now: SystemTime,
+    ) -> Result<(), OutboxError> {
+        let _ = (endpoint, key, first, now);
+        Ok(())
+    }
+
     /// Whether this store honours [`Sequence`]s: leases a sequenced job only after the jobs
     /// before it in its key have finished. `false` (the default) for a store that ignores
     /// them, which an inbox asked to keep order refuses.

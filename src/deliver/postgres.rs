@@ -35,6 +35,7 @@ struct Statements {
     redrive: String,
     next_due: String,
     oldest_pending: String,
+    start_sequence: String,
 }
 
 /// Whether the pending job `o` may be leased: it has no sequence, or the jobs before it in
@@ -182,6 +183,27 @@ impl Statements {
                  WHERE state = 'pending'"),
             oldest_pending: sql("SELECT min(enqueued_at) FROM {schema}.hookwire_outbox
                  WHERE state = 'pending'"),
+            // The key's position: the one it had, or `$3` when it had none (the insert's row is
+            // not visible to the rest of the statement, so it is read from `started`).
+            start_sequence: sql("WITH started AS (
+                     INSERT INTO {schema}.hookwire_sequences (endpoint, key, next)
+                     VALUES ($1, $2, $3)
+                     ON CONFLICT (endpoint, key) DO NOTHING
+                     RETURNING next),
+                 position AS (
+                     SELECT next FROM started
+                     UNION ALL
+                     SELECT next FROM {schema}.hookwire_sequences
+                     WHERE endpoint = $1 AND key = $2),
+                 released AS (
+                     UPDATE {schema}.hookwire_outbox SET next_at = least(next_at, $4)
+                     WHERE endpoint = $1 AND seq_key = $2 AND state = 'pending'
+                       AND seq_number <= (SELECT max(next) FROM position)
+                       AND next_at <= $4 + {recheck}
+                     RETURNING 1)
+                 SELECT (SELECT count(*) FROM released) AS released,
+                     (SELECT count(*) FROM (SELECT pg_notify($5, '')
+                                            WHERE EXISTS (SELECT 1 FROM released)) n) AS notified"),
         }
     }
 }
@@ -667,6 +689,29 @@ impl Outbox for PostgresOutbox {
     fn wakeup(&self) -> Option<&Wakeup> {
         self.listen();
         Some(&self.wakeup)
+    }
+
+    async fn start_sequence(
+        &self,
+        endpoint: &str,
+        key: &str,
+        first: u64,
+        now: SystemTime,
+    ) -> Result<(), OutboxError> {
+        let row = sqlx::query(&self.statements.start_sequence)
+            .bind(endpoint)
+            .bind(key)
+            .bind(number(first))
+            .bind(timestamp(now))
+            .bind(self.schema.channel())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store)?;
+        let released: i64 = row.try_get("released").map_err(store)?;
+        if released > 0 {
+            self.wakeup.wake();
+        }
+        Ok(())
     }
 
     async fn oldest_pending(&self) -> Result<Option<SystemTime>, OutboxError> {

@@ -715,6 +715,57 @@ impl Outbox for SqliteOutbox {
         Some(&self.wakeup)
     }
 
+    async fn start_sequence(
+        &self,
+        endpoint: &str,
+        key: &str,
+        first: u64,
+        now: SystemTime,
+    ) -> Result<(), OutboxError> {
+        let (endpoint, key) = (endpoint.to_owned(), key.to_owned());
+        let first = i64::try_from(first).unwrap_or(i64::MAX);
+        let set_aside_until = millis(now.checked_add(HELD_RECHECK).unwrap_or(now));
+        let released = self
+            .with(move |connection| {
+                let transaction = connection
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(store)?;
+                transaction
+                    .execute(
+                        "INSERT OR IGNORE INTO hookwire_sequences (endpoint, key, next)
+                         VALUES (?1, ?2, ?3)",
+                        params![endpoint, key, first],
+                    )
+                    .map_err(store)?;
+                let next: i64 = transaction
+                    .query_row(
+                        "SELECT next FROM hookwire_sequences WHERE endpoint = ?1 AND key = ?2",
+                        params![endpoint, key],
+                        |row| row.get(0),
+                    )
+                    .map_err(store)?;
+                let released = transaction
+                    .prepare_cached(RELEASE)
+                    .and_then(|mut release| {
+                        release.execute(params![
+                            endpoint,
+                            key,
+                            next - 1,
+                            millis(now),
+                            set_aside_until
+                        ])
+                    })
+                    .map_err(store)?;
+                transaction.commit().map_err(store)?;
+                Ok(released > 0)
+            })
+            .await?;
+        if released {
+            self.wakeup.wake();
+        }
+        Ok(())
+    }
+
     async fn oldest_pending(&self) -> Result<Option<SystemTime>, OutboxError> {
         self.with(|connection| {
             connection

@@ -501,4 +501,40 @@ pub async fn sequence_contract(outbox: &dyn Outbox) {
         names(&outbox.lease(at(31), 10, lease_for).await.unwrap()),
         ["src/b3"]
     );
+
+    // A key whose numbering began before this consumer: it waits for number 1 until told
+    // where it starts; a key under way keeps its place.
+    outbox
+        .enqueue(sequenced("src", "c8", "acct-c", 8), at(31))
+        .await
+        .unwrap();
+    outbox
+        .enqueue(sequenced("src", "c7", "acct-c", 7), at(31))
+        .await
+        .unwrap();
+    assert!(
+        outbox
+            .lease(at(31), 10, lease_for)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let (started, woken) = wakes(outbox, outbox.start_sequence("src", "acct-c", 7, at(31))).await;
+    started.unwrap();
+    assert!(woken, "starting a key with jobs waiting wakes the workers");
+    let c7 = outbox.lease(at(31), 10, lease_for).await.unwrap();
+    assert_eq!(names(&c7), ["src/c7"], "c8 waits for c7");
+    outbox
+        .start_sequence("src", "acct-c", 1, at(31))
+        .await
+        .unwrap();
+    outbox
+        .finish(&c7[0], State::Delivered, at(31))
+        .await
+        .unwrap();
+    assert_eq!(
+        names(&outbox.lease(at(31), 10, lease_for).await.unwrap()),
+        ["src/c8"],
+        "a key under way keeps its place"
+    );
 }

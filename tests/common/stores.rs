@@ -146,6 +146,15 @@ impl<O: Outbox> Outbox for Watched<O> {
         }
         self.inner.next_due().await
     }
+    async fn start_sequence(
+        &self,
+        endpoint: &str,
+        key: &str,
+        first: u64,
+        now: SystemTime,
+    ) -> Result<(), OutboxError> {
+        self.inner.start_sequence(endpoint, key, first, now).await
+    }
     async fn oldest_pending(&self) -> Result<Option<SystemTime>, OutboxError> {
         if self.is_plain() {
             return Ok(None);
