@@ -306,3 +306,61 @@ async fn every_path_reports_its_spans_and_events_and_none_holds_a_secret_token_s
         assert!(!text.contains(value), "a signature leaked: {value}");
     }
 }
+
+#[tokio::test]
+async fn a_hyper_receiver_reports_refusals_at_the_level_its_config_chooses_and_explains_when_asked()
+{
+    use hookwire::adapters::hyper::handle_with;
+    use hookwire::adapters::server::WebhookConfig;
+    use hookwire::observe::{Level, Rejections};
+
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+    let secret = Secret::generate();
+    let config = Arc::new(
+        WebhookConfig::new(StandardWebhooks::new(&secret).unwrap())
+            .rejections(Rejections::new().level(Level::Info).explain()),
+    );
+    let (receiver, _stop) = serve(move |request| {
+        let config = config.clone();
+        async move {
+            handle_with(&config, request, |_| async {
+                let mut response = Response::new(Bytes::new());
+                *response.status_mut() = StatusCode::NO_CONTENT;
+                response
+            })
+            .await
+        }
+    })
+    .await;
+    let body = br#"{"type":"transfer.settled"}"#;
+    let headers = StandardWebhooks::new(&secret)
+        .unwrap()
+        .sign(&Message::new("msg_1", body))
+        .unwrap();
+    let mut request = hookwire::http::Request::post(format!("http://{receiver}/hooks"))
+        .body(Bytes::from_static(b"{\"type\":\"tampered\"}"))
+        .unwrap();
+    *request.headers_mut() = headers;
+    let answer = hookwire::transport::HttpClient::send(&HyperClient::new(), request)
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+    let explained = std::str::from_utf8(answer.body()).unwrap();
+    assert!(
+        explained
+            .starts_with("401 Unauthorized: the webhook failed verification: no signature matches"),
+        "{explained}"
+    );
+    let text = captured.text();
+    assert!(
+        text.contains(" INFO hookwire::adapters: webhook request refused"),
+        "reported at the level chosen:\n{text}"
+    );
+    assert!(!text.contains(" WARN hookwire::adapters"), "{text}");
+}

@@ -120,7 +120,6 @@ impl WebhookConfig {
         self
     }
 
-    #[cfg(feature = "tower")]
     pub(crate) fn now(&self) -> SystemTime {
         self.clock
             .as_ref()

@@ -17,4 +17,4 @@ mod server;
 pub use client::{DEFAULT_TIMEOUT, HyperClient, HyperClientBuilder};
 /// The http-body-util crate, whose `Full` body the ready handlers answer with.
 pub use http_body_util;
-pub use server::{handle, handle_once};
+pub use server::{handle, handle_once, handle_once_with, handle_with};

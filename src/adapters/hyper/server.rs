@@ -8,7 +8,9 @@ use http::{Request, Response};
 use http_body::Body;
 use http_body_util::Full;
 
-use crate::adapters::server::{ReadLimits, Rejections, VerifiedWebhook, verify_request};
+use crate::adapters::server::{
+    ReadLimits, Rejection, Rejections, VerifiedWebhook, WebhookConfig, verify_request,
+};
 use crate::webhook::{ReplayGuard, Verify};
 
 /// A ready webhook handler: reads the body within `limits` (a byte count, or [`ReadLimits`]
@@ -53,9 +55,41 @@ where
     F: FnOnce(VerifiedWebhook) -> Fut,
     Fut: Future<Output = Response<Bytes>>,
 {
-    match verify_request(scheme, request, limits, SystemTime::now()).await {
+    let verified = verify_request(scheme, request, limits, SystemTime::now()).await;
+    answer(verified, Rejections::new(), handler).await
+}
+
+/// [`handle`], as a [`WebhookConfig`] says: its scheme, body limits and clock, and how refused
+/// requests are reported and answered ([`WebhookConfig::rejections`]: the level of the report,
+/// and whether the response explains).
+pub async fn handle_with<B, F, Fut>(
+    config: &WebhookConfig,
+    request: Request<B>,
+    handler: F,
+) -> Response<Full<Bytes>>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    F: FnOnce(VerifiedWebhook) -> Fut,
+    Fut: Future<Output = Response<Bytes>>,
+{
+    let verified = verify_request(&*config.scheme, request, config.limit, config.now()).await;
+    answer(verified, config.rejections, handler).await
+}
+
+/// The handler's answer to a verified webhook, or the refusal, reported as `rejections` say.
+async fn answer<F, Fut>(
+    verified: Result<VerifiedWebhook, Rejection>,
+    rejections: Rejections,
+    handler: F,
+) -> Response<Full<Bytes>>
+where
+    F: FnOnce(VerifiedWebhook) -> Fut,
+    Fut: Future<Output = Response<Bytes>>,
+{
+    match verified {
         Ok(webhook) => handler(webhook).await.map(Full::new),
-        Err(rejection) => rejection.respond(Rejections::new()).map(Full::new),
+        Err(rejection) => rejection.respond(rejections).map(Full::new),
     }
 }
 
@@ -79,9 +113,43 @@ where
     Fut: Future<Output = Response<Bytes>>,
 {
     let now = SystemTime::now();
-    let webhook = match verify_request(scheme, request, limits, now).await {
+    let verified = verify_request(scheme, request, limits, now).await;
+    answer_once(verified, guard, now, Rejections::new(), handler).await
+}
+
+/// [`handle_once`], as a [`WebhookConfig`] says (see [`handle_with`]).
+pub async fn handle_once_with<B, F, Fut>(
+    config: &WebhookConfig,
+    guard: &dyn ReplayGuard,
+    request: Request<B>,
+    handler: F,
+) -> Response<Full<Bytes>>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    F: FnOnce(VerifiedWebhook) -> Fut,
+    Fut: Future<Output = Response<Bytes>>,
+{
+    let now = config.now();
+    let verified = verify_request(&*config.scheme, request, config.limit, now).await;
+    answer_once(verified, guard, now, config.rejections, handler).await
+}
+
+/// [`answer`], each message once with `guard`.
+async fn answer_once<F, Fut>(
+    verified: Result<VerifiedWebhook, Rejection>,
+    guard: &dyn ReplayGuard,
+    now: SystemTime,
+    rejections: Rejections,
+    handler: F,
+) -> Response<Full<Bytes>>
+where
+    F: FnOnce(VerifiedWebhook) -> Fut,
+    Fut: Future<Output = Response<Bytes>>,
+{
+    let webhook = match verified {
         Ok(webhook) => webhook,
-        Err(rejection) => return rejection.respond(Rejections::new()).map(Full::new),
+        Err(rejection) => return rejection.respond(rejections).map(Full::new),
     };
     let handled =
         crate::adapters::server::run_once(guard, &webhook.without_content(), now, || async move {
