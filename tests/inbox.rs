@@ -454,21 +454,11 @@ async fn an_event_due_again_while_its_last_run_is_still_settling_runs_again_at_o
         Duration::ZERO,
         Duration::ZERO,
     ]));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(processor.run(async move {
-        let _ = stopped.await;
-    }));
     // Not at the lease's end (60 s), but as soon as each run has settled.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while store.count(Some(State::Delivered)).await.unwrap() < 1 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the retried event was stranded until its lease ran out"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let _ = stop.send(());
-    running.await.unwrap().unwrap();
+    common::running::until_delivered(&*store, 1, Duration::from_secs(10), |stop| {
+        processor.run(stop)
+    })
+    .await;
     let counts = counts.lock().unwrap();
     assert_eq!(counts.failed["flaky"], 2);
     assert_eq!(

@@ -14,11 +14,7 @@ use common::loopback::serve;
 use hookwire::adapters::hyper::{HyperClient, handle};
 use hookwire::api::{Client, Endpoint};
 use hookwire::clock::TokioClock;
-use hookwire::consume::{Inbox, Processor, Router};
-use hookwire::deliver::{
-    Destination, Dispatcher, Job, MemoryOutbox, Outbox, Payload, State, Worker,
-};
-use hookwire::event::{Event, RawEvent};
+use hookwire::deliver::{Destination, Dispatcher, Job, MemoryOutbox, Outbox, Payload, Worker};
 use hookwire::http::{Response, StatusCode};
 use hookwire::observe::names;
 use hookwire::retry::{Backoff, RetryPolicy};
@@ -118,60 +114,13 @@ async fn every_path_records_its_metrics_with_their_labels() {
     let worker = Worker::new(outbox.clone(), dispatcher.clone(), move |_: &str| {
         Some(good.clone())
     });
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let working = tokio::spawn(worker.run(async move {
-        let _ = stopped.await;
-    }));
-    while outbox.count(Some(State::Delivered)).await.unwrap() < 3 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let _ = stop.send(());
-    working.await.unwrap().unwrap();
+    common::running::until_delivered(&*outbox, 3, Duration::from_secs(30), |stop| {
+        worker.run(stop)
+    })
+    .await;
 
     // An inbox event whose handler fails once.
-    let store = Arc::new(MemoryOutbox::new());
-    let inbox = Inbox::new(store.clone());
-    let event = Event::builder()
-        .id("evt_1")
-        .source("https://bank.example")
-        .ty("transfer.settled")
-        .data(serde_json::json!({}))
-        .build()
-        .unwrap();
-    inbox
-        .accept(
-            &RawEvent::from_json(&event.to_json().unwrap()).unwrap(),
-            SystemTime::now(),
-        )
-        .await
-        .unwrap();
-    let failed = Arc::new(Mutex::new(false));
-    let router = Router::new().on("transfer.settled", move |_: RawEvent| {
-        let failed = failed.clone();
-        async move {
-            let mut failed = failed.lock().unwrap();
-            let first = !*failed;
-            *failed = true;
-            if first {
-                Err(std::io::Error::other("busy"))
-            } else {
-                Ok(())
-            }
-        }
-    });
-    let processor = Processor::new(inbox, router, TokioClock).backoff(Backoff::list(vec![
-        Duration::ZERO,
-        Duration::from_millis(5),
-    ]));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let processing = tokio::spawn(processor.run(async move {
-        let _ = stopped.await;
-    }));
-    while store.count(Some(State::Delivered)).await.unwrap() < 1 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let _ = stop.send(());
-    processing.await.unwrap().unwrap();
+    common::running::an_event_that_fails_once(serde_json::json!({}), "busy").await;
 
     // Two API calls: one answered 200, one 404.
     let (api, _stop_api) = serve(|request| async move {

@@ -15,11 +15,9 @@ use common::loopback::serve;
 use hookwire::adapters::hyper::{HyperClient, handle};
 use hookwire::api::{ApiKey, Bearer, Client, Endpoint};
 use hookwire::clock::TokioClock;
-use hookwire::consume::{Inbox, Processor, Router};
 use hookwire::deliver::{
-    Destination, Dispatcher, Job, MemoryOutbox, Outbox, Outcome, Payload, State, Worker,
+    Destination, Dispatcher, Job, MemoryOutbox, Outbox, Outcome, Payload, Worker,
 };
-use hookwire::event::{Event, RawEvent};
 use hookwire::http::{Response, StatusCode};
 use hookwire::retry::{Backoff, RetryPolicy};
 use hookwire::transport::AddressPolicy;
@@ -150,59 +148,17 @@ async fn every_path_reports_its_spans_and_events_and_none_holds_a_secret_token_s
     let worker = Worker::new(outbox.clone(), dispatcher.clone(), move |_: &str| {
         Some(good.clone())
     });
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let working = tokio::spawn(worker.run(async move {
-        let _ = stopped.await;
-    }));
-    while outbox.count(Some(State::Delivered)).await.unwrap() < 1 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let _ = stop.send(());
-    working.await.unwrap().unwrap();
+    common::running::until_delivered(&*outbox, 1, Duration::from_secs(30), |stop| {
+        worker.run(stop)
+    })
+    .await;
 
     // The inbox: a handler that fails once, then succeeds.
-    let inbox_store = Arc::new(MemoryOutbox::new());
-    let inbox = Inbox::new(inbox_store.clone());
-    let event: RawEvent = RawEvent::from_json(
-        Event::builder()
-            .id("evt_1")
-            .source("https://bank.example")
-            .ty("transfer.settled")
-            .data(serde_json::json!({ "note": BODY_MARKER }))
-            .build()
-            .unwrap()
-            .to_json()
-            .unwrap()
-            .as_slice(),
+    common::running::an_event_that_fails_once(
+        serde_json::json!({ "note": BODY_MARKER }),
+        "the ledger was busy",
     )
-    .unwrap();
-    inbox.accept(&event, SystemTime::now()).await.unwrap();
-    let failed = Arc::new(Mutex::new(false));
-    let router = Router::new().on("transfer.settled", move |_: RawEvent| {
-        let failed = failed.clone();
-        async move {
-            let mut failed = failed.lock().unwrap();
-            if *failed {
-                Ok(())
-            } else {
-                *failed = true;
-                Err(std::io::Error::other("the ledger was busy"))
-            }
-        }
-    });
-    let processor = Processor::new(inbox, router, TokioClock).backoff(Backoff::list(vec![
-        Duration::ZERO,
-        Duration::from_millis(10),
-    ]));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let processing = tokio::spawn(processor.run(async move {
-        let _ = stopped.await;
-    }));
-    while inbox_store.count(Some(State::Delivered)).await.unwrap() < 1 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let _ = stop.send(());
-    processing.await.unwrap().unwrap();
+    .await;
 
     // An API call with credentials, answered 503 once, then 200.
     let calls = Arc::new(Mutex::new(0));

@@ -112,20 +112,10 @@ async fn a_worker_rides_out_a_failing_store_and_delivers_everything() {
         move |_: &str| Some(destination.clone()),
     )
     .poll_interval(Duration::from_millis(5));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(worker.run(async move {
-        let _ = stopped.await;
-    }));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while outbox.count(Some(State::Delivered)).await.unwrap() < 5 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the worker stopped delivering"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let _ = stop.send(());
-    running.await.unwrap().unwrap();
+    common::running::until_delivered(&*outbox, 5, Duration::from_secs(10), |stop| {
+        worker.run(stop)
+    })
+    .await;
     assert_eq!(outbox.failures_left(), 0, "the failures happened");
     assert_eq!(mock.requests().len(), 5);
 }

@@ -103,5 +103,7 @@ pub fn report(error: &dyn std::error::Error) -> String {
 pub mod contract;
 #[cfg(feature = "hyper")]
 pub mod loopback;
+#[cfg(feature = "tokio")]
+pub mod running;
 pub mod services;
 pub mod stores;
