@@ -13,9 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use hookwire::clock::TokioClock;
 use hookwire::consume::{Cursors, Inbox, InboxError, Position, Processor, Router};
-use hookwire::deliver::{
-    ListQuery, MemoryOutbox, Outbox, PostgresOutbox, Sequence, SqliteOutbox, State,
-};
+use hookwire::deliver::{ListQuery, MemoryOutbox, Outbox, PostgresOutbox, SqliteOutbox, State};
 use hookwire::event::{Event, RawEvent};
 use hookwire::retry::Backoff;
 
@@ -241,19 +239,7 @@ fn numbered(account: u64, number: u64) -> RawEvent {
 }
 
 fn ordered<O: Outbox + ?Sized>(store: Arc<O>) -> Inbox<O> {
-    Inbox::new(store).ordered_by(|event| {
-        let key = event
-            .extension("partitionkey")?
-            .to_canonical_string()
-            .ok()?;
-        let number = event
-            .extension("sequence")?
-            .to_canonical_string()
-            .ok()?
-            .parse()
-            .ok()?;
-        Some(Sequence::new(key, number))
-    })
+    Inbox::new(store).ordered_by(common::bank::place)
 }
 
 /// What the ordered handler saw: each account's numbers in the order handled, how many

@@ -3,6 +3,8 @@
 //! each event is handled once whichever way it came.
 #![cfg(all(feature = "hyper", feature = "sqlite"))]
 
+mod common;
+
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -10,20 +12,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
+use common::bank::BankFeed;
 use hookwire::adapters::hyper::HyperClient;
-use hookwire::api::{Client, Endpoint};
+use hookwire::api::Client;
 use hookwire::clock::TokioClock;
-use hookwire::consume::{
-    Envelope, Feed, FeedPage, HandlerError, Inbox, PollError, Poller, Processor, Router,
-};
+use hookwire::consume::{Envelope, Inbox, PollError, Poller, Processor, Router};
 use hookwire::deliver::{MemoryOutbox, Outbox, SqliteOutbox, State};
-use hookwire::event::{Event, RawEvent, cloudevents};
+use hookwire::event::{Event, cloudevents};
 use hookwire::http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
+use serde::Deserialize;
 
 /// The bank: its events, and how its events API answers.
 #[derive(Default)]
@@ -131,51 +131,6 @@ async fn start_bank(bank: Arc<Mutex<Bank>>) -> SocketAddr {
     address
 }
 
-/// The bank's events API, as a typed endpoint.
-#[derive(Serialize)]
-struct ListEvents {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    after: Option<String>,
-    limit: usize,
-}
-
-#[derive(Deserialize)]
-struct EventsPage {
-    events: Vec<Box<RawValue>>,
-    next: Option<String>,
-    has_more: bool,
-}
-
-impl Endpoint for ListEvents {
-    type Response = EventsPage;
-    fn path(&self) -> String {
-        "events".into()
-    }
-    fn query(&self) -> impl Serialize {
-        self
-    }
-}
-
-struct BankFeed;
-
-impl Feed for BankFeed {
-    type Request = ListEvents;
-    fn request(&self, cursor: Option<&str>) -> ListEvents {
-        ListEvents {
-            after: cursor.map(str::to_owned),
-            limit: 100,
-        }
-    }
-    fn read(&self, page: EventsPage) -> Result<FeedPage, HandlerError> {
-        let events = page
-            .events
-            .iter()
-            .map(|raw| RawEvent::from_json(raw.get().as_bytes()))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(FeedPage::new(events, page.next, page.has_more))
-    }
-}
-
 fn client(address: SocketAddr) -> Arc<Client<HyperClient>> {
     Arc::new(Client::new(HyperClient::new(), &format!("http://{address}/v1/")).unwrap())
 }
@@ -194,7 +149,7 @@ async fn a_poller_stores_each_event_once_and_a_restarted_one_resumes_at_its_save
         let poller = Poller::new(
             "bank",
             client(address),
-            BankFeed,
+            BankFeed(100),
             Inbox::new(store.clone()),
             TokioClock,
         );
@@ -214,7 +169,7 @@ async fn a_poller_stores_each_event_once_and_a_restarted_one_resumes_at_its_save
     let poller = Poller::new(
         "bank",
         client(address),
-        BankFeed,
+        BankFeed(100),
         Inbox::new(store.clone()),
         TokioClock,
     );
@@ -239,7 +194,7 @@ async fn an_unchanged_feed_is_asked_with_its_etag_and_answers_304() {
     let poller = Poller::new(
         "bank",
         client(address),
-        BankFeed,
+        BankFeed(100),
         Inbox::new(store.clone()),
         TokioClock,
     );
@@ -268,7 +223,7 @@ async fn retry_after_and_a_spent_rate_limit_say_how_long_to_wait() {
     let poller = Poller::new(
         "bank",
         client(address),
-        BankFeed,
+        BankFeed(100),
         Inbox::new(store.clone()),
         TokioClock,
     );
@@ -343,8 +298,14 @@ async fn pushed_and_pulled_copies_of_each_event_meet_in_the_inbox_and_each_is_ha
     assert_eq!(store.count(None).await.unwrap(), 210);
 
     // Pull: the poller catches up what the webhooks missed.
-    let poller = Poller::new("bank", client(address), BankFeed, inbox.clone(), TokioClock)
-        .interval(Duration::from_millis(10), Duration::from_millis(50));
+    let poller = Poller::new(
+        "bank",
+        client(address),
+        BankFeed(100),
+        inbox.clone(),
+        TokioClock,
+    )
+    .interval(Duration::from_millis(10), Duration::from_millis(50));
     let (stop_polling, stopped) = tokio::sync::oneshot::channel::<()>();
     let polling = tokio::spawn(poller.run(async move {
         let _ = stopped.await;

@@ -17,84 +17,25 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
+use common::bank::{BankFeed, place, query_value};
 use common::loopback::serve;
 use hookwire::adapters::hyper::{HyperClient, handle};
-use hookwire::api::{Client, Endpoint};
+use hookwire::api::Client;
 use hookwire::clock::TokioClock;
-use hookwire::consume::{Envelope, Feed, FeedPage, HandlerError, Inbox, Poller, Processor, Router};
-use hookwire::deliver::{Destination, Dispatcher, Outbox, Payload, Sequence, SqliteOutbox, State};
+use hookwire::consume::{Envelope, Inbox, Poller, Processor, Router};
+use hookwire::deliver::{Destination, Dispatcher, Outbox, Payload, SqliteOutbox, State};
 use hookwire::event::{Event, RawEvent};
 use hookwire::http::{Response, StatusCode};
 use hookwire::retry::{Backoff, RetryPolicy};
 use hookwire::transport::{AddressPolicy, BodyLimit};
 use hookwire::webhook::{Secret, StandardWebhooks};
 use http_body_util::Full;
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 
 const EVENTS: usize = 5_000;
 const ACCOUNTS: usize = 50;
 const BANK: &str = "https://bank.example";
 /// Set in the consumer's child process.
 const CHILD: &str = "HOOKWIRE_PUSH_PULL_CHILD";
-#[derive(Serialize)]
-struct ListEvents {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    after: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct EventsPage {
-    events: Vec<Box<RawValue>>,
-    next: String,
-    more: bool,
-}
-
-impl Endpoint for ListEvents {
-    type Response = EventsPage;
-    fn path(&self) -> String {
-        "events".into()
-    }
-    fn query(&self) -> impl Serialize {
-        self
-    }
-}
-
-struct BankFeed;
-
-impl Feed for BankFeed {
-    type Request = ListEvents;
-    fn request(&self, cursor: Option<&str>) -> ListEvents {
-        ListEvents {
-            after: cursor.map(str::to_owned),
-        }
-    }
-    fn read(&self, page: EventsPage) -> Result<FeedPage, HandlerError> {
-        let events = page
-            .events
-            .iter()
-            .map(|raw| RawEvent::from_json(raw.get().as_bytes()))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(FeedPage::new(events, Some(page.next), page.more))
-    }
-}
-
-/// An account's key and the event's number among the account's, from the CloudEvents
-/// `partitionkey` and `sequence` extensions the bank sets.
-fn place(event: &RawEvent) -> Option<Sequence> {
-    let key = event
-        .extension("partitionkey")?
-        .to_canonical_string()
-        .ok()?;
-    let number = event
-        .extension("sequence")?
-        .to_canonical_string()
-        .ok()?
-        .parse()
-        .ok()?;
-    Some(Sequence::new(key, number))
-}
-
 /// A consumer process: started with its inbox file, the bank's API, the webhook secret and a
 /// journal; prints `listening <address>`, then runs until its stdin closes.
 struct Consumer {
@@ -176,16 +117,17 @@ async fn five_thousand_events_lost_repeated_and_a_restart_each_handled_once_in_e
     let (bank_api, _stop_api) = serve(move |request| {
         let emitted = api_events.clone();
         async move {
-            let after: usize = request
-                .uri()
-                .query()
-                .and_then(|q| q.strip_prefix("after="))
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0);
+            let query = request.uri().query();
+            let number = |name, default| {
+                query_value(query, name)
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(default)
+            };
+            let (after, limit): (usize, usize) = (number("after", 0), number("limit", 100));
             let emitted = emitted.lock().unwrap();
-            let end = emitted.len().min(after + 500);
+            let end = emitted.len().min(after + limit);
             let body = format!(
-                r#"{{"events":[{}],"next":"{end}","more":{}}}"#,
+                r#"{{"events":[{}],"next":"{end}","has_more":{}}}"#,
                 emitted[after.min(end)..end].join(","),
                 end < emitted.len()
             );
@@ -402,7 +344,7 @@ async fn consumer_process() {
 
     let bank = var("HOOKWIRE_PP_BANK");
     let api = Arc::new(Client::new(HyperClient::new(), &format!("http://{bank}/v1/")).unwrap());
-    let poller = Poller::new("bank", api, BankFeed, inbox.clone(), TokioClock)
+    let poller = Poller::new("bank", api, BankFeed(500), inbox.clone(), TokioClock)
         .interval(Duration::from_millis(100), Duration::from_millis(400));
     let polling = tokio::spawn(poller.run(shutdown()));
 

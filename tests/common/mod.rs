@@ -100,6 +100,8 @@ pub fn report(error: &dyn std::error::Error) -> String {
     levels.join("\n")
 }
 
+#[cfg(feature = "tokio")]
+pub mod bank;
 pub mod contract;
 #[cfg(feature = "hyper")]
 pub mod loopback;
