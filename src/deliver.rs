@@ -12,6 +12,35 @@
 //! ([`MemoryOutbox`], `SqliteOutbox` with the `sqlite` feature, `PostgresOutbox` with the
 //! `postgres` feature) and let a `Worker` (feature `tokio`) drain it with bounded concurrency.
 //!
+//! # Sending webhooks as a service
+//!
+//! A SaaS whose customers register endpoints keeps them beside its jobs, in the same store
+//! ([`MemoryOutbox`], `SqliteOutbox`), through [`Subscriptions`]:
+//!
+//! - **Registering.** A [`Subscription`] names its endpoint, its owner (the customer), the URL,
+//!   a signing key (a `whsec_` secret for `v1`, or a `whsk_` key for `v1a` with the `ed25519`
+//!   feature), the event types it wants (exact, or prefixes such as `transfer.*`), optional
+//!   channels, headers, a description, metadata, a rate limit, a cap on attempts in flight,
+//!   and whether its messages go one at a time in order. [`Subscriptions::save`] registers or
+//!   updates it; [`Subscriptions::subscriptions`] lists an owner's, page by page.
+//! - **Publishing.** [`Subscriptions::publish`] queues one delivery for each of the owner's
+//!   enabled endpoints that wants the message, in one transaction, once per message id.
+//! - **Rotating keys.** [`Subscription::rotate`] adds a key and keeps the current ones signing
+//!   beside it for a grace period ([`ROTATION_GRACE`], a day), so that a receiver verifies with
+//!   either until it has switched; save the subscription, and the next attempt signs with both.
+//! - **Health.** A worker built [`with_destinations`](Worker::with_destinations) reads each
+//!   endpoint before each attempt. A `410 Gone` disables it (the rest of its queue is
+//!   dead-lettered without an attempt); a `429` or `503` with `Retry-After` pauses it for every
+//!   worker; each endpoint gets at most a few attempts at once ([`Worker::per_endpoint`]), and
+//!   at most its rate limit; after a run of failures a circuit breaker holds its messages back
+//!   and probes with one attempt now and then ([`Worker::circuit_breaker`]); after 5 days of
+//!   failing without a success it is disabled ([`Worker::disable_after`]) and
+//!   [`Worker::on_disabled`] is called, for the application to tell the owner.
+//! - **Replay.** Enable an endpoint again with [`Subscriptions::enable`], and resend what it
+//!   missed with [`Outbox::redrive`]; list its messages with [`Outbox::list`].
+//! - **Retention.** The worker purges delivered messages and their attempts after its
+//!   [`retention`](Worker::retention) (30 days), and forgets their ids with them.
+//!
 //! # Scaling out
 //!
 //! **Which store.** [`MemoryOutbox`] for tests and for senders that may lose what is pending
@@ -56,6 +85,8 @@
 //! worker holds at most `concurrency` plus two connections, one of them listening.
 
 mod dispatcher;
+#[cfg(feature = "tokio")]
+mod health;
 mod memory;
 mod outbox;
 mod outcome;
@@ -63,6 +94,7 @@ mod outcome;
 mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+pub(crate) mod subscription;
 mod wakeup;
 #[cfg(feature = "tokio")]
 mod worker;
@@ -71,6 +103,9 @@ mod worker;
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use crate::postgres::InvalidSchema;
 pub use dispatcher::{DeliverError, DeliveryReport, Destination, Dispatcher, Outcome, Payload};
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use health::{DisabledReason, EndpointDisabled};
 pub use memory::MemoryOutbox;
 pub use outbox::{Entry, Job, Lease, ListQuery, Next, Outbox, OutboxError, Sequence, State};
 pub use outcome::Attempt;
@@ -80,6 +115,10 @@ pub use postgres::PostgresOutbox;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{Durability, SqliteOutbox};
+pub use subscription::{
+    ActiveKey, Destinations, Lookup, Published, ROTATION_GRACE, Status, Subscription,
+    SubscriptionError, SubscriptionKey, Subscriptions,
+};
 pub use wakeup::{Wakeup, Woken};
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]

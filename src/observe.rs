@@ -24,8 +24,10 @@
 //! | `hookwire::deliver` | span `webhook attempt` around each delivery attempt | INFO | `webhook.id`, `endpoint` (the worker's), `attempt` (from 1), `http.request.method`, `url.full` (redacted), `server.address`, then `http.response.status_code`, `error.type`, `duration_ms` |
 //! | `hookwire::deliver` | event `attempt ended` (inside the span) | DEBUG on 2xx, WARN otherwise | `verdict`, and on failure `http.response.status_code`, `error.type` |
 //! | `hookwire::deliver` | event `retry scheduled` | DEBUG | `webhook.id`, `endpoint`, `next_attempt_in_ms` |
-//! | `hookwire::deliver` | event `delivery ended` | DEBUG when delivered, WARN otherwise | `webhook.id`, `endpoint`, `outcome` (`delivered`, `gone`, `exhausted`, `dead_lettered`, `refused`, `failed`, `unknown_endpoint`), `lag_ms` (from first due to delivered) |
-//! | `hookwire::deliver` | event `outbox store failed` | WARN | `operation` (`lease`, `settle`, `purge`, `next_due`, `count`, `oldest_pending`), `error` |
+//! | `hookwire::deliver` | event `delivery ended` | DEBUG when delivered, WARN otherwise | `webhook.id`, `endpoint`, `outcome` (`delivered`, `gone`, `exhausted`, `dead_lettered`, `refused`, `failed`, `unknown_endpoint`, `endpoint_disabled`), `lag_ms` (from first due to delivered) |
+//! | `hookwire::deliver` | event `endpoint disabled` (a 410, or failing for the worker's `disable_after`) | WARN | `endpoint`, `reason` (`gone`, `failing`) |
+//! | `hookwire::deliver` | event `endpoint paused` (a 429 or 503 with `Retry-After`) | INFO | `endpoint`, `paused_for_ms` |
+//! | `hookwire::deliver` | event `outbox store failed` | WARN | `operation` (`lease`, `settle`, `purge`, `next_due`, `count`, `oldest_pending`, `disable`, `pause`, `note_failing`), `error` |
 //! | `hookwire::deliver` | event `leased` (a worker or processor took due jobs) | TRACE | `queue`, `leased`, `in_flight` |
 //! | `hookwire::deliver` | event `drained` (a worker or processor stopped) | DEBUG | `queue` (`outbox`, `inbox`), `aborted` (runs cut short at the end of the grace period) |
 //! | `hookwire::consume` | event `handler failed` / `event handled` | WARN / DEBUG | `event.source`, `event.id`, `event.type`, `attempt`; on failure `error` (the handler's) and `outcome` (`retry`, `parked`) |
@@ -46,9 +48,9 @@
 //! | `hookwire_outbox_oldest_pending_age_seconds` | gauge | seconds | `queue` | how long the oldest pending job has been due, as a worker last looked (0 when none) |
 //! | `hookwire_inbox_events_total` | counter | | `outcome` (`handled`, `retry`, `parked`) | events a processor ran a handler for |
 //! | `hookwire_api_requests_total` | counter | | `status_class` | API calls that ended, after their retries |
+//! | `hookwire_endpoints_disabled_total` | counter | | `reason` (`gone`, `failing`) | endpoints a worker disabled (list the disabled ones with `Subscriptions::subscriptions`) |
 //!
 //! Workers and processors refresh the two gauges when they start and then every 15 seconds.
-//! A gauge of disabled endpoints comes with the endpoint registry.
 //!
 //! # Why a webhook was rejected
 //!
@@ -196,6 +198,8 @@ pub mod names {
     pub const INBOX_EVENTS: &str = "hookwire_inbox_events_total";
     /// API calls that ended, by `status_class`.
     pub const API_REQUESTS: &str = "hookwire_api_requests_total";
+    /// Counter: endpoints a worker disabled, by `reason` (`gone`, `failing`).
+    pub const ENDPOINTS_DISABLED: &str = "hookwire_endpoints_disabled_total";
 }
 
 /// A span that groups what happens during one operation; nothing without the `tracing`
@@ -331,6 +335,35 @@ pub(crate) fn retry_scheduled(id: &str, endpoint: Option<&str>, wait: Duration) 
         { webhook.id = id, endpoint, next_attempt_in_ms = millis(wait) },
         "retry scheduled"
     );
+}
+
+/// Reports that a worker disabled `endpoint`.
+#[cfg(feature = "tokio")]
+pub(crate) fn endpoint_disabled(endpoint: &str, reason: &crate::deliver::DisabledReason) {
+    let reason = match reason {
+        crate::deliver::DisabledReason::Gone => "gone",
+        crate::deliver::DisabledReason::Failing { .. } => "failing",
+    };
+    #[cfg(feature = "tracing")]
+    tracing::warn!(target: "hookwire::deliver", endpoint, reason, "endpoint disabled");
+    #[cfg(feature = "metrics")]
+    metrics::counter!(names::ENDPOINTS_DISABLED, "reason" => reason).increment(1);
+    #[cfg(not(any(feature = "tracing", feature = "metrics")))]
+    let _ = (endpoint, reason);
+}
+
+/// Reports that `endpoint` asked for a pause of `wait`.
+#[cfg(feature = "tokio")]
+pub(crate) fn endpoint_paused(endpoint: &str, wait: Duration) {
+    #[cfg(feature = "tracing")]
+    tracing::info!(
+        target: "hookwire::deliver",
+        endpoint,
+        paused_for_ms = millis(wait),
+        "endpoint paused"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = (endpoint, wait);
 }
 
 /// Reports a store operation that failed; the work it concerned is left to its lease.

@@ -290,6 +290,11 @@ impl RetryPolicy {
         self.backoff.attempts()
     }
 
+    /// The longest `Retry-After` honoured.
+    pub fn current_retry_after_cap(&self) -> Duration {
+        self.retry_after_cap
+    }
+
     /// The backoff, for stores that compute the next attempt's time.
     pub fn current_backoff(&self) -> &Backoff {
         &self.backoff

@@ -306,6 +306,7 @@ impl<O: Outbox + ?Sized + 'static> Processor<O> {
             grace: Duration::from_secs(20),
             retention: self.retention,
             queue: "inbox",
+            parked: None,
         };
         let (store, router, clock, backoff, timeout) = (
             self.inbox.store.clone(),

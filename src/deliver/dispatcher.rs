@@ -1,6 +1,7 @@
 //! Delivering one message to one endpoint: sign each attempt, send, classify, wait, repeat.
 
 use std::fmt;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +25,8 @@ pub struct Destination {
     url: Url,
     signer: StandardWebhooks,
     headers: HeaderMap,
+    rate_limit: Option<NonZeroU32>,
+    max_in_flight: Option<NonZeroU32>,
 }
 
 impl Destination {
@@ -36,11 +39,45 @@ impl Destination {
     /// that is not a Standard Webhooks secret.
     pub fn new<'s>(url: &str, secret: impl Into<SecretInput<'s>>) -> Result<Self, DeliverError> {
         let url = Url::parse(url).map_err(DeliverError::Url)?;
-        Ok(Destination {
+        Ok(Self::signed_by(url, StandardWebhooks::new(secret)?))
+    }
+
+    /// Deliveries to `url`, signed by `signer` with every key it holds (`v1` secrets, `v1a`
+    /// signing keys, or both).
+    pub fn signed_by(url: Url, signer: StandardWebhooks) -> Self {
+        Destination {
             url,
-            signer: StandardWebhooks::new(secret)?,
+            signer,
             headers: HeaderMap::new(),
-        })
+            rate_limit: None,
+            max_in_flight: None,
+        }
+    }
+
+    /// At most `per_second` attempts a second to this destination, from each worker; a
+    /// message over the limit waits for its turn without an attempt.
+    #[must_use]
+    pub fn rate_limit(mut self, per_second: NonZeroU32) -> Self {
+        self.rate_limit = Some(per_second);
+        self
+    }
+
+    /// At most `attempts` in flight to this destination at once, in each worker, in place of
+    /// the worker's [`per_endpoint`](super::Worker::per_endpoint) cap.
+    #[must_use]
+    pub fn max_in_flight(mut self, attempts: NonZeroU32) -> Self {
+        self.max_in_flight = Some(attempts);
+        self
+    }
+
+    /// Its rate limit, attempts per second.
+    pub fn current_rate_limit(&self) -> Option<NonZeroU32> {
+        self.rate_limit
+    }
+
+    /// Its cap on attempts in flight.
+    pub fn current_max_in_flight(&self) -> Option<NonZeroU32> {
+        self.max_in_flight
     }
 
     /// Signs with one more secret, read as [`Destination::new`] reads it: during a rotation

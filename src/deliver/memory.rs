@@ -7,8 +7,10 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
+use super::dispatcher::Payload;
 use super::outbox::{Entry, Job, Lease, ListQuery, Outbox, OutboxError, Sequence, State};
 use super::outcome::Attempt;
+use super::subscription::{Published, Status, Subscription, Subscriptions};
 use super::wakeup::Wakeup;
 
 /// An [`Outbox`] in memory: for tests, and for processes that may lose pending deliveries.
@@ -21,12 +23,31 @@ use super::wakeup::Wakeup;
 #[derive(Debug, Default)]
 pub struct MemoryOutbox {
     inner: Mutex<Rows>,
+    registry: Mutex<Registry>,
     wakeup: Wakeup,
     #[cfg(feature = "tokio")]
     cursors: Mutex<HashMap<String, crate::consume::Position>>,
 }
 
 type Key = (String, String);
+
+/// The registered endpoints, and the messages published to them.
+#[derive(Debug, Default)]
+struct Registry {
+    endpoints: BTreeMap<String, Registered>,
+    /// Every message published, by (owner, id), with when: what makes `publish` idempotent,
+    /// forgotten with the delivered jobs past their retention.
+    published: HashMap<Key, SystemTime>,
+}
+
+#[derive(Debug)]
+struct Registered {
+    subscription: Subscription,
+    failing_since: Option<SystemTime>,
+    paused_until: Option<SystemTime>,
+    /// The number the next message of an ordered endpoint takes.
+    next_number: u64,
+}
 
 #[derive(Debug, Default)]
 struct Rows {
@@ -133,6 +154,34 @@ impl Rows {
         !released.is_empty()
     }
 
+    /// Adds a pending job due at `at`, unless one with its key is there; whether it did.
+    fn insert(&mut self, job: Job, at: SystemTime) -> bool {
+        let key = (job.endpoint.clone(), job.payload.id.clone());
+        if self.rows.contains_key(&key) {
+            return false;
+        }
+        let sequence = self.sequence;
+        self.sequence += 1;
+        self.count(State::Pending, 1);
+        self.rows.insert(
+            key.clone(),
+            Row {
+                job,
+                state: State::Pending,
+                attempts: Vec::new(),
+                next_at: at,
+                token: 0,
+                round_start: 0,
+                finished_at: None,
+                sequence,
+                enqueued_at: at,
+            },
+        );
+        self.pending_since.insert((at, sequence));
+        self.place(key);
+        true
+    }
+
     fn count(&mut self, state: State, change: isize) {
         let count = self.counts.entry(state).or_default();
         *count = count.saturating_add_signed(change);
@@ -186,38 +235,186 @@ impl MemoryOutbox {
     fn rows(&self) -> MutexGuard<'_, Rows> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    fn registry(&self) -> MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
+
+/// The key all messages of an ordered endpoint share.
+pub(crate) const ORDERED_KEY: &str = "publish-order";
+
+#[async_trait]
+impl Subscriptions for MemoryOutbox {
+    async fn save(&self, subscription: &Subscription) -> Result<(), OutboxError> {
+        let mut registry = self.registry();
+        match registry.endpoints.get_mut(subscription.id()) {
+            Some(registered) => {
+                let status = registered.subscription.status().clone();
+                registered.subscription = subscription.clone().with_status(status);
+            }
+            None => {
+                registry.endpoints.insert(
+                    subscription.id().to_owned(),
+                    Registered {
+                        subscription: subscription.clone(),
+                        failing_since: None,
+                        paused_until: None,
+                        next_number: 1,
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    async fn subscription(&self, id: &str) -> Result<Option<Subscription>, OutboxError> {
+        Ok(self
+            .registry()
+            .endpoints
+            .get(id)
+            .map(|registered| registered.subscription.clone()))
+    }
+
+    async fn subscriptions(
+        &self,
+        owner: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Subscription>, OutboxError> {
+        let registry = self.registry();
+        let from = match after {
+            Some(after) => Bound::Excluded(after.to_owned()),
+            None => Bound::Unbounded,
+        };
+        Ok(registry
+            .endpoints
+            .range((from, Bound::Unbounded))
+            .map(|(_, registered)| &registered.subscription)
+            .filter(|subscription| subscription.owner() == owner)
+            .take(limit.max(1))
+            .cloned()
+            .collect())
+    }
+
+    async fn remove(&self, id: &str) -> Result<bool, OutboxError> {
+        Ok(self.registry().endpoints.remove(id).is_some())
+    }
+
+    async fn disable(&self, id: &str, reason: &str, now: SystemTime) -> Result<bool, OutboxError> {
+        let mut registry = self.registry();
+        let Some(registered) = registry.endpoints.get_mut(id) else {
+            return Ok(false);
+        };
+        if !registered.subscription.is_enabled() {
+            return Ok(false);
+        }
+        let subscription = registered
+            .subscription
+            .clone()
+            .with_status(Status::Disabled {
+                reason: reason.to_owned(),
+                at: now,
+            });
+        registered.subscription = subscription;
+        Ok(true)
+    }
+
+    async fn enable(&self, id: &str) -> Result<bool, OutboxError> {
+        let mut registry = self.registry();
+        let Some(registered) = registry.endpoints.get_mut(id) else {
+            return Ok(false);
+        };
+        if registered.subscription.is_enabled() {
+            return Ok(false);
+        }
+        registered.subscription = registered.subscription.clone().with_status(Status::Enabled);
+        registered.failing_since = None;
+        registered.paused_until = None;
+        Ok(true)
+    }
+
+    async fn failing(
+        &self,
+        id: &str,
+        now: Option<SystemTime>,
+    ) -> Result<Option<SystemTime>, OutboxError> {
+        let mut registry = self.registry();
+        let Some(registered) = registry.endpoints.get_mut(id) else {
+            return Ok(None);
+        };
+        Ok(match now {
+            Some(now) => Some(*registered.failing_since.get_or_insert(now)),
+            None => registered.failing_since.take().and(None),
+        })
+    }
+
+    async fn pause(&self, id: &str, until: SystemTime) -> Result<(), OutboxError> {
+        if let Some(registered) = self.registry().endpoints.get_mut(id) {
+            registered.paused_until =
+                Some(registered.paused_until.map_or(until, |at| at.max(until)));
+        }
+        Ok(())
+    }
+
+    async fn paused_until(&self, id: &str) -> Result<Option<SystemTime>, OutboxError> {
+        Ok(self
+            .registry()
+            .endpoints
+            .get(id)
+            .and_then(|registered| registered.paused_until))
+    }
+
+    async fn publish(
+        &self,
+        owner: &str,
+        payload: &Payload,
+        channels: &[String],
+        now: SystemTime,
+    ) -> Result<Published, OutboxError> {
+        let mut registry = self.registry();
+        let message = (owner.to_owned(), payload.id.clone());
+        if registry.published.contains_key(&message) {
+            return Ok(Published::new(Vec::new(), true));
+        }
+        registry.published.insert(message, now);
+        let event_type = payload.event_type.as_deref().unwrap_or("");
+        let mut endpoints = Vec::new();
+        let mut rows = self.rows();
+        for (id, registered) in &mut registry.endpoints {
+            let subscription = &registered.subscription;
+            if subscription.owner() != owner
+                || !subscription.is_enabled()
+                || !subscription.wants(event_type, channels)
+            {
+                continue;
+            }
+            // The body is shared, not copied: the message is stored once.
+            let mut job = Job::new(id.clone(), payload.clone());
+            if subscription.is_ordered() {
+                job = job.in_sequence(Sequence::new(ORDERED_KEY, registered.next_number));
+                registered.next_number += 1;
+            }
+            rows.insert(job, now);
+            endpoints.push(id.clone());
+        }
+        drop(rows);
+        drop(registry);
+        if !endpoints.is_empty() {
+            self.wakeup.wake();
+        }
+        Ok(Published::new(endpoints, false))
+    }
+}
+
+super::subscription::destinations_from_subscriptions!(MemoryOutbox);
 
 #[async_trait]
 impl Outbox for MemoryOutbox {
     async fn enqueue(&self, job: Job, at: SystemTime) -> Result<(), OutboxError> {
-        {
-            let mut rows = self.rows();
-            let key = (job.endpoint.clone(), job.payload.id.clone());
-            if rows.rows.contains_key(&key) {
-                return Ok(());
-            }
-            let sequence = rows.sequence;
-            rows.sequence += 1;
-            rows.count(State::Pending, 1);
-            rows.rows.insert(
-                key.clone(),
-                Row {
-                    job,
-                    state: State::Pending,
-                    attempts: Vec::new(),
-                    next_at: at,
-                    token: 0,
-                    round_start: 0,
-                    finished_at: None,
-                    sequence,
-                    enqueued_at: at,
-                },
-            );
-            rows.pending_since.insert((at, sequence));
-            rows.place(key);
+        if self.rows().insert(job, at) {
+            self.wakeup.wake();
         }
-        self.wakeup.wake();
         Ok(())
     }
 
@@ -337,6 +534,10 @@ impl Outbox for MemoryOutbox {
         for &state in &purged {
             rows.count(state, -1);
         }
+        drop(rows);
+        self.registry()
+            .published
+            .retain(|_, at| *at >= finished_before);
         Ok(purged.len())
     }
 

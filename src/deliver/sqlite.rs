@@ -19,6 +19,9 @@ use super::outbox::{
     Entry, HELD_RECHECK, Job, Lease, ListQuery, Next, Outbox, OutboxError, Sequence, State,
 };
 use super::outcome::{Attempt, parse_kind};
+use super::subscription::{
+    ActiveKey, Published, Status, Subscription, SubscriptionKey, Subscriptions,
+};
 use super::wakeup::Wakeup;
 
 const SCHEMA: &str = "
@@ -80,6 +83,34 @@ ALTER TABLE hookwire_outbox ADD COLUMN enqueued_at INTEGER;
 -- What `oldest_pending` reads.
 CREATE INDEX hookwire_outbox_waiting ON hookwire_outbox (enqueued_at)
     WHERE state = 'pending';
+",
+    "
+CREATE TABLE hookwire_endpoints (
+    id              TEXT PRIMARY KEY,
+    owner           TEXT NOT NULL,
+    url             TEXT NOT NULL,
+    keys            TEXT NOT NULL,
+    event_types     TEXT NOT NULL,
+    channels        TEXT NOT NULL,
+    headers         TEXT NOT NULL,
+    description     TEXT NOT NULL,
+    metadata        TEXT NOT NULL,
+    rate_limit      INTEGER,
+    max_in_flight   INTEGER,
+    ordered         INTEGER NOT NULL,
+    disabled_at     INTEGER,
+    disabled_reason TEXT,
+    failing_since   INTEGER,
+    paused_until    INTEGER,
+    next_number     INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX hookwire_endpoints_owner ON hookwire_endpoints (owner, id);
+CREATE TABLE hookwire_published (
+    owner TEXT NOT NULL,
+    id    TEXT NOT NULL,
+    at    INTEGER NOT NULL,
+    PRIMARY KEY (owner, id)
+);
 ",
 ];
 
@@ -385,35 +416,8 @@ fn insert_attempt(
 #[async_trait]
 impl Outbox for SqliteOutbox {
     async fn enqueue(&self, job: Job, at: SystemTime) -> Result<(), OutboxError> {
-        self.with(move |connection| {
-            connection
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO hookwire_outbox
-                     (endpoint, id, event_type, content_type, body, state, next_at,
-                      seq_key, seq_number, enqueued_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8, ?6)",
-                )
-                .and_then(|mut insert| {
-                    insert.execute(params![
-                        job.endpoint,
-                        job.payload.id,
-                        job.payload.event_type,
-                        job.payload
-                            .content_type
-                            .to_str()
-                            .unwrap_or("application/octet-stream"),
-                        &job.payload.body[..],
-                        millis(at),
-                        job.sequence.as_ref().map(|s| &s.key),
-                        job.sequence
-                            .as_ref()
-                            .map(|s| i64::try_from(s.number).unwrap_or(i64::MAX))
-                    ])
-                })
-                .map_err(store)?;
-            Ok(())
-        })
-        .await?;
+        self.with(move |connection| insert_job(connection, &job, at).map(|_| ()))
+            .await?;
         self.wakeup.wake();
         Ok(())
     }
@@ -595,6 +599,12 @@ impl Outbox for SqliteOutbox {
                 .execute(
                     "DELETE FROM hookwire_outbox
                      WHERE state IN ('delivered', 'gone') AND next_at < ?1",
+                    params![before],
+                )
+                .map_err(store)?;
+            transaction
+                .execute(
+                    "DELETE FROM hookwire_published WHERE at < ?1",
                     params![before],
                 )
                 .map_err(store)?;
@@ -781,6 +791,434 @@ impl Outbox for SqliteOutbox {
         true
     }
 }
+
+/// The columns a subscription is kept in, after its id and owner.
+const ENDPOINT_COLUMNS: &str = "id, owner, url, keys, event_types, channels, headers, description,
+    metadata, rate_limit, max_in_flight, ordered, disabled_at, disabled_reason";
+
+/// A subscription's columns from `url` to `ordered`, as text and numbers.
+fn endpoint_columns(subscription: &Subscription) -> [Box<dyn rusqlite::ToSql + Send>; 10] {
+    let keys: Vec<serde_json::Value> = subscription
+        .keys()
+        .iter()
+        .map(|key| serde_json::json!([&*key.key.expose(), key.expires_at.map(millis)]))
+        .collect();
+    let headers: Vec<(&str, &str)> = subscription
+        .headers()
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+        .collect();
+    let json = |value: serde_json::Value| value.to_string();
+    [
+        Box::new(subscription.url().to_string()),
+        Box::new(json(serde_json::Value::Array(keys))),
+        Box::new(json(serde_json::json!(subscription.event_type_patterns()))),
+        Box::new(json(serde_json::json!(subscription.channel_names()))),
+        Box::new(json(serde_json::json!(headers))),
+        Box::new(subscription.description_text().to_owned()),
+        Box::new(json(serde_json::json!(subscription.metadata_map()))),
+        Box::new(
+            subscription
+                .current_rate_limit()
+                .map(|n| i64::from(n.get())),
+        ),
+        Box::new(
+            subscription
+                .current_max_in_flight()
+                .map(|n| i64::from(n.get())),
+        ),
+        Box::new(subscription.is_ordered()),
+    ]
+}
+
+/// A subscription whose stored text no longer reads back.
+#[derive(Debug, thiserror::Error)]
+#[error("the stored endpoint {0:?} no longer reads back ({1}); save it again")]
+struct Unreadable(String, &'static str);
+
+/// The subscription in a row of [`ENDPOINT_COLUMNS`].
+fn endpoint(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Subscription, Unreadable>> {
+    let id: String = row.get(0)?;
+    let owner: String = row.get(1)?;
+    let url: String = row.get(2)?;
+    let text = |n: usize| -> rusqlite::Result<serde_json::Value> {
+        Ok(serde_json::from_str(&row.get::<_, String>(n)?).unwrap_or(serde_json::Value::Null))
+    };
+    let (keys, types, channels, headers, metadata) =
+        (text(3)?, text(4)?, text(5)?, text(6)?, text(8)?);
+    let description: String = row.get(7)?;
+    let rate_limit: Option<i64> = row.get(9)?;
+    let max_in_flight: Option<i64> = row.get(10)?;
+    let ordered: bool = row.get(11)?;
+    let disabled_at: Option<i64> = row.get(12)?;
+    let reason: Option<String> = row.get(13)?;
+    let strings = |value: &serde_json::Value| -> Vec<String> {
+        value
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|item| item.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let unreadable = |what| Unreadable(id.clone(), what);
+    let mut active = Vec::new();
+    for key in keys.as_array().into_iter().flatten() {
+        let Some(Ok(parsed)) = key
+            .get(0)
+            .and_then(|text| text.as_str())
+            .map(SubscriptionKey::parse)
+        else {
+            return Ok(Err(unreadable("keys")));
+        };
+        let mut entry = ActiveKey::new(parsed);
+        entry.expires_at = key.get(1).and_then(serde_json::Value::as_i64).map(time);
+        active.push(entry);
+    }
+    let Some(first) = active.first().map(|key| key.key.clone()) else {
+        return Ok(Err(unreadable("keys")));
+    };
+    let built = (|| {
+        let mut subscription = Subscription::new(id.clone(), owner, &url, first)
+            .map_err(|_| unreadable("url"))?
+            .with_keys(active)
+            .event_types(strings(&types))
+            .map_err(|_| unreadable("event_types"))?
+            .channels(strings(&channels))
+            .map_err(|_| unreadable("channels"))?
+            .description(description)
+            .ordered(ordered);
+        for pair in headers.as_array().into_iter().flatten() {
+            let (Some(name), Some(value)) = (
+                pair.get(0).and_then(|v| v.as_str()),
+                pair.get(1).and_then(|v| v.as_str()),
+            ) else {
+                continue;
+            };
+            if let (Ok(name), Ok(value)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                subscription = subscription.header(name, value);
+            }
+        }
+        for (key, value) in metadata.as_object().into_iter().flatten() {
+            if let Some(value) = value.as_str() {
+                subscription = subscription.metadata(key.clone(), value);
+            }
+        }
+        if let Some(limit) = rate_limit
+            .and_then(|n| u32::try_from(n).ok())
+            .and_then(std::num::NonZeroU32::new)
+        {
+            subscription = subscription.rate_limit(limit);
+        }
+        if let Some(cap) = max_in_flight
+            .and_then(|n| u32::try_from(n).ok())
+            .and_then(std::num::NonZeroU32::new)
+        {
+            subscription = subscription.max_in_flight(cap);
+        }
+        if let Some(at) = disabled_at {
+            subscription = subscription.with_status(Status::Disabled {
+                reason: reason.unwrap_or_default(),
+                at: time(at),
+            });
+        }
+        Ok(subscription)
+    })();
+    Ok(built)
+}
+
+/// Reads the subscriptions `sql` selects with `params`.
+fn endpoints(
+    connection: &Connection,
+    sql: &str,
+    params: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<Subscription>, OutboxError> {
+    let mut select = connection.prepare_cached(sql).map_err(store)?;
+    let rows = select.query_map(params, endpoint).map_err(store)?;
+    let mut subscriptions = Vec::new();
+    for row in rows {
+        subscriptions.push(row.map_err(store)?.map_err(store)?);
+    }
+    Ok(subscriptions)
+}
+
+/// Adds a job for `endpoint` due at `at`, unless it is there.
+fn insert_job(connection: &Connection, job: &Job, at: SystemTime) -> Result<usize, OutboxError> {
+    connection
+        .prepare_cached(
+            "INSERT OR IGNORE INTO hookwire_outbox
+             (endpoint, id, event_type, content_type, body, state, next_at,
+              seq_key, seq_number, enqueued_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8, ?6)",
+        )
+        .and_then(|mut insert| {
+            insert.execute(params![
+                job.endpoint,
+                job.payload.id,
+                job.payload.event_type,
+                job.payload
+                    .content_type
+                    .to_str()
+                    .unwrap_or("application/octet-stream"),
+                &job.payload.body[..],
+                millis(at),
+                job.sequence.as_ref().map(|s| &s.key),
+                job.sequence
+                    .as_ref()
+                    .map(|s| i64::try_from(s.number).unwrap_or(i64::MAX))
+            ])
+        })
+        .map_err(store)
+}
+
+#[async_trait]
+impl Subscriptions for SqliteOutbox {
+    async fn save(&self, subscription: &Subscription) -> Result<(), OutboxError> {
+        let subscription = subscription.clone();
+        self.with(move |connection| {
+            let columns = endpoint_columns(&subscription);
+            let (disabled_at, reason) = match subscription.status() {
+                Status::Disabled { reason, at } => (Some(millis(*at)), Some(reason.clone())),
+                _ => (None, None),
+            };
+            let (id, owner) = (subscription.id(), subscription.owner());
+            let mut values: Vec<&dyn rusqlite::ToSql> = vec![&id, &owner];
+            values.extend(
+                columns
+                    .iter()
+                    .map(|column| &**column as &dyn rusqlite::ToSql),
+            );
+            values.push(&disabled_at);
+            values.push(&reason);
+            connection
+                .prepare_cached(&format!(
+                    "INSERT INTO hookwire_endpoints ({ENDPOINT_COLUMNS})
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                     ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, url = excluded.url,
+                         keys = excluded.keys, event_types = excluded.event_types,
+                         channels = excluded.channels, headers = excluded.headers,
+                         description = excluded.description, metadata = excluded.metadata,
+                         rate_limit = excluded.rate_limit, max_in_flight = excluded.max_in_flight,
+                         ordered = excluded.ordered"
+                ))
+                .and_then(|mut upsert| upsert.execute(values.as_slice()))
+                .map_err(store)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn subscription(&self, id: &str) -> Result<Option<Subscription>, OutboxError> {
+        let id = id.to_owned();
+        self.with(move |connection| {
+            let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM hookwire_endpoints WHERE id = ?1");
+            Ok(endpoints(connection, &sql, &[&id])?.pop())
+        })
+        .await
+    }
+
+    async fn subscriptions(
+        &self,
+        owner: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Subscription>, OutboxError> {
+        let (owner, after) = (owner.to_owned(), after.map(str::to_owned));
+        let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        self.with(move |connection| {
+            let sql = format!(
+                "SELECT {ENDPOINT_COLUMNS} FROM hookwire_endpoints
+                 WHERE owner = ?1 AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3"
+            );
+            endpoints(connection, &sql, &[&owner, &after, &limit])
+        })
+        .await
+    }
+
+    async fn remove(&self, id: &str) -> Result<bool, OutboxError> {
+        let id = id.to_owned();
+        self.with(move |connection| {
+            connection
+                .execute("DELETE FROM hookwire_endpoints WHERE id = ?1", params![id])
+                .map(|removed| removed == 1)
+                .map_err(store)
+        })
+        .await
+    }
+
+    async fn disable(&self, id: &str, reason: &str, now: SystemTime) -> Result<bool, OutboxError> {
+        let (id, reason) = (id.to_owned(), reason.to_owned());
+        self.with(move |connection| {
+            connection
+                .execute(
+                    "UPDATE hookwire_endpoints SET disabled_at = ?2, disabled_reason = ?3
+                     WHERE id = ?1 AND disabled_at IS NULL",
+                    params![id, millis(now), reason],
+                )
+                .map(|changed| changed == 1)
+                .map_err(store)
+        })
+        .await
+    }
+
+    async fn enable(&self, id: &str) -> Result<bool, OutboxError> {
+        let id = id.to_owned();
+        self.with(move |connection| {
+            connection
+                .execute(
+                    "UPDATE hookwire_endpoints SET disabled_at = NULL, disabled_reason = NULL,
+                         failing_since = NULL, paused_until = NULL
+                     WHERE id = ?1 AND disabled_at IS NOT NULL",
+                    params![id],
+                )
+                .map(|changed| changed == 1)
+                .map_err(store)
+        })
+        .await
+    }
+
+    async fn failing(
+        &self,
+        id: &str,
+        now: Option<SystemTime>,
+    ) -> Result<Option<SystemTime>, OutboxError> {
+        let id = id.to_owned();
+        self.with(move |connection| match now {
+            Some(now) => connection
+                .query_row(
+                    "UPDATE hookwire_endpoints SET failing_since = COALESCE(failing_since, ?2)
+                     WHERE id = ?1 RETURNING failing_since",
+                    params![id, millis(now)],
+                    |row| row.get::<_, i64>(0),
+                )
+                .optional()
+                .map(|since| since.map(time))
+                .map_err(store),
+            None => connection
+                .execute(
+                    "UPDATE hookwire_endpoints SET failing_since = NULL
+                     WHERE id = ?1 AND failing_since IS NOT NULL",
+                    params![id],
+                )
+                .map(|_| None)
+                .map_err(store),
+        })
+        .await
+    }
+
+    async fn pause(&self, id: &str, until: SystemTime) -> Result<(), OutboxError> {
+        let id = id.to_owned();
+        self.with(move |connection| {
+            connection
+                .execute(
+                    "UPDATE hookwire_endpoints
+                     SET paused_until = MAX(COALESCE(paused_until, 0), ?2) WHERE id = ?1",
+                    params![id, millis(until)],
+                )
+                .map(|_| ())
+                .map_err(store)
+        })
+        .await
+    }
+
+    async fn paused_until(&self, id: &str) -> Result<Option<SystemTime>, OutboxError> {
+        let id = id.to_owned();
+        self.with(move |connection| {
+            connection
+                .query_row(
+                    "SELECT paused_until FROM hookwire_endpoints WHERE id = ?1",
+                    params![id],
+                    |row| row.get::<_, Option<i64>>(0),
+                )
+                .optional()
+                .map(|until| until.flatten().map(time))
+                .map_err(store)
+        })
+        .await
+    }
+
+    async fn publish(
+        &self,
+        owner: &str,
+        payload: &Payload,
+        channels: &[String],
+        now: SystemTime,
+    ) -> Result<Published, OutboxError> {
+        let (owner, payload, channels) = (owner.to_owned(), payload.clone(), channels.to_vec());
+        let published = self
+            .with(move |connection| {
+                let transaction = connection
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(store)?;
+                let new = transaction
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO hookwire_published (owner, id, at) VALUES (?1, ?2, ?3)",
+                    )
+                    .and_then(|mut insert| insert.execute(params![owner, payload.id, millis(now)]))
+                    .map_err(store)?;
+                if new == 0 {
+                    return Ok(Published::new(Vec::new(), true));
+                }
+                let event_type = payload.event_type.as_deref().unwrap_or("");
+                let mut wanted = Vec::new();
+                {
+                    let mut select = transaction
+                        .prepare_cached(
+                            "SELECT id, event_types, channels, ordered, next_number
+                             FROM hookwire_endpoints
+                             WHERE owner = ?1 AND disabled_at IS NULL ORDER BY id",
+                        )
+                        .map_err(store)?;
+                    let mut rows = select.query(params![owner]).map_err(store)?;
+                    while let Some(row) = rows.next().map_err(store)? {
+                        let list = |n: usize| -> rusqlite::Result<Vec<String>> {
+                            Ok(serde_json::from_str(&row.get::<_, String>(n)?).unwrap_or_default())
+                        };
+                        let (types, subscribed) = (list(1).map_err(store)?, list(2).map_err(store)?);
+                        if super::subscription::wants(&types, &subscribed, event_type, &channels) {
+                            let ordered: bool = row.get(3).map_err(store)?;
+                            let next: i64 = row.get(4).map_err(store)?;
+                            wanted.push((row.get::<_, String>(0).map_err(store)?, ordered.then_some(next)));
+                        }
+                    }
+                }
+                for (endpoint, number) in &wanted {
+                    let mut job = Job::new(endpoint.clone(), payload.clone());
+                    if let Some(number) = number {
+                        job = job.in_sequence(Sequence::new(
+                            super::memory::ORDERED_KEY,
+                            u64::try_from(*number).unwrap_or(0),
+                        ));
+                        transaction
+                            .prepare_cached(
+                                "UPDATE hookwire_endpoints SET next_number = next_number + 1
+                                 WHERE id = ?1",
+                            )
+                            .and_then(|mut bump| bump.execute(params![endpoint]))
+                            .map_err(store)?;
+                    }
+                    insert_job(&transaction, &job, now)?;
+                }
+                transaction.commit().map_err(store)?;
+                Ok(Published::new(
+                    wanted.into_iter().map(|(endpoint, _)| endpoint).collect(),
+                    false,
+                ))
+            })
+            .await?;
+        if !published.endpoints.is_empty() {
+            self.wakeup.wake();
+        }
+        Ok(published)
+    }
+}
+
+super::subscription::destinations_from_subscriptions!(SqliteOutbox);
 
 #[async_trait]
 impl crate::consume::Cursors for SqliteOutbox {

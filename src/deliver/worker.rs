@@ -8,7 +8,9 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 
 use super::dispatcher::{Destination, Dispatcher};
+use super::health::{DisabledReason, EndpointDisabled, Gate, Health, Settings};
 use super::outbox::{Lease, Next, Outbox, OutboxError, State};
+use super::subscription::{Destinations, Lookup};
 use super::wakeup::Wakeup;
 use crate::clock::{Clock, within};
 use crate::observe::AttemptOf;
@@ -38,12 +40,17 @@ pub struct Worker<O, C, D> {
     outbox: Arc<O>,
     dispatcher: Arc<Dispatcher<C>>,
     destinations: Arc<D>,
+    health: Settings,
+    on_disabled: Option<Notify>,
     concurrency: usize,
     lease_for: Duration,
     idle: Duration,
     grace: Duration,
     retention: Option<Duration>,
 }
+
+/// What a worker calls when it disables an endpoint.
+type Notify = Arc<dyn Fn(EndpointDisabled) + Send + Sync>;
 
 /// A job's turn to run in this process.
 type Turn = Arc<tokio::sync::Mutex<()>>;
@@ -80,12 +87,48 @@ where
     D: Fn(&str) -> Option<Destination> + Send + Sync + 'static,
 {
     /// A worker for `outbox`, delivering with `dispatcher` to the destination `destinations`
-    /// gives for each job's endpoint name (`None` dead-letters the job).
+    /// gives for each job's endpoint name (`None` dead-letters the job). What it learns of an
+    /// endpoint's health (a 410, a `Retry-After`, a long failure) it keeps in memory; a
+    /// worker [`with_destinations`](Worker::with_destinations) from a store of
+    /// [`Subscriptions`](super::Subscriptions) keeps it there, for every worker.
     pub fn new(outbox: Arc<O>, dispatcher: Arc<Dispatcher<C>>, destinations: D) -> Self {
+        Self::with_destinations(outbox, dispatcher, Arc::new(destinations))
+    }
+}
+
+impl<O, C, D> Worker<O, C, D>
+where
+    O: Outbox + 'static,
+    C: HttpClient + 'static,
+    D: Destinations + 'static,
+{
+    /// A worker for `outbox`, delivering with `dispatcher` to the endpoints `destinations`
+    /// finds: a store of [`Subscriptions`](super::Subscriptions) (the memory, SQLite and
+    /// PostgreSQL outboxes), read again before each attempt, so that a new key, a new URL or a
+    /// disable takes effect on the next one.
+    ///
+    /// ```no_run
+    /// # async fn run(dispatcher: hookwire::deliver::Dispatcher<hookwire::testing::MockClient>) -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use hookwire::deliver::{SqliteOutbox, Worker};
+    ///
+    /// let store = Arc::new(SqliteOutbox::open("webhooks.db").await?);
+    /// let worker = Worker::with_destinations(store.clone(), Arc::new(dispatcher), store)
+    ///     .on_disabled(|disabled| eprintln!("{} disabled: {:?}", disabled.endpoint, disabled.reason));
+    /// worker.run(std::future::pending()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_destinations(
+        outbox: Arc<O>,
+        dispatcher: Arc<Dispatcher<C>>,
+        destinations: Arc<D>,
+    ) -> Self {
         Worker {
             outbox,
             dispatcher,
-            destinations: Arc::new(destinations),
+            destinations,
+            health: Settings::default(),
+            on_disabled: None,
             concurrency: 16,
             lease_for: Duration::from_secs(60),
             idle: Duration::from_secs(5),
@@ -114,6 +157,48 @@ where
     #[must_use]
     pub fn concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = concurrency.max(1);
+        self
+    }
+
+    /// At most `attempts` in flight to any one endpoint at once (unless its destination sets
+    /// its own [`max_in_flight`](Destination::max_in_flight)); 4 unless set. A message over the
+    /// cap waits a second without an attempt and without holding a slot, so that endpoints
+    /// that hang cannot take every slot from the healthy ones.
+    #[must_use]
+    pub fn per_endpoint(mut self, attempts: u32) -> Self {
+        self.health.per_endpoint = attempts.max(1);
+        self
+    }
+
+    /// The circuit breaker: after `failures` failed attempts in a row (5 unless set), an
+    /// endpoint gets no attempts for `first_probe` (30 s unless set), then one probe; while the
+    /// probe fails, the wait doubles up to 10 minutes; when it succeeds, the endpoint's
+    /// messages flow again. Messages held back wait without an attempt (their schedule does
+    /// not advance).
+    #[must_use]
+    pub fn circuit_breaker(mut self, failures: u32, first_probe: Duration) -> Self {
+        self.health.trip_after = failures.max(1);
+        self.health.probe_after = first_probe;
+        self.health.probe_max = self.health.probe_max.max(first_probe);
+        self
+    }
+
+    /// Disables an endpoint whose every attempt has failed for `period` (5 days unless set,
+    /// as is common practice), and calls [`on_disabled`](Worker::on_disabled).
+    #[must_use]
+    pub fn disable_after(mut self, period: Duration) -> Self {
+        self.health.disable_after = period;
+        self
+    }
+
+    /// Called when this worker disables an endpoint (a 410, or failing for
+    /// [`disable_after`](Worker::disable_after)): forward it to the endpoint's owner.
+    #[must_use]
+    pub fn on_disabled(
+        mut self,
+        notify: impl Fn(EndpointDisabled) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_disabled = Some(Arc::new(notify));
         self
     }
 
@@ -159,6 +244,12 @@ where
                 attempt,
             });
         }
+        let health = Arc::new(Health::new(
+            self.dispatcher.clock_arc(),
+            self.health.clone(),
+        ));
+        let lease_for = self.lease_for;
+        let on_disabled = self.on_disabled.clone();
         let (outbox, dispatcher, destinations) = (
             self.outbox.clone(),
             self.dispatcher.clone(),
@@ -171,6 +262,7 @@ where
             grace: self.grace,
             retention: self.retention,
             queue: "outbox",
+            parked: Some(health.parked()),
         };
         drain(
             self.outbox,
@@ -180,10 +272,16 @@ where
             move |lease| {
                 let (outbox, dispatcher, destinations) =
                     (outbox.clone(), dispatcher.clone(), destinations.clone());
+                let (health, on_disabled) = (health.clone(), on_disabled.clone());
                 async move {
+                    let endpoints = Endpoints {
+                        destinations: &*destinations,
+                        lease_for,
+                        health: &health,
+                        on_disabled: on_disabled.as_deref(),
+                    };
                     // A lost lease or a store failure leaves the job to its lease's expiry.
-                    if let Err(error) = process(&*outbox, &dispatcher, &*destinations, lease).await
-                    {
+                    if let Err(error) = process(&*outbox, &dispatcher, &endpoints, lease).await {
                         crate::observe::store_failed("settle", &error);
                     }
                 }
@@ -204,6 +302,16 @@ pub(crate) struct Drain {
     /// What the queue is called in reports: `outbox` or `inbox`.
     #[cfg_attr(not(any(feature = "tracing", feature = "metrics")), allow(dead_code))]
     pub(crate) queue: &'static str,
+    /// How many of the runs in flight wait for a place at their endpoint: they hold no slot.
+    pub(crate) parked: Option<Arc<std::sync::atomic::AtomicUsize>>,
+}
+
+/// The runs in flight that hold a slot: those not parked.
+fn active(in_flight: &JoinSet<()>, settings: &Drain) -> usize {
+    let parked = settings.parked.as_ref().map_or(0, |parked| {
+        parked.load(std::sync::atomic::Ordering::Relaxed)
+    });
+    in_flight.len().saturating_sub(parked)
 }
 
 /// Drains `outbox` until `shutdown` completes: leases due jobs (at most `concurrency` at
@@ -258,7 +366,9 @@ pub(crate) async fn drain<O, F, Fut>(
         let woken = outbox.wakeup().map(Wakeup::listen);
         // Every attempt that ended frees its slot, so that one lease fills them all.
         while in_flight.try_join_next().is_some() {}
-        let room = settings.concurrency.saturating_sub(in_flight.len());
+        let room = settings
+            .concurrency
+            .saturating_sub(active(&in_flight, settings));
         let leased = if room > 0 {
             match outbox.lease(clock.now(), room, settings.lease_for).await {
                 Ok(leased) => {
@@ -312,7 +422,7 @@ pub(crate) async fn drain<O, F, Fut>(
                 }
             });
         }
-        let room = in_flight.len() < settings.concurrency;
+        let room = active(&in_flight, settings) < settings.concurrency;
         if more && room {
             continue;
         }
@@ -362,26 +472,130 @@ pub(crate) async fn drain<O, F, Fut>(
     let _ = aborted;
 }
 
+/// What a worker knows of its endpoints.
+struct Endpoints<'a, D: ?Sized> {
+    destinations: &'a D,
+    lease_for: Duration,
+    health: &'a Arc<Health>,
+    on_disabled: Option<&'a (dyn Fn(EndpointDisabled) + Send + Sync)>,
+}
+
+impl<D: Destinations + ?Sized> Endpoints<'_, D> {
+    /// Disables `endpoint` for `reason`, and says so once.
+    async fn disable(&self, endpoint: &str, reason: DisabledReason, now: std::time::SystemTime) {
+        match self
+            .destinations
+            .disable_endpoint(endpoint, &reason.describe(), now)
+            .await
+        {
+            Ok(true) => {
+                crate::observe::endpoint_disabled(endpoint, &reason);
+                if let Some(notify) = self.on_disabled {
+                    notify(EndpointDisabled {
+                        endpoint: endpoint.to_owned(),
+                        reason,
+                        at: now,
+                    });
+                }
+            }
+            Ok(false) => {}
+            Err(error) => crate::observe::store_failed("disable", &error),
+        }
+    }
+
+    /// Writes what an attempt taught about `endpoint`'s health.
+    async fn learn(
+        &self,
+        endpoint: &str,
+        effects: super::health::Effects,
+        now: std::time::SystemTime,
+    ) {
+        if let Some(until) = effects.pause {
+            crate::observe::endpoint_paused(
+                endpoint,
+                until.duration_since(now).unwrap_or_default(),
+            );
+            if let Err(error) = self.destinations.pause_endpoint(endpoint, until).await {
+                crate::observe::store_failed("pause", &error);
+            }
+        }
+        let mut disable = effects.disable;
+        if let Some(failing) = effects.failing {
+            match self
+                .destinations
+                .note_failing(endpoint, failing.then_some(now))
+                .await
+            {
+                Ok(Some(since)) if failing && disable.is_none() => {
+                    disable = self.health.failing_since(endpoint, since);
+                }
+                Ok(_) => {}
+                Err(error) => crate::observe::store_failed("note_failing", &error),
+            }
+        }
+        if let Some(reason) = disable {
+            self.disable(endpoint, reason, now).await;
+        }
+    }
+}
+
 /// One attempt for one leased job, and its bookkeeping.
 async fn process<O, C, D>(
     outbox: &O,
     dispatcher: &Dispatcher<C>,
-    destinations: &D,
+    endpoints: &Endpoints<'_, D>,
     lease: Lease,
 ) -> Result<(), OutboxError>
 where
     O: Outbox + ?Sized,
     C: HttpClient,
-    D: Fn(&str) -> Option<Destination> + ?Sized,
+    D: Destinations + ?Sized,
 {
+    let lease = &lease;
     let (id, endpoint) = (&lease.job.payload.id, Some(lease.job.endpoint.as_str()));
-    let Some(destination) = destinations(&lease.job.endpoint) else {
-        crate::observe::delivery_ended(id, endpoint, "unknown_endpoint", None);
-        return outbox
-            .finish(&lease, State::DeadLettered, dispatcher.clock().now())
-            .await;
-    };
     let now = || dispatcher.clock().now();
+    let name = lease.job.endpoint.as_str();
+    let dead = |outcome| async move {
+        crate::observe::delivery_ended(id, endpoint, outcome, None);
+        outbox.finish(lease, State::DeadLettered, now()).await
+    };
+    let destination = match endpoints.destinations.lookup(name, now()).await? {
+        Lookup::Found(destination) => {
+            if endpoints.destinations.keeps_status() {
+                endpoints.health.enabled(name);
+            }
+            destination
+        }
+        Lookup::Paused(until) => return outbox.reschedule(lease, until).await,
+        Lookup::Disabled => return dead("endpoint_disabled").await,
+        Lookup::Unknown => return dead("unknown_endpoint").await,
+    };
+    // A message parked for a place at its endpoint gives up before its lease could run out.
+    let parked_until = dispatcher.clock().instant().checked_add(
+        endpoints
+            .lease_for
+            .saturating_sub(dispatcher.current_attempt_timeout())
+            .saturating_sub(Duration::from_secs(1)),
+    );
+    let permit = loop {
+        match endpoints.health.admit(name, &destination) {
+            Gate::Go(permit) => break permit,
+            Gate::Wait(at) => return outbox.reschedule(lease, at).await,
+            Gate::Disabled => return dead("endpoint_disabled").await,
+            Gate::Busy(parked) => {
+                let left = parked_until
+                    .map(|until| until.saturating_duration_since(dispatcher.clock().instant()))
+                    .unwrap_or_default();
+                if left.is_zero() {
+                    return outbox.reschedule(lease, now()).await;
+                }
+                tokio::select! {
+                    () = parked.wait() => {}
+                    () = dispatcher.clock().sleep(left) => {}
+                }
+            }
+        }
+    };
     let of = AttemptOf {
         endpoint,
         number: Some(lease.attempts.saturating_add(1)),
@@ -391,9 +605,21 @@ where
         .await
     else {
         // Nothing could be sent (a refused address, an unsignable id): no retry changes that.
-        crate::observe::delivery_ended(id, endpoint, "refused", None);
-        return outbox.finish(&lease, State::DeadLettered, now()).await;
+        return dead("refused").await;
     };
+    // A pause lasts as long as the policy honours a `Retry-After`, no longer.
+    let cap = dispatcher.current_retry().current_retry_after_cap();
+    let asked = match verdict {
+        Verdict::Retry {
+            at_least: Some(wait),
+        } => Verdict::Retry {
+            at_least: Some(wait.min(cap)),
+        },
+        verdict => verdict,
+    };
+    let effects = endpoints.health.settle(&permit, &attempt, asked);
+    drop(permit);
+    endpoints.learn(name, effects, now()).await;
     let next = match verdict {
         Verdict::Success => Next::Finish(State::Delivered),
         Verdict::Gone => Next::Finish(State::Gone),
@@ -410,7 +636,7 @@ where
         }
     };
     let settled_at = now();
-    outbox.settle(&lease, &attempt, next, settled_at).await?;
+    outbox.settle(lease, &attempt, next, settled_at).await?;
     if let Next::Finish(state) = next {
         let outcome = match state {
             State::Delivered => "delivered",

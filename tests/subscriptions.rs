@@ -1,0 +1,230 @@
+//! The endpoint registry's contract, held by every store that keeps one (memory, SQLite):
+//! what is saved reads back, status survives a save, publish fans out by owner, type and
+//! channel, skips disabled endpoints, is idempotent, and numbers an ordered endpoint's
+//! messages; health bookkeeping (failing, pause, enable).
+#![cfg(all(feature = "sqlite", feature = "ed25519"))]
+
+use std::num::NonZeroU32;
+use std::time::{Duration, SystemTime};
+
+use hookwire::deliver::{
+    MemoryOutbox, Outbox, Payload, SqliteOutbox, State, Status, Subscription, Subscriptions,
+};
+use hookwire::http::{HeaderName, HeaderValue};
+use hookwire::webhook::{Secret, SigningKey};
+
+fn at(seconds: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + seconds)
+}
+
+async fn contract<S: Subscriptions + Outbox>(store: &S) {
+    // Everything a subscription holds reads back, rotated keys (of both kinds) included.
+    let mut full = Subscription::new(
+        "ep_full",
+        "acme",
+        "https://acme.example/hooks?x=1",
+        Secret::generate(),
+    )
+    .unwrap()
+    .event_types(["transfer.*", "account.closed"])
+    .unwrap()
+    .channels(["eu"])
+    .unwrap()
+    .header(
+        HeaderName::from_static("x-tenant"),
+        HeaderValue::from_static("acme"),
+    )
+    .description("Acme treasury")
+    .metadata("team", "payments")
+    .rate_limit(NonZeroU32::new(10).unwrap())
+    .max_in_flight(NonZeroU32::new(2).unwrap())
+    .ordered(true);
+    full.rotate(SigningKey::generate(), at(0), Duration::from_secs(3600));
+    store.save(&full).await.unwrap();
+    assert_eq!(
+        store.subscription("ep_full").await.unwrap(),
+        Some(full.clone())
+    );
+    assert_eq!(store.subscription("nope").await.unwrap(), None);
+
+    // A disable survives a save of the configuration; enable clears it.
+    assert!(
+        store
+            .disable("ep_full", "asked by support", at(1))
+            .await
+            .unwrap()
+    );
+    assert!(!store.disable("ep_full", "again", at(2)).await.unwrap());
+    store
+        .save(&full.clone().description("renamed"))
+        .await
+        .unwrap();
+    let read = store.subscription("ep_full").await.unwrap().unwrap();
+    assert_eq!(read.description_text(), "renamed");
+    assert_eq!(
+        read.status(),
+        &Status::Disabled {
+            reason: "asked by support".into(),
+            at: at(1)
+        }
+    );
+    assert!(store.enable("ep_full").await.unwrap());
+    assert!(!store.enable("ep_full").await.unwrap());
+    assert!(
+        store
+            .subscription("ep_full")
+            .await
+            .unwrap()
+            .unwrap()
+            .is_enabled()
+    );
+
+    // Pages of one owner's endpoints, in id order.
+    for i in 0..5 {
+        let s = Subscription::new(
+            format!("ep_{i}"),
+            "acme",
+            "https://acme.example/",
+            Secret::generate(),
+        )
+        .unwrap()
+        .event_types(if i % 2 == 0 {
+            vec!["transfer.settled"]
+        } else {
+            vec![]
+        })
+        .unwrap();
+        store.save(&s).await.unwrap();
+    }
+    let other = Subscription::new(
+        "ep_other",
+        "globex",
+        "https://globex.example/",
+        Secret::generate(),
+    )
+    .unwrap();
+    store.save(&other).await.unwrap();
+    let first = store.subscriptions("acme", None, 3).await.unwrap();
+    let ids: Vec<_> = first.iter().map(|s| s.id().to_owned()).collect();
+    assert_eq!(ids, ["ep_0", "ep_1", "ep_2"]);
+    let rest = store.subscriptions("acme", Some("ep_2"), 10).await.unwrap();
+    let ids: Vec<_> = rest.iter().map(|s| s.id().to_owned()).collect();
+    assert_eq!(ids, ["ep_3", "ep_4", "ep_full"]);
+
+    // Fan-out: by owner, type and channel; disabled endpoints skipped.
+    assert!(
+        store
+            .disable("ep_4", "paused by owner", at(3))
+            .await
+            .unwrap()
+    );
+    let settled = Payload::json("msg_1", "transfer.settled", "{}");
+    let published = store.publish("acme", &settled, &[], at(4)).await.unwrap();
+    assert_eq!(
+        published.endpoints,
+        ["ep_0", "ep_1", "ep_2", "ep_3"],
+        "ep_full wants channel eu"
+    );
+    assert!(!published.duplicate);
+    let on_eu = store
+        .publish(
+            "acme",
+            &Payload::json("msg_2", "transfer.settled", "{}"),
+            &["eu".into()],
+            at(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(on_eu.endpoints, ["ep_0", "ep_1", "ep_2", "ep_3", "ep_full"]);
+    let opened = store
+        .publish(
+            "acme",
+            &Payload::json("msg_3", "account.opened", "{}"),
+            &["eu".into()],
+            at(6),
+        )
+        .await
+        .unwrap();
+    assert_eq!(opened.endpoints, ["ep_1", "ep_3"]);
+    // The same id again: nothing new.
+    let before = store.count(Some(State::Pending)).await.unwrap();
+    let again = store.publish("acme", &settled, &[], at(7)).await.unwrap();
+    assert!(again.duplicate && again.endpoints.is_empty());
+    assert_eq!(store.count(Some(State::Pending)).await.unwrap(), before);
+    assert_eq!(before, 4 + 5 + 2);
+
+    // The ordered endpoint's messages are numbered in publish order.
+    store
+        .publish(
+            "acme",
+            &Payload::json("msg_4", "transfer.created", "{}"),
+            &["eu".into()],
+            at(8),
+        )
+        .await
+        .unwrap();
+    let leased = store
+        .lease(at(100), 100, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let numbers: Vec<_> = leased
+        .iter()
+        .filter(|lease| lease.job.endpoint == "ep_full")
+        .map(|lease| lease.job.sequence.as_ref().map(|s| s.number))
+        .collect();
+    assert_eq!(
+        numbers,
+        [Some(1)],
+        "only the first of an ordered endpoint is leased"
+    );
+
+    // Health bookkeeping.
+    assert_eq!(
+        store.failing("ep_0", Some(at(10))).await.unwrap(),
+        Some(at(10))
+    );
+    assert_eq!(
+        store.failing("ep_0", Some(at(20))).await.unwrap(),
+        Some(at(10))
+    );
+    assert_eq!(store.failing("ep_0", None).await.unwrap(), None);
+    assert_eq!(
+        store.failing("ep_0", Some(at(30))).await.unwrap(),
+        Some(at(30))
+    );
+    assert_eq!(store.failing("nope", Some(at(30))).await.unwrap(), None);
+    assert_eq!(store.paused_until("ep_1").await.unwrap(), None);
+    store.pause("ep_1", at(60)).await.unwrap();
+    store.pause("ep_1", at(50)).await.unwrap();
+    assert_eq!(store.paused_until("ep_1").await.unwrap(), Some(at(60)));
+
+    // Removed: gone from reads.
+    assert!(store.remove("ep_other").await.unwrap());
+    assert!(!store.remove("ep_other").await.unwrap());
+    assert_eq!(store.subscription("ep_other").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn the_memory_store_keeps_the_registry_contract() {
+    contract(&MemoryOutbox::new()).await;
+}
+
+#[tokio::test]
+async fn the_sqlite_store_keeps_the_registry_contract() {
+    let dir = std::env::temp_dir().join(format!("hookwire-registry-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = SqliteOutbox::open(dir.join("registry.db")).await.unwrap();
+    contract(&store).await;
+    // And it is all still there after a reopen.
+    let reopened = SqliteOutbox::open(dir.join("registry.db")).await.unwrap();
+    assert_eq!(
+        reopened
+            .subscriptions("acme", None, 100)
+            .await
+            .unwrap()
+            .len(),
+        6
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
