@@ -122,7 +122,11 @@ impl Bench {
             Some(destination.clone())
         });
         if let Some(concurrency) = concurrency {
-            worker = worker.concurrency(concurrency);
+            worker = worker
+                .concurrency(concurrency)
+                // One endpoint takes every attempt: no per-endpoint cap or breaker in the way.
+                .per_endpoint(u32::try_from(concurrency).unwrap_or(u32::MAX))
+                .circuit_breaker(u32::MAX, std::time::Duration::from_secs(1));
         }
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let running = tokio::spawn(async move {

@@ -110,7 +110,10 @@ async fn drain_hookwire(
         let worker = Worker::new(outbox, Arc::new(dispatcher), move |_: &str| {
             Some(destination.clone())
         })
-        .concurrency(CONCURRENCY);
+        .concurrency(CONCURRENCY)
+        // One endpoint takes every attempt: no per-endpoint cap or breaker in the way.
+        .per_endpoint(u32::try_from(CONCURRENCY).unwrap_or(u32::MAX))
+        .circuit_breaker(u32::MAX, std::time::Duration::from_secs(1));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let running = tokio::spawn(async move {
             worker

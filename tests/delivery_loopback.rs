@@ -219,6 +219,9 @@ async fn two_thousand_events_through_a_faulty_receiver_are_each_handled_exactly_
         move |endpoint: &str| (endpoint == "customer-1").then(|| destination.clone()),
     )
     .concurrency(64)
+    // One endpoint takes every attempt: no per-endpoint cap or breaker in the way.
+    .per_endpoint(u32::try_from(64).unwrap_or(u32::MAX))
+    .circuit_breaker(u32::MAX, std::time::Duration::from_secs(1))
     .lease_for(Duration::from_secs(5));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(worker.run(async move {
@@ -264,6 +267,9 @@ async fn without_faults_no_message_is_delivered_twice() {
         move |_: &str| Some(destination.clone()),
     )
     .concurrency(32)
+    // One endpoint takes every attempt: no per-endpoint cap or breaker in the way.
+    .per_endpoint(u32::try_from(32).unwrap_or(u32::MAX))
+    .circuit_breaker(u32::MAX, std::time::Duration::from_secs(1))
     .lease_for(Duration::from_secs(5));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(worker.run(async move {
@@ -306,6 +312,9 @@ async fn a_worker_killed_mid_run_loses_nothing_to_its_successor_on_the_same_file
         move |_: &str| Some(destination.clone()),
     )
     .concurrency(16)
+    // One endpoint takes every attempt: no per-endpoint cap or breaker in the way.
+    .per_endpoint(u32::try_from(16).unwrap_or(u32::MAX))
+    .circuit_breaker(u32::MAX, std::time::Duration::from_secs(1))
     .lease_for(Duration::from_secs(2));
     let killed = tokio::spawn(worker.run(std::future::pending()));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -332,6 +341,9 @@ async fn a_worker_killed_mid_run_loses_nothing_to_its_successor_on_the_same_file
         move |_: &str| Some(destination.clone()),
     )
     .concurrency(16)
+    // One endpoint takes every attempt: no per-endpoint cap or breaker in the way.
+    .per_endpoint(u32::try_from(16).unwrap_or(u32::MAX))
+    .circuit_breaker(u32::MAX, std::time::Duration::from_secs(1))
     .lease_for(Duration::from_secs(2));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(worker.run(async move {

@@ -340,7 +340,10 @@ async fn no_connection_is_held_while_an_attempt_is_in_flight() {
         hookwire::deliver::Worker::new(outbox.clone(), Arc::new(dispatcher), move |_: &str| {
             Some(destination.clone())
         })
-        .concurrency(8);
+        .concurrency(8)
+        // One endpoint takes every attempt: no per-endpoint cap or breaker in the way.
+        .per_endpoint(u32::try_from(8).unwrap_or(u32::MAX))
+        .circuit_breaker(u32::MAX, std::time::Duration::from_secs(1));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(worker.run(async move {
         let _ = stopped.await;

@@ -369,6 +369,9 @@ async fn fault_worker_process() {
         Some(destination.clone())
     })
     .concurrency(16)
+    // One endpoint takes every attempt: no per-endpoint cap or breaker in the way.
+    .per_endpoint(u32::try_from(16).unwrap_or(u32::MAX))
+    .circuit_breaker(u32::MAX, std::time::Duration::from_secs(1))
     .lease_for(Duration::from_secs(2))
     .run(std::future::pending())
     .await
