@@ -94,6 +94,39 @@ CREATE INDEX hookwire_outbox_waiting ON {schema}.hookwire_outbox (enqueued_at)
     WHERE state = 'pending';
 ",
     ),
+    (
+        5,
+        "
+-- Subscribed endpoints; the lists are JSON text, as the SQLite store keeps them.
+CREATE TABLE {schema}.hookwire_endpoints (
+    id              text        PRIMARY KEY,
+    owner           text        NOT NULL,
+    url             text        NOT NULL,
+    keys            text        NOT NULL,
+    event_types     text        NOT NULL,
+    channels        text        NOT NULL,
+    headers         text        NOT NULL,
+    description     text        NOT NULL,
+    metadata        text        NOT NULL,
+    rate_limit      bigint,
+    max_in_flight   bigint,
+    ordered         boolean     NOT NULL,
+    disabled_at     timestamptz,
+    disabled_reason text,
+    failing_since   timestamptz,
+    paused_until    timestamptz,
+    next_number     bigint      NOT NULL DEFAULT 1
+);
+CREATE INDEX hookwire_endpoints_owner ON {schema}.hookwire_endpoints (owner, id);
+-- Every message published, so that publishing one twice queues nothing.
+CREATE TABLE {schema}.hookwire_published (
+    owner text        NOT NULL,
+    id    text        NOT NULL,
+    at    timestamptz NOT NULL,
+    PRIMARY KEY (owner, id)
+);
+",
+    ),
 ];
 
 /// A schema name that is not a plain SQL identifier.

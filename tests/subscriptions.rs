@@ -1,14 +1,18 @@
-//! The endpoint registry's contract, held by every store that keeps one (memory, SQLite):
+//! The endpoint registry's contract, held by every store that keeps one (memory, SQLite,
+//! PostgreSQL):
 //! what is saved reads back, status survives a save, publish fans out by owner, type and
 //! channel, skips disabled endpoints, is idempotent, and numbers an ordered endpoint's
 //! messages; health bookkeeping (failing, pause, enable).
-#![cfg(all(feature = "sqlite", feature = "ed25519"))]
+#![cfg(all(feature = "sqlite", feature = "postgres", feature = "ed25519"))]
+
+mod common;
 
 use std::num::NonZeroU32;
 use std::time::{Duration, SystemTime};
 
 use hookwire::deliver::{
-    MemoryOutbox, Outbox, Payload, SqliteOutbox, State, Status, Subscription, Subscriptions,
+    MemoryOutbox, Outbox, Payload, PostgresOutbox, SqliteOutbox, State, Status, Subscription,
+    Subscriptions,
 };
 use hookwire::http::{HeaderName, HeaderValue};
 use hookwire::webhook::{Secret, SigningKey};
@@ -227,4 +231,59 @@ async fn the_sqlite_store_keeps_the_registry_contract() {
         6
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn the_postgres_store_keeps_the_registry_contract() {
+    let Some(pool) =
+        common::services::postgres("the_postgres_store_keeps_the_registry_contract").await
+    else {
+        return;
+    };
+    let schema = common::services::unique_name("registry");
+    let store = PostgresOutbox::new(pool.clone()).schema(&schema).unwrap();
+    store.migrate().await.unwrap();
+    contract(&store).await;
+    common::services::drop_schema(&pool, &schema).await;
+}
+
+#[tokio::test]
+async fn publishing_in_a_transaction_that_rolls_back_queues_nothing() {
+    let Some(pool) =
+        common::services::postgres("publishing_in_a_transaction_that_rolls_back_queues_nothing")
+            .await
+    else {
+        return;
+    };
+    let schema = common::services::unique_name("publish_tx");
+    let store = PostgresOutbox::new(pool.clone()).schema(&schema).unwrap();
+    store.migrate().await.unwrap();
+    let subscription =
+        Subscription::new("ep", "acme", "https://acme.example/", Secret::generate()).unwrap();
+    store.save(&subscription).await.unwrap();
+    let payload = Payload::json("evt_1", "transfer.settled", "{}");
+
+    let mut transaction = pool.begin().await.unwrap();
+    let published = store
+        .publish_in(&mut transaction, "acme", &payload, &[], at(0))
+        .await
+        .unwrap();
+    assert_eq!(published.endpoints, ["ep"]);
+    transaction.rollback().await.unwrap();
+    assert_eq!(
+        store.count(None).await.unwrap(),
+        0,
+        "rolled back with the application's write"
+    );
+
+    // The same message, committed this time: it was never published, so it is now.
+    let mut transaction = pool.begin().await.unwrap();
+    let published = store
+        .publish_in(&mut transaction, "acme", &payload, &[], at(1))
+        .await
+        .unwrap();
+    assert!(!published.duplicate);
+    transaction.commit().await.unwrap();
+    assert_eq!(store.count(Some(State::Pending)).await.unwrap(), 1);
+    common::services::drop_schema(&pool, &schema).await;
 }

@@ -16,6 +16,7 @@ use super::outbox::{
     Entry, HELD_RECHECK, Job, Lease, ListQuery, Next, Outbox, OutboxError, Sequence, State,
 };
 use super::outcome::{Attempt, parse_kind};
+use super::subscription::{Published, Stored, Subscription, Subscriptions, string_list, wants};
 use super::wakeup::Wakeup;
 use crate::postgres::Schema;
 
@@ -168,7 +169,9 @@ impl Statements {
                  ORDER BY endpoint, id, n"),
             count: sql("SELECT count(*) FROM {schema}.hookwire_outbox
                  WHERE $1::text IS NULL OR state = $1"),
-            purge: sql("DELETE FROM {schema}.hookwire_outbox
+            purge: sql("WITH published AS (
+                     DELETE FROM {schema}.hookwire_published WHERE at < $1)
+                 DELETE FROM {schema}.hookwire_outbox
                  WHERE state IN ('delivered', 'gone') AND finished_at < $1"),
             redrive: sql("WITH redriven AS (
                      UPDATE {schema}.hookwire_outbox SET state = 'pending', next_at = $3,
@@ -740,6 +743,350 @@ fn attempt(row: &PgRow) -> Result<Attempt, sqlx::Error> {
         Bytes::from(row.try_get::<Vec<u8>, _>("body")?),
     ))
 }
+
+/// The columns a subscription is kept in.
+const ENDPOINT_COLUMNS: &str = "id, owner, url, keys, event_types, channels, headers, description,
+    metadata, rate_limit, max_in_flight, ordered, disabled_at, disabled_reason";
+
+/// The subscription in a row of [`ENDPOINT_COLUMNS`].
+fn endpoint(row: &PgRow) -> Result<Subscription, OutboxError> {
+    let stored = Stored {
+        id: row.try_get("id").map_err(store)?,
+        owner: row.try_get("owner").map_err(store)?,
+        url: row.try_get("url").map_err(store)?,
+        keys: row.try_get("keys").map_err(store)?,
+        event_types: row.try_get("event_types").map_err(store)?,
+        channels: row.try_get("channels").map_err(store)?,
+        headers: row.try_get("headers").map_err(store)?,
+        description: row.try_get("description").map_err(store)?,
+        metadata: row.try_get("metadata").map_err(store)?,
+        rate_limit: row.try_get("rate_limit").map_err(store)?,
+        max_in_flight: row.try_get("max_in_flight").map_err(store)?,
+        ordered: row.try_get("ordered").map_err(store)?,
+        disabled_at: row
+            .try_get::<Option<OffsetDateTime>, _>("disabled_at")
+            .map_err(store)?
+            .map(SystemTime::from),
+        disabled_reason: row.try_get("disabled_reason").map_err(store)?,
+    };
+    stored.read().map_err(store)
+}
+
+impl PostgresOutbox {
+    fn endpoints_sql(&self, tail: &str) -> String {
+        self.schema.sql(&format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM {{schema}}.hookwire_endpoints {tail}"
+        ))
+    }
+
+    /// [`Subscriptions::publish`] through `connection`: the caller's transaction
+    /// (`&mut *transaction`), so that a business write and the deliveries it publishes commit
+    /// together or not at all. Workers are woken when (and if) it commits.
+    ///
+    /// ```no_run
+    /// # async fn run(pool: hookwire::sqlx::PgPool) -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::SystemTime;
+    /// use hookwire::deliver::{Payload, PostgresOutbox};
+    ///
+    /// let outbox = PostgresOutbox::new(pool.clone());
+    /// let mut transaction = pool.begin().await?;
+    /// hookwire::sqlx::query("UPDATE transfers SET state = 'settled' WHERE id = $1")
+    ///     .bind("tr_1")
+    ///     .execute(&mut *transaction)
+    ///     .await?;
+    /// let payload = Payload::json("evt_tr_1_settled", "transfer.settled", r#"{"id":"tr_1"}"#);
+    /// let published = outbox
+    ///     .publish_in(&mut transaction, "acme", &payload, &[], SystemTime::now())
+    ///     .await?;
+    /// transaction.commit().await?;
+    /// println!("queued for {:?}", published.endpoints);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`OutboxError::Store`] when a statement fails; the caller's transaction is then aborted.
+    pub async fn publish_in(
+        &self,
+        connection: &mut sqlx::PgConnection,
+        owner: &str,
+        payload: &Payload,
+        channels: &[String],
+        now: SystemTime,
+    ) -> Result<Published, OutboxError> {
+        let sql = |text: &str| self.schema.sql(text);
+        let new = sqlx::query(&sql(
+            "INSERT INTO {schema}.hookwire_published (owner, id, at) VALUES ($1, $2, $3)
+             ON CONFLICT (owner, id) DO NOTHING",
+        ))
+        .bind(owner)
+        .bind(&payload.id)
+        .bind(timestamp(now))
+        .execute(&mut *connection)
+        .await
+        .map_err(store)?;
+        if new.rows_affected() == 0 {
+            return Ok(Published::new(Vec::new(), true));
+        }
+        let event_type = payload.event_type.as_deref().unwrap_or("");
+        let rows = sqlx::query(&sql(
+            "SELECT id, event_types, channels, ordered FROM {schema}.hookwire_endpoints
+             WHERE owner = $1 AND disabled_at IS NULL ORDER BY id",
+        ))
+        .bind(owner)
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(store)?;
+        let (mut endpoints, mut ordered) = (Vec::new(), Vec::new());
+        for row in &rows {
+            let types: String = row.try_get("event_types").map_err(store)?;
+            let subscribed: String = row.try_get("channels").map_err(store)?;
+            if wants(
+                &string_list(&types),
+                &string_list(&subscribed),
+                event_type,
+                channels,
+            ) {
+                let id: String = row.try_get("id").map_err(store)?;
+                if row.try_get::<bool, _>("ordered").map_err(store)? {
+                    ordered.push(id.clone());
+                }
+                endpoints.push(id);
+            }
+        }
+        if endpoints.is_empty() {
+            return Ok(Published::new(endpoints, false));
+        }
+        // The ordered endpoints' next numbers, taken under their rows' locks.
+        let numbered = sqlx::query(&sql(
+            "UPDATE {schema}.hookwire_endpoints SET next_number = next_number + 1
+             WHERE id = ANY($1) RETURNING id, next_number - 1 AS number",
+        ))
+        .bind(&ordered)
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(store)?;
+        let mut numbers = std::collections::HashMap::new();
+        for row in &numbered {
+            numbers.insert(
+                row.try_get::<String, _>("id").map_err(store)?,
+                row.try_get::<i64, _>("number").map_err(store)?,
+            );
+        }
+        let sequence: Vec<Option<i64>> =
+            endpoints.iter().map(|e| numbers.get(e).copied()).collect();
+        sqlx::query(&sql("WITH inserted AS (
+                 INSERT INTO {schema}.hookwire_outbox
+                     (endpoint, id, event_type, content_type, body, next_at, seq_key,
+                      seq_number, enqueued_at)
+                 SELECT e, $2, $3, $4, $5, $6, CASE WHEN n IS NULL THEN NULL ELSE $7 END, n, $6
+                 FROM unnest($1::text[], $8::bigint[]) AS t(e, n)
+                 ON CONFLICT (endpoint, id) DO NOTHING
+                 RETURNING 1)
+             SELECT pg_notify($9, '') WHERE EXISTS (SELECT 1 FROM inserted)"))
+        .bind(&endpoints)
+        .bind(&payload.id)
+        .bind(payload.event_type.as_deref())
+        .bind(
+            payload
+                .content_type
+                .to_str()
+                .unwrap_or("application/octet-stream"),
+        )
+        .bind(&payload.body[..])
+        .bind(timestamp(now))
+        .bind(super::memory::ORDERED_KEY)
+        .bind(&sequence)
+        .bind(self.schema.channel())
+        .execute(&mut *connection)
+        .await
+        .map_err(store)?;
+        Ok(Published::new(endpoints, false))
+    }
+}
+
+#[async_trait]
+impl Subscriptions for PostgresOutbox {
+    async fn save(&self, subscription: &Subscription) -> Result<(), OutboxError> {
+        let stored = Stored::new(subscription);
+        sqlx::query(&self.schema.sql(&format!(
+            "INSERT INTO {{schema}}.hookwire_endpoints ({ENDPOINT_COLUMNS})
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+             ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, url = excluded.url,
+                 keys = excluded.keys, event_types = excluded.event_types,
+                 channels = excluded.channels, headers = excluded.headers,
+                 description = excluded.description, metadata = excluded.metadata,
+                 rate_limit = excluded.rate_limit, max_in_flight = excluded.max_in_flight,
+                 ordered = excluded.ordered"
+        )))
+        .bind(&stored.id)
+        .bind(&stored.owner)
+        .bind(&stored.url)
+        .bind(&stored.keys)
+        .bind(&stored.event_types)
+        .bind(&stored.channels)
+        .bind(&stored.headers)
+        .bind(&stored.description)
+        .bind(&stored.metadata)
+        .bind(stored.rate_limit)
+        .bind(stored.max_in_flight)
+        .bind(stored.ordered)
+        .bind(stored.disabled_at.map(timestamp))
+        .bind(&stored.disabled_reason)
+        .execute(&self.pool)
+        .await
+        .map_err(store)?;
+        Ok(())
+    }
+
+    async fn subscription(&self, id: &str) -> Result<Option<Subscription>, OutboxError> {
+        sqlx::query(&self.endpoints_sql("WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store)?
+            .as_ref()
+            .map(endpoint)
+            .transpose()
+    }
+
+    async fn subscriptions(
+        &self,
+        owner: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Subscription>, OutboxError> {
+        sqlx::query(&self.endpoints_sql(
+            "WHERE owner = $1 AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3",
+        ))
+        .bind(owner)
+        .bind(after)
+        .bind(i64::try_from(limit.max(1)).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store)?
+        .iter()
+        .map(endpoint)
+        .collect()
+    }
+
+    async fn remove(&self, id: &str) -> Result<bool, OutboxError> {
+        let removed = sqlx::query(
+            &self
+                .schema
+                .sql("DELETE FROM {schema}.hookwire_endpoints WHERE id = $1"),
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(store)?;
+        Ok(removed.rows_affected() == 1)
+    }
+
+    async fn disable(&self, id: &str, reason: &str, now: SystemTime) -> Result<bool, OutboxError> {
+        let changed = sqlx::query(&self.schema.sql(
+            "UPDATE {schema}.hookwire_endpoints SET disabled_at = $2, disabled_reason = $3
+             WHERE id = $1 AND disabled_at IS NULL",
+        ))
+        .bind(id)
+        .bind(timestamp(now))
+        .bind(reason)
+        .execute(&self.pool)
+        .await
+        .map_err(store)?;
+        Ok(changed.rows_affected() == 1)
+    }
+
+    async fn enable(&self, id: &str) -> Result<bool, OutboxError> {
+        let changed = sqlx::query(&self.schema.sql(
+            "UPDATE {schema}.hookwire_endpoints SET disabled_at = NULL, disabled_reason = NULL,
+                 failing_since = NULL, paused_until = NULL
+             WHERE id = $1 AND disabled_at IS NOT NULL",
+        ))
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(store)?;
+        Ok(changed.rows_affected() == 1)
+    }
+
+    async fn failing(
+        &self,
+        id: &str,
+        now: Option<SystemTime>,
+    ) -> Result<Option<SystemTime>, OutboxError> {
+        match now {
+            Some(now) => Ok(sqlx::query_scalar::<_, OffsetDateTime>(&self.schema.sql(
+                "UPDATE {schema}.hookwire_endpoints SET failing_since = coalesce(failing_since, $2)
+                 WHERE id = $1 RETURNING failing_since",
+            ))
+            .bind(id)
+            .bind(timestamp(now))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store)?
+            .map(SystemTime::from)),
+            None => {
+                sqlx::query(&self.schema.sql(
+                    "UPDATE {schema}.hookwire_endpoints SET failing_since = NULL
+                     WHERE id = $1 AND failing_since IS NOT NULL",
+                ))
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(store)?;
+                Ok(None)
+            }
+        }
+    }
+
+    async fn pause(&self, id: &str, until: SystemTime) -> Result<(), OutboxError> {
+        sqlx::query(&self.schema.sql(
+            "UPDATE {schema}.hookwire_endpoints
+             SET paused_until = greatest(paused_until, $2) WHERE id = $1",
+        ))
+        .bind(id)
+        .bind(timestamp(until))
+        .execute(&self.pool)
+        .await
+        .map_err(store)?;
+        Ok(())
+    }
+
+    async fn paused_until(&self, id: &str) -> Result<Option<SystemTime>, OutboxError> {
+        Ok(sqlx::query_scalar::<_, Option<OffsetDateTime>>(
+            &self
+                .schema
+                .sql("SELECT paused_until FROM {schema}.hookwire_endpoints WHERE id = $1"),
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store)?
+        .flatten()
+        .map(SystemTime::from))
+    }
+
+    async fn publish(
+        &self,
+        owner: &str,
+        payload: &Payload,
+        channels: &[String],
+        now: SystemTime,
+    ) -> Result<Published, OutboxError> {
+        let mut transaction = self.pool.begin().await.map_err(store)?;
+        let published = self
+            .publish_in(&mut transaction, owner, payload, channels, now)
+            .await?;
+        transaction.commit().await.map_err(store)?;
+        if !published.endpoints.is_empty() {
+            self.wakeup.wake();
+        }
+        Ok(published)
+    }
+}
+
+super::subscription::destinations_from_subscriptions!(PostgresOutbox);
 
 #[async_trait]
 impl crate::consume::Cursors for PostgresOutbox {

@@ -20,7 +20,7 @@ use super::outbox::{
 };
 use super::outcome::{Attempt, parse_kind};
 use super::subscription::{
-    ActiveKey, Published, Status, Subscription, SubscriptionKey, Subscriptions,
+    Published, Stored, Subscription, Subscriptions, Unreadable, string_list,
 };
 use super::wakeup::Wakeup;
 
@@ -792,144 +792,29 @@ impl Outbox for SqliteOutbox {
     }
 }
 
-/// The columns a subscription is kept in, after its id and owner.
+/// The columns a subscription is kept in.
 const ENDPOINT_COLUMNS: &str = "id, owner, url, keys, event_types, channels, headers, description,
     metadata, rate_limit, max_in_flight, ordered, disabled_at, disabled_reason";
 
-/// A subscription's columns from `url` to `ordered`, as text and numbers.
-fn endpoint_columns(subscription: &Subscription) -> [Box<dyn rusqlite::ToSql + Send>; 10] {
-    let keys: Vec<serde_json::Value> = subscription
-        .keys()
-        .iter()
-        .map(|key| serde_json::json!([&*key.key.expose(), key.expires_at.map(millis)]))
-        .collect();
-    let headers: Vec<(&str, &str)> = subscription
-        .headers()
-        .iter()
-        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
-        .collect();
-    let json = |value: serde_json::Value| value.to_string();
-    [
-        Box::new(subscription.url().to_string()),
-        Box::new(json(serde_json::Value::Array(keys))),
-        Box::new(json(serde_json::json!(subscription.event_type_patterns()))),
-        Box::new(json(serde_json::json!(subscription.channel_names()))),
-        Box::new(json(serde_json::json!(headers))),
-        Box::new(subscription.description_text().to_owned()),
-        Box::new(json(serde_json::json!(subscription.metadata_map()))),
-        Box::new(
-            subscription
-                .current_rate_limit()
-                .map(|n| i64::from(n.get())),
-        ),
-        Box::new(
-            subscription
-                .current_max_in_flight()
-                .map(|n| i64::from(n.get())),
-        ),
-        Box::new(subscription.is_ordered()),
-    ]
-}
-
-/// A subscription whose stored text no longer reads back.
-#[derive(Debug, thiserror::Error)]
-#[error("the stored endpoint {0:?} no longer reads back ({1}); save it again")]
-struct Unreadable(String, &'static str);
-
 /// The subscription in a row of [`ENDPOINT_COLUMNS`].
 fn endpoint(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Subscription, Unreadable>> {
-    let id: String = row.get(0)?;
-    let owner: String = row.get(1)?;
-    let url: String = row.get(2)?;
-    let text = |n: usize| -> rusqlite::Result<serde_json::Value> {
-        Ok(serde_json::from_str(&row.get::<_, String>(n)?).unwrap_or(serde_json::Value::Null))
+    let stored = Stored {
+        id: row.get(0)?,
+        owner: row.get(1)?,
+        url: row.get(2)?,
+        keys: row.get(3)?,
+        event_types: row.get(4)?,
+        channels: row.get(5)?,
+        headers: row.get(6)?,
+        description: row.get(7)?,
+        metadata: row.get(8)?,
+        rate_limit: row.get(9)?,
+        max_in_flight: row.get(10)?,
+        ordered: row.get(11)?,
+        disabled_at: row.get::<_, Option<i64>>(12)?.map(time),
+        disabled_reason: row.get(13)?,
     };
-    let (keys, types, channels, headers, metadata) =
-        (text(3)?, text(4)?, text(5)?, text(6)?, text(8)?);
-    let description: String = row.get(7)?;
-    let rate_limit: Option<i64> = row.get(9)?;
-    let max_in_flight: Option<i64> = row.get(10)?;
-    let ordered: bool = row.get(11)?;
-    let disabled_at: Option<i64> = row.get(12)?;
-    let reason: Option<String> = row.get(13)?;
-    let strings = |value: &serde_json::Value| -> Vec<String> {
-        value
-            .as_array()
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(|item| item.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let unreadable = |what| Unreadable(id.clone(), what);
-    let mut active = Vec::new();
-    for key in keys.as_array().into_iter().flatten() {
-        let Some(Ok(parsed)) = key
-            .get(0)
-            .and_then(|text| text.as_str())
-            .map(SubscriptionKey::parse)
-        else {
-            return Ok(Err(unreadable("keys")));
-        };
-        let mut entry = ActiveKey::new(parsed);
-        entry.expires_at = key.get(1).and_then(serde_json::Value::as_i64).map(time);
-        active.push(entry);
-    }
-    let Some(first) = active.first().map(|key| key.key.clone()) else {
-        return Ok(Err(unreadable("keys")));
-    };
-    let built = (|| {
-        let mut subscription = Subscription::new(id.clone(), owner, &url, first)
-            .map_err(|_| unreadable("url"))?
-            .with_keys(active)
-            .event_types(strings(&types))
-            .map_err(|_| unreadable("event_types"))?
-            .channels(strings(&channels))
-            .map_err(|_| unreadable("channels"))?
-            .description(description)
-            .ordered(ordered);
-        for pair in headers.as_array().into_iter().flatten() {
-            let (Some(name), Some(value)) = (
-                pair.get(0).and_then(|v| v.as_str()),
-                pair.get(1).and_then(|v| v.as_str()),
-            ) else {
-                continue;
-            };
-            if let (Ok(name), Ok(value)) = (
-                http::HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(value),
-            ) {
-                subscription = subscription.header(name, value);
-            }
-        }
-        for (key, value) in metadata.as_object().into_iter().flatten() {
-            if let Some(value) = value.as_str() {
-                subscription = subscription.metadata(key.clone(), value);
-            }
-        }
-        if let Some(limit) = rate_limit
-            .and_then(|n| u32::try_from(n).ok())
-            .and_then(std::num::NonZeroU32::new)
-        {
-            subscription = subscription.rate_limit(limit);
-        }
-        if let Some(cap) = max_in_flight
-            .and_then(|n| u32::try_from(n).ok())
-            .and_then(std::num::NonZeroU32::new)
-        {
-            subscription = subscription.max_in_flight(cap);
-        }
-        if let Some(at) = disabled_at {
-            subscription = subscription.with_status(Status::Disabled {
-                reason: reason.unwrap_or_default(),
-                at: time(at),
-            });
-        }
-        Ok(subscription)
-    })();
-    Ok(built)
+    Ok(stored.read())
 }
 
 /// Reads the subscriptions `sql` selects with `params`.
@@ -981,20 +866,23 @@ impl Subscriptions for SqliteOutbox {
     async fn save(&self, subscription: &Subscription) -> Result<(), OutboxError> {
         let subscription = subscription.clone();
         self.with(move |connection| {
-            let columns = endpoint_columns(&subscription);
-            let (disabled_at, reason) = match subscription.status() {
-                Status::Disabled { reason, at } => (Some(millis(*at)), Some(reason.clone())),
-                _ => (None, None),
-            };
-            let (id, owner) = (subscription.id(), subscription.owner());
-            let mut values: Vec<&dyn rusqlite::ToSql> = vec![&id, &owner];
-            values.extend(
-                columns
-                    .iter()
-                    .map(|column| &**column as &dyn rusqlite::ToSql),
-            );
-            values.push(&disabled_at);
-            values.push(&reason);
+            let stored = Stored::new(&subscription);
+            let values: [&dyn rusqlite::ToSql; 14] = [
+                &stored.id,
+                &stored.owner,
+                &stored.url,
+                &stored.keys,
+                &stored.event_types,
+                &stored.channels,
+                &stored.headers,
+                &stored.description,
+                &stored.metadata,
+                &stored.rate_limit,
+                &stored.max_in_flight,
+                &stored.ordered,
+                &stored.disabled_at.map(millis),
+                &stored.disabled_reason,
+            ];
             connection
                 .prepare_cached(&format!(
                     "INSERT INTO hookwire_endpoints ({ENDPOINT_COLUMNS})
@@ -1006,7 +894,7 @@ impl Subscriptions for SqliteOutbox {
                          rate_limit = excluded.rate_limit, max_in_flight = excluded.max_in_flight,
                          ordered = excluded.ordered"
                 ))
-                .and_then(|mut upsert| upsert.execute(values.as_slice()))
+                .and_then(|mut upsert| upsert.execute(&values[..]))
                 .map_err(store)?;
             Ok(())
         })
@@ -1177,7 +1065,7 @@ impl Subscriptions for SqliteOutbox {
                     let mut rows = select.query(params![owner]).map_err(store)?;
                     while let Some(row) = rows.next().map_err(store)? {
                         let list = |n: usize| -> rusqlite::Result<Vec<String>> {
-                            Ok(serde_json::from_str(&row.get::<_, String>(n)?).unwrap_or_default())
+                            Ok(string_list(&row.get::<_, String>(n)?))
                         };
                         let (types, subscribed) = (list(1).map_err(store)?, list(2).map_err(store)?);
                         if super::subscription::wants(&types, &subscribed, event_type, &channels) {

@@ -515,6 +515,146 @@ pub(crate) fn wants(
     type_matches && channel_matches
 }
 
+/// A subscription as the database stores keep it: text and numbers, the lists as JSON.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[derive(Debug)]
+pub(crate) struct Stored {
+    pub(crate) id: String,
+    pub(crate) owner: String,
+    pub(crate) url: String,
+    pub(crate) keys: String,
+    pub(crate) event_types: String,
+    pub(crate) channels: String,
+    pub(crate) headers: String,
+    pub(crate) description: String,
+    pub(crate) metadata: String,
+    pub(crate) rate_limit: Option<i64>,
+    pub(crate) max_in_flight: Option<i64>,
+    pub(crate) ordered: bool,
+    pub(crate) disabled_at: Option<SystemTime>,
+    pub(crate) disabled_reason: Option<String>,
+}
+
+/// A stored subscription that no longer reads back.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[derive(Debug, thiserror::Error)]
+#[error("the stored endpoint {0:?} no longer reads back ({1}); save it again")]
+pub(crate) struct Unreadable(String, &'static str);
+
+/// Milliseconds since the epoch, as the stored keys' expiry is kept.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn epoch_millis(time: SystemTime) -> i64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The JSON list of strings in `text`; empty when it is not one.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn string_list(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl Stored {
+    /// `subscription` as stored.
+    pub(crate) fn new(subscription: &Subscription) -> Self {
+        let keys: Vec<serde_json::Value> = subscription
+            .keys
+            .iter()
+            .map(|key| serde_json::json!([&*key.key.expose(), key.expires_at.map(epoch_millis)]))
+            .collect();
+        let headers: Vec<(&str, &str)> = subscription
+            .headers
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+            .collect();
+        let (disabled_at, disabled_reason) = match &subscription.status {
+            Status::Disabled { reason, at } => (Some(*at), Some(reason.clone())),
+            Status::Enabled => (None, None),
+        };
+        Stored {
+            id: subscription.id.clone(),
+            owner: subscription.owner.clone(),
+            url: subscription.url.to_string(),
+            keys: serde_json::Value::Array(keys).to_string(),
+            event_types: serde_json::json!(subscription.event_types).to_string(),
+            channels: serde_json::json!(subscription.channels).to_string(),
+            headers: serde_json::json!(headers).to_string(),
+            description: subscription.description.clone(),
+            metadata: serde_json::json!(subscription.metadata).to_string(),
+            rate_limit: subscription.rate_limit.map(|n| i64::from(n.get())),
+            max_in_flight: subscription.max_in_flight.map(|n| i64::from(n.get())),
+            ordered: subscription.ordered,
+            disabled_at,
+            disabled_reason,
+        }
+    }
+
+    /// The subscription this stored form holds.
+    pub(crate) fn read(self) -> Result<Subscription, Unreadable> {
+        let unreadable = |what| Unreadable(self.id.clone(), what);
+        let keys: serde_json::Value =
+            serde_json::from_str(&self.keys).map_err(|_| unreadable("keys"))?;
+        let mut active = Vec::new();
+        for key in keys.as_array().into_iter().flatten() {
+            let parsed = key
+                .get(0)
+                .and_then(serde_json::Value::as_str)
+                .map(SubscriptionKey::parse)
+                .and_then(Result::ok)
+                .ok_or_else(|| unreadable("keys"))?;
+            let expires_at = key
+                .get(1)
+                .and_then(serde_json::Value::as_u64)
+                .and_then(|ms| SystemTime::UNIX_EPOCH.checked_add(Duration::from_millis(ms)));
+            active.push(ActiveKey {
+                key: parsed,
+                expires_at,
+            });
+        }
+        let first = active
+            .first()
+            .map(|key| key.key.clone())
+            .ok_or_else(|| unreadable("keys"))?;
+        let mut subscription =
+            Subscription::new(self.id.clone(), self.owner.clone(), &self.url, first)
+                .map_err(|_| unreadable("url"))?
+                .with_keys(active)
+                .event_types(string_list(&self.event_types))
+                .map_err(|_| unreadable("event_types"))?
+                .channels(string_list(&self.channels))
+                .map_err(|_| unreadable("channels"))?
+                .description(self.description.clone())
+                .ordered(self.ordered);
+        let headers: Vec<(String, String)> =
+            serde_json::from_str(&self.headers).unwrap_or_default();
+        for (name, value) in headers {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                subscription = subscription.header(name, value);
+            }
+        }
+        let metadata: BTreeMap<String, String> =
+            serde_json::from_str(&self.metadata).unwrap_or_default();
+        subscription.metadata = metadata;
+        let limit = |n: Option<i64>| {
+            n.and_then(|n| u32::try_from(n).ok())
+                .and_then(NonZeroU32::new)
+        };
+        subscription.rate_limit = limit(self.rate_limit);
+        subscription.max_in_flight = limit(self.max_in_flight);
+        if let Some(at) = self.disabled_at {
+            subscription.status = Status::Disabled {
+                reason: self.disabled_reason.unwrap_or_default(),
+                at,
+            };
+        }
+        Ok(subscription)
+    }
+}
+
 /// What [`Subscriptions::publish`] queued.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
