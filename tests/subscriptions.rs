@@ -208,9 +208,80 @@ async fn contract<S: Subscriptions + Outbox>(store: &S) {
     assert_eq!(store.subscription("ep_other").await.unwrap(), None);
 }
 
+/// Operations on one endpoint's messages: list with filters, resend one (delivered ones too),
+/// recover every failure since a time.
+async fn operations<S: Outbox>(store: &S) {
+    use hookwire::deliver::{Job, ListQuery};
+    // Six messages: endpoints a and b, types t1 and t2, enqueued at 0, 10 and 20.
+    for (n, (endpoint, ty)) in [("a", "t1"), ("a", "t2"), ("b", "t1")].iter().enumerate() {
+        for (k, when) in [0u64, 10].iter().enumerate() {
+            let id = format!("m{n}{k}");
+            let job = Job::new(*endpoint, Payload::json(id, *ty, "{}"));
+            store.enqueue(job, at(*when + n as u64)).await.unwrap();
+        }
+    }
+    let ids = |entries: Vec<hookwire::deliver::Entry>| -> Vec<String> {
+        entries.into_iter().map(|e| e.job.payload.id).collect()
+    };
+    let list = |query: ListQuery| async move { ids(store.list(&query).await.unwrap()) };
+    assert_eq!(
+        list(ListQuery::new().endpoint("a")).await,
+        ["m00", "m01", "m10", "m11"]
+    );
+    assert_eq!(
+        list(ListQuery::new().endpoint("a").event_type("t2")).await,
+        ["m10", "m11"]
+    );
+    assert_eq!(
+        list(ListQuery::new().since(at(10))).await,
+        ["m01", "m11", "m21"]
+    );
+    assert_eq!(
+        list(ListQuery::new().before(at(10))).await,
+        ["m00", "m10", "m20"]
+    );
+    assert_eq!(
+        list(ListQuery::new().endpoint("a").since(at(5)).before(at(11))).await,
+        ["m01"]
+    );
+    // Finish them all: a's dead-lettered at 100 (m0*) and 200 (m1*), b's delivered.
+    let leased = store
+        .lease(at(50), 100, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(leased.len(), 6);
+    for lease in &leased {
+        let (state, when) = match (lease.job.endpoint.as_str(), &lease.job.payload.id[..2]) {
+            ("b", _) => (State::Delivered, 60),
+            (_, "m0") => (State::DeadLettered, 100),
+            _ => (State::DeadLettered, 200),
+        };
+        store.finish(lease, state, at(when)).await.unwrap();
+    }
+    assert_eq!(
+        list(ListQuery::new().endpoint("a").state(State::DeadLettered)).await,
+        ["m00", "m01", "m10", "m11"]
+    );
+    // Resend: a delivered message goes again; a pending one cannot.
+    assert!(store.resend("b", "m20", at(300)).await.unwrap());
+    assert!(!store.resend("b", "m20", at(300)).await.unwrap());
+    assert!(
+        !store.redrive("b", "m21", at(300)).await.unwrap(),
+        "redrive leaves delivered alone"
+    );
+    // Recover: a's failures since 150 only.
+    assert_eq!(store.recover("a", at(150), at(300)).await.unwrap(), 2);
+    assert_eq!(
+        list(ListQuery::new().state(State::Pending)).await,
+        ["m10", "m11", "m20"]
+    );
+    assert_eq!(store.recover("a", at(150), at(300)).await.unwrap(), 0);
+}
+
 #[tokio::test]
 async fn the_memory_store_keeps_the_registry_contract() {
     contract(&MemoryOutbox::new()).await;
+    operations(&MemoryOutbox::new()).await;
 }
 
 #[tokio::test]
@@ -220,6 +291,7 @@ async fn the_sqlite_store_keeps_the_registry_contract() {
     std::fs::create_dir_all(&dir).unwrap();
     let store = SqliteOutbox::open(dir.join("registry.db")).await.unwrap();
     contract(&store).await;
+    operations(&SqliteOutbox::open(dir.join("operations.db")).await.unwrap()).await;
     // And it is all still there after a reopen.
     let reopened = SqliteOutbox::open(dir.join("registry.db")).await.unwrap();
     assert_eq!(
@@ -244,6 +316,11 @@ async fn the_postgres_store_keeps_the_registry_contract() {
     let store = PostgresOutbox::new(pool.clone()).schema(&schema).unwrap();
     store.migrate().await.unwrap();
     contract(&store).await;
+    common::services::drop_schema(&pool, &schema).await;
+    let schema = common::services::unique_name("operations");
+    let store = PostgresOutbox::new(pool.clone()).schema(&schema).unwrap();
+    store.migrate().await.unwrap();
+    operations(&store).await;
     common::services::drop_schema(&pool, &schema).await;
 }
 

@@ -236,6 +236,38 @@ impl MemoryOutbox {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Makes the job pending again, due at `now`, if it finished in one of `states`.
+    fn again(
+        &self,
+        endpoint: &str,
+        id: &str,
+        now: SystemTime,
+        states: &[State],
+    ) -> Result<bool, OutboxError> {
+        {
+            let mut rows = self.rows();
+            let key = (endpoint.to_owned(), id.to_owned());
+            let Some(row) = rows.rows.get_mut(&key) else {
+                return Ok(false);
+            };
+            let was = row.state;
+            if !states.contains(&was) {
+                return Ok(false);
+            }
+            row.state = State::Pending;
+            row.next_at = now;
+            row.round_start = row.attempts.len();
+            row.finished_at = None;
+            let since = (row.enqueued_at, row.sequence);
+            rows.pending_since.insert(since);
+            rows.place(key);
+            rows.count(was, -1);
+            rows.count(State::Pending, 1);
+        }
+        self.wakeup.wake();
+        Ok(true)
+    }
+
     fn registry(&self) -> MutexGuard<'_, Registry> {
         self.registry.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -498,6 +530,11 @@ impl Outbox for MemoryOutbox {
                 query
                     .wanted_state()
                     .is_none_or(|wanted| row.state == wanted)
+                    && query.admits(
+                        &row.job.endpoint,
+                        row.job.payload.event_type.as_deref(),
+                        row.enqueued_at,
+                    )
             })
             .take(query.max())
             .map(|row| {
@@ -547,28 +584,16 @@ impl Outbox for MemoryOutbox {
         id: &str,
         now: SystemTime,
     ) -> Result<bool, OutboxError> {
-        {
-            let mut rows = self.rows();
-            let key = (endpoint.to_owned(), id.to_owned());
-            let Some(row) = rows.rows.get_mut(&key) else {
-                return Ok(false);
-            };
-            let was = row.state;
-            if !matches!(was, State::DeadLettered | State::Gone) {
-                return Ok(false);
-            }
-            row.state = State::Pending;
-            row.next_at = now;
-            row.round_start = row.attempts.len();
-            row.finished_at = None;
-            let since = (row.enqueued_at, row.sequence);
-            rows.pending_since.insert(since);
-            rows.place(key);
-            rows.count(was, -1);
-            rows.count(State::Pending, 1);
-        }
-        self.wakeup.wake();
-        Ok(true)
+        self.again(endpoint, id, now, &[State::DeadLettered, State::Gone])
+    }
+
+    async fn resend(&self, endpoint: &str, id: &str, now: SystemTime) -> Result<bool, OutboxError> {
+        self.again(
+            endpoint,
+            id,
+            now,
+            &[State::DeadLettered, State::Gone, State::Delivered],
+        )
     }
 
     async fn next_due(&self) -> Result<Option<SystemTime>, OutboxError> {

@@ -224,6 +224,10 @@ pub struct ListQuery {
     state: Option<State>,
     after: Option<(String, String)>,
     limit: usize,
+    endpoint: Option<String>,
+    event_type: Option<String>,
+    since: Option<SystemTime>,
+    before: Option<SystemTime>,
 }
 
 impl Default for ListQuery {
@@ -232,6 +236,10 @@ impl Default for ListQuery {
             state: None,
             after: None,
             limit: 100,
+            endpoint: None,
+            event_type: None,
+            since: None,
+            before: None,
         }
     }
 }
@@ -247,6 +255,74 @@ impl ListQuery {
     pub fn state(mut self, state: State) -> Self {
         self.state = Some(state);
         self
+    }
+
+    /// Only jobs for `endpoint`: one endpoint's messages, as its owner's dashboard lists them.
+    #[must_use]
+    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// Only jobs of `event_type`.
+    #[must_use]
+    pub fn event_type(mut self, event_type: impl Into<String>) -> Self {
+        self.event_type = Some(event_type.into());
+        self
+    }
+
+    /// Only jobs first due (enqueued) at or after `since`.
+    #[must_use]
+    pub fn since(mut self, since: SystemTime) -> Self {
+        self.since = Some(since);
+        self
+    }
+
+    /// Only jobs first due (enqueued) before `before`.
+    #[must_use]
+    pub fn before(mut self, before: SystemTime) -> Self {
+        self.before = Some(before);
+        self
+    }
+
+    /// The endpoint asked for, if any.
+    pub fn wanted_endpoint(&self) -> Option<&str> {
+        self.endpoint.as_deref()
+    }
+
+    /// The event type asked for, if any.
+    pub fn wanted_event_type(&self) -> Option<&str> {
+        self.event_type.as_deref()
+    }
+
+    /// The earliest enqueue time asked for, if any.
+    pub fn enqueued_since(&self) -> Option<SystemTime> {
+        self.since
+    }
+
+    /// The enqueue time jobs must precede, if any.
+    pub fn enqueued_before(&self) -> Option<SystemTime> {
+        self.before
+    }
+
+    /// Whether a job of `event_type` for `endpoint`, first due at `enqueued_at`, passes the
+    /// endpoint, type and time filters (the state and the page aside): for stores that filter
+    /// as they read.
+    pub fn admits(
+        &self,
+        endpoint: &str,
+        event_type: Option<&str>,
+        enqueued_at: SystemTime,
+    ) -> bool {
+        self.endpoint
+            .as_deref()
+            .is_none_or(|wanted| wanted == endpoint)
+            && self
+                .event_type
+                .as_deref()
+                .is_none_or(|wanted| event_type == Some(wanted))
+            && self.since.is_none_or(|since| enqueued_at >= since)
+            && self.before.is_none_or(|before| enqueued_at < before)
     }
 
     /// The jobs after `entry` (the last of the previous page).
@@ -374,6 +450,44 @@ pub trait Outbox: Send + Sync {
     /// that way.
     async fn redrive(&self, endpoint: &str, id: &str, now: SystemTime)
     -> Result<bool, OutboxError>;
+
+    /// Sends a finished job again, delivered ones included (a customer asks for a message
+    /// once more): pending again, due at `now`, with the schedule starting over and its
+    /// history kept. `false` if there is no such job or it is still pending. The default
+    /// resends what [`redrive`](Outbox::redrive) does (dead-lettered and gone jobs).
+    async fn resend(&self, endpoint: &str, id: &str, now: SystemTime) -> Result<bool, OutboxError> {
+        self.redrive(endpoint, id, now).await
+    }
+
+    /// Redrives every dead-lettered or gone job of `endpoint` that finished at or after
+    /// `since`, due at `now`: what an endpoint missed during an outage, or while it was
+    /// disabled. Returns how many.
+    async fn recover(
+        &self,
+        endpoint: &str,
+        since: SystemTime,
+        now: SystemTime,
+    ) -> Result<usize, OutboxError> {
+        let mut recovered = 0;
+        for state in [State::DeadLettered, State::Gone] {
+            let mut query = ListQuery::new().state(state).endpoint(endpoint).limit(500);
+            loop {
+                let page = self.list(&query).await?;
+                for entry in &page {
+                    if entry.finished_at.is_some_and(|at| at >= since)
+                        && self.redrive(endpoint, &entry.job.payload.id, now).await?
+                    {
+                        recovered += 1;
+                    }
+                }
+                match page.last() {
+                    Some(last) => query = query.after(last),
+                    None => break,
+                }
+            }
+        }
+        Ok(recovered)
+    }
 
     /// When `lease` will next find something: the earliest time a pending job falls due or a
     /// lease on one expires. `None` when nothing is pending, or when the store cannot tell.

@@ -34,6 +34,7 @@ struct Statements {
     count: String,
     purge: String,
     redrive: String,
+    resend: String,
     next_due: String,
     oldest_pending: String,
     start_sequence: String,
@@ -162,6 +163,10 @@ impl Statements {
                  FROM {schema}.hookwire_outbox
                  WHERE ($1::text IS NULL OR state = $1)
                    AND ($2::text IS NULL OR (endpoint, id) > ($2, $3))
+                   AND ($5::text IS NULL OR endpoint = $5)
+                   AND ($6::text IS NULL OR event_type = $6)
+                   AND ($7::timestamptz IS NULL OR enqueued_at >= $7)
+                   AND ($8::timestamptz IS NULL OR enqueued_at < $8)
                  ORDER BY endpoint, id LIMIT $4"),
             attempts: sql("SELECT endpoint, id, at, status, error, latency_us, body
                  FROM {schema}.hookwire_attempts
@@ -179,6 +184,14 @@ impl Statements {
                          round_start = (SELECT count(*) FROM {schema}.hookwire_attempts
                                         WHERE endpoint = $1 AND id = $2)
                      WHERE endpoint = $1 AND id = $2 AND state IN ('dead', 'gone')
+                     RETURNING 1)
+                 SELECT pg_notify($4, '') FROM redriven"),
+            resend: sql("WITH redriven AS (
+                     UPDATE {schema}.hookwire_outbox SET state = 'pending', next_at = $3,
+                         lease_until = NULL, finished_at = NULL,
+                         round_start = (SELECT count(*) FROM {schema}.hookwire_attempts
+                                        WHERE endpoint = $1 AND id = $2)
+                     WHERE endpoint = $1 AND id = $2 AND state IN ('dead', 'gone', 'delivered')
                      RETURNING 1)
                  SELECT pg_notify($4, '') FROM redriven"),
             // A job set aside counts at the end of its wait, when `lease` looks at it again.
@@ -359,6 +372,29 @@ impl PostgresOutbox {
             .await
             .map_err(store)?;
         Ok(())
+    }
+
+    /// Runs `statement` (redrive or resend) for the job; whether it changed it.
+    async fn again(
+        &self,
+        statement: &str,
+        endpoint: &str,
+        id: &str,
+        now: SystemTime,
+    ) -> Result<bool, OutboxError> {
+        let done = sqlx::query(statement)
+            .bind(endpoint)
+            .bind(id)
+            .bind(timestamp(now))
+            .bind(self.schema.channel())
+            .execute(&self.pool)
+            .await
+            .map_err(store)?;
+        let redriven = done.rows_affected() == 1;
+        if redriven {
+            self.wakeup.wake();
+        }
+        Ok(redriven)
     }
 
     /// Starts the task that turns notifications into wake-ups, once, where a tokio runtime
@@ -596,6 +632,10 @@ impl Outbox for PostgresOutbox {
             .bind(after_endpoint)
             .bind(after_id)
             .bind(i64::try_from(query.max()).unwrap_or(i64::MAX))
+            .bind(query.wanted_endpoint())
+            .bind(query.wanted_event_type())
+            .bind(query.enqueued_since().map(timestamp))
+            .bind(query.enqueued_before().map(timestamp))
             .fetch_all(&self.pool)
             .await
             .map_err(store)?;
@@ -666,19 +706,12 @@ impl Outbox for PostgresOutbox {
         id: &str,
         now: SystemTime,
     ) -> Result<bool, OutboxError> {
-        let done = sqlx::query(&self.statements.redrive)
-            .bind(endpoint)
-            .bind(id)
-            .bind(timestamp(now))
-            .bind(self.schema.channel())
-            .execute(&self.pool)
+        self.again(&self.statements.redrive, endpoint, id, now)
             .await
-            .map_err(store)?;
-        let redriven = done.rows_affected() == 1;
-        if redriven {
-            self.wakeup.wake();
-        }
-        Ok(redriven)
+    }
+
+    async fn resend(&self, endpoint: &str, id: &str, now: SystemTime) -> Result<bool, OutboxError> {
+        self.again(&self.statements.resend, endpoint, id, now).await
     }
 
     async fn next_due(&self) -> Result<Option<SystemTime>, OutboxError> {

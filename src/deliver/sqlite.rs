@@ -293,6 +293,38 @@ impl SqliteOutbox {
         .await
     }
 
+    /// Makes the job pending again, due at `now`, if its state is in `states` (an SQL list).
+    async fn again(
+        &self,
+        endpoint: &str,
+        id: &str,
+        now: SystemTime,
+        states: &'static str,
+    ) -> Result<bool, OutboxError> {
+        let (endpoint, id) = (endpoint.to_owned(), id.to_owned());
+        let changed = self
+            .with(move |connection| {
+                let changed = connection
+                    .execute(
+                        &format!(
+                            "UPDATE hookwire_outbox SET state = 'pending', next_at = ?3,
+                                 lease_until = NULL,
+                                 round_start = (SELECT COUNT(*) FROM hookwire_attempts
+                                                WHERE endpoint = ?1 AND id = ?2)
+                             WHERE endpoint = ?1 AND id = ?2 AND state IN {states}"
+                        ),
+                        params![endpoint, id, millis(now)],
+                    )
+                    .map_err(store)?;
+                Ok(changed == 1)
+            })
+            .await?;
+        if changed {
+            self.wakeup.wake();
+        }
+        Ok(changed)
+    }
+
     async fn with<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, OutboxError> + Send + 'static,
@@ -621,6 +653,12 @@ impl Outbox for SqliteOutbox {
             None => (None, None),
         };
         let limit = i64::try_from(query.max()).unwrap_or(i64::MAX);
+        let endpoint = query.wanted_endpoint().map(str::to_owned);
+        let event_type = query.wanted_event_type().map(str::to_owned);
+        let (since, before) = (
+            query.enqueued_since().map(millis),
+            query.enqueued_before().map(millis),
+        );
         self.with(move |connection| {
             let mut select = connection
                 .prepare(
@@ -629,17 +667,34 @@ impl Outbox for SqliteOutbox {
                      FROM hookwire_outbox
                      WHERE (?1 IS NULL OR state = ?1)
                        AND (?2 IS NULL OR (endpoint, id) > (?2, ?3))
+                       AND (?5 IS NULL OR endpoint = ?5)
+                       AND (?6 IS NULL OR event_type = ?6)
+                       AND (?7 IS NULL OR enqueued_at >= ?7)
+                       AND (?8 IS NULL OR enqueued_at < ?8)
                      ORDER BY endpoint, id LIMIT ?4",
                 )
                 .map_err(store)?;
+            let filters = (endpoint, event_type, since, before);
             let rows: Vec<_> = select
-                .query_map(params![state, after_endpoint, after_id, limit], |row| {
-                    Ok((
-                        job(row, 0, 7)?,
-                        row.get::<_, String>(5)?,
-                        row.get::<_, i64>(6)?,
-                    ))
-                })
+                .query_map(
+                    params![
+                        state,
+                        after_endpoint,
+                        after_id,
+                        limit,
+                        filters.0,
+                        filters.1,
+                        filters.2,
+                        filters.3
+                    ],
+                    |row| {
+                        Ok((
+                            job(row, 0, 7)?,
+                            row.get::<_, String>(5)?,
+                            row.get::<_, i64>(6)?,
+                        ))
+                    },
+                )
                 .map_err(store)?
                 .collect::<Result<_, _>>()
                 .map_err(store)?;
@@ -691,23 +746,12 @@ impl Outbox for SqliteOutbox {
         id: &str,
         now: SystemTime,
     ) -> Result<bool, OutboxError> {
-        let (endpoint, id) = (endpoint.to_owned(), id.to_owned());
-        let changed = self.with(move |connection| {
-            let changed = connection
-                .execute(
-                    "UPDATE hookwire_outbox SET state = 'pending', next_at = ?3, lease_until = NULL,
-                         round_start = (SELECT COUNT(*) FROM hookwire_attempts WHERE endpoint = ?1 AND id = ?2)
-                     WHERE endpoint = ?1 AND id = ?2 AND state IN ('dead', 'gone')",
-                    params![endpoint, id, millis(now)],
-                )
-                .map_err(store)?;
-            Ok(changed == 1)
-        })
-        .await?;
-        if changed {
-            self.wakeup.wake();
-        }
-        Ok(changed)
+        self.again(endpoint, id, now, "('dead', 'gone')").await
+    }
+
+    async fn resend(&self, endpoint: &str, id: &str, now: SystemTime) -> Result<bool, OutboxError> {
+        self.again(endpoint, id, now, "('dead', 'gone', 'delivered')")
+            .await
     }
 
     async fn next_due(&self) -> Result<Option<SystemTime>, OutboxError> {
