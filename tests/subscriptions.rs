@@ -276,6 +276,16 @@ async fn operations<S: Outbox>(store: &S) {
         ["m10", "m11", "m20"]
     );
     assert_eq!(store.recover("a", at(150), at(300)).await.unwrap(), 0);
+    // Payloads go before the attempt log: b's delivered m21 (finished at 60) loses its body,
+    // keeps its entry; the dead-lettered ones keep theirs (a redrive needs them).
+    assert_eq!(store.purge_payloads(at(61)).await.unwrap(), 1);
+    assert_eq!(store.purge_payloads(at(61)).await.unwrap(), 0);
+    let entries = store.list(&ListQuery::new().endpoint("b")).await.unwrap();
+    let m21 = entries.iter().find(|e| e.job.payload.id == "m21").unwrap();
+    assert!(m21.job.payload.body.is_empty() && m21.state == State::Delivered);
+    let m20 = entries.iter().find(|e| e.job.payload.id == "m20").unwrap();
+    assert_eq!(&m20.job.payload.body[..], b"{}");
+    assert_eq!(store.count(None).await.unwrap(), 6);
 }
 
 #[tokio::test]

@@ -307,6 +307,7 @@ impl<O: Outbox + ?Sized + 'static> Processor<O> {
             retention: self.retention,
             queue: "inbox",
             parked: None,
+            payloads: None,
         };
         let (store, router, clock, backoff, timeout) = (
             self.inbox.store.clone(),

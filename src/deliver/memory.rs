@@ -578,6 +578,21 @@ impl Outbox for MemoryOutbox {
         Ok(purged.len())
     }
 
+    async fn purge_payloads(&self, finished_before: SystemTime) -> Result<usize, OutboxError> {
+        let mut rows = self.rows();
+        let mut emptied = 0;
+        for row in rows.rows.values_mut() {
+            if matches!(row.state, State::Delivered | State::Gone)
+                && row.finished_at.is_some_and(|at| at < finished_before)
+                && !row.job.payload.body.is_empty()
+            {
+                row.job.payload.body = bytes::Bytes::new();
+                emptied += 1;
+            }
+        }
+        Ok(emptied)
+    }
+
     async fn redrive(
         &self,
         endpoint: &str,

@@ -445,6 +445,14 @@ pub trait Outbox: Send + Sync {
     /// `finished_before`; returns how many. Dead-lettered jobs stay, waiting for a redrive.
     async fn purge(&self, finished_before: SystemTime) -> Result<usize, OutboxError>;
 
+    /// Empties the bodies of the delivered and gone jobs that finished before
+    /// `finished_before`, keeping the jobs and their attempts: payloads can be kept for a
+    /// shorter time than the attempt log. Returns how many. The default empties nothing.
+    async fn purge_payloads(&self, finished_before: SystemTime) -> Result<usize, OutboxError> {
+        let _ = finished_before;
+        Ok(0)
+    }
+
     /// Makes a dead-lettered or gone job pending again, due at `now`, with the schedule
     /// starting over (its history kept); `false` if there is no such job or it is not finished
     /// that way.

@@ -700,6 +700,18 @@ impl Outbox for PostgresOutbox {
         Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
     }
 
+    async fn purge_payloads(&self, finished_before: SystemTime) -> Result<usize, OutboxError> {
+        let done = sqlx::query(&self.schema.sql(
+            "UPDATE {schema}.hookwire_outbox SET body = ''::bytea
+             WHERE state IN ('delivered', 'gone') AND finished_at < $1 AND octet_length(body) > 0",
+        ))
+        .bind(timestamp(finished_before))
+        .execute(&self.pool)
+        .await
+        .map_err(store)?;
+        Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+    }
+
     async fn redrive(
         &self,
         endpoint: &str,

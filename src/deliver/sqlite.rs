@@ -740,6 +740,20 @@ impl Outbox for SqliteOutbox {
         .await
     }
 
+    async fn purge_payloads(&self, finished_before: SystemTime) -> Result<usize, OutboxError> {
+        let before = millis(finished_before);
+        self.with(move |connection| {
+            connection
+                .execute(
+                    "UPDATE hookwire_outbox SET body = x''
+                     WHERE state IN ('delivered', 'gone') AND next_at < ?1 AND length(body) > 0",
+                    params![before],
+                )
+                .map_err(store)
+        })
+        .await
+    }
+
     async fn redrive(
         &self,
         endpoint: &str,

@@ -47,6 +47,7 @@ pub struct Worker<O, C, D> {
     idle: Duration,
     grace: Duration,
     retention: Option<Duration>,
+    payloads: Option<Duration>,
 }
 
 /// What a worker calls when it disables an endpoint.
@@ -134,6 +135,7 @@ where
             idle: Duration::from_secs(5),
             grace: Duration::from_secs(20),
             retention: Some(Duration::from_secs(30 * 24 * 60 * 60)),
+            payloads: None,
         }
     }
 
@@ -143,6 +145,15 @@ where
     #[must_use]
     pub fn retention(mut self, keep: Duration) -> Self {
         self.retention = Some(keep);
+        self
+    }
+
+    /// How long delivered and gone jobs keep their bodies, when that is shorter than the
+    /// [`retention`](Worker::retention): the attempt log stays for the retention, the
+    /// payloads (which may hold personal data) go sooner. Kept as long as the jobs unless set.
+    #[must_use]
+    pub fn keep_payloads(mut self, keep: Duration) -> Self {
+        self.payloads = Some(keep);
         self
     }
 
@@ -261,6 +272,7 @@ where
             idle: self.idle,
             grace: self.grace,
             retention: self.retention,
+            payloads: self.payloads,
             queue: "outbox",
             parked: Some(health.parked()),
         };
@@ -299,6 +311,8 @@ pub(crate) struct Drain {
     pub(crate) idle: Duration,
     pub(crate) grace: Duration,
     pub(crate) retention: Option<Duration>,
+    /// How long finished jobs keep their bodies, when shorter than the retention.
+    pub(crate) payloads: Option<Duration>,
     /// What the queue is called in reports: `outbox` or `inbox`.
     #[cfg_attr(not(any(feature = "tracing", feature = "metrics")), allow(dead_code))]
     pub(crate) queue: &'static str,
@@ -349,6 +363,14 @@ pub(crate) async fn drain<O, F, Fut>(
                     // A failed purge is tried again at the next hour.
                     if let Err(error) = outbox.purge(cutoff).await {
                         crate::observe::store_failed("purge", &error);
+                    }
+                }
+                let payloads = settings.payloads.filter(|payloads| *payloads < keep);
+                if let Some(cutoff) =
+                    payloads.and_then(|payloads| clock.now().checked_sub(payloads))
+                {
+                    if let Err(error) = outbox.purge_payloads(cutoff).await {
+                        crate::observe::store_failed("purge_payloads", &error);
                     }
                 }
             }
