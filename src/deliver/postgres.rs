@@ -16,7 +16,7 @@ use super::outbox::{
     Entry, HELD_RECHECK, Job, Lease, ListQuery, Next, Outbox, OutboxError, Sequence, State,
 };
 use super::outcome::{Attempt, parse_kind};
-use super::subscription::{Published, Stored, Subscription, Subscriptions, string_list, wants};
+use super::subscription::{Published, Stored, Subscription, Subscriptions, lines, wants};
 use super::wakeup::Wakeup;
 use crate::postgres::Schema;
 
@@ -886,12 +886,7 @@ impl PostgresOutbox {
         for row in &rows {
             let types: String = row.try_get("event_types").map_err(store)?;
             let subscribed: String = row.try_get("channels").map_err(store)?;
-            if wants(
-                &string_list(&types),
-                &string_list(&subscribed),
-                event_type,
-                channels,
-            ) {
+            if wants(lines(&types), lines(&subscribed), event_type, channels) {
                 let id: String = row.try_get("id").map_err(store)?;
                 if row.try_get::<bool, _>("ordered").map_err(store)? {
                     ordered.push(id.clone());

@@ -20,7 +20,7 @@ use super::outbox::{
 };
 use super::outcome::{Attempt, parse_kind};
 use super::subscription::{
-    Published, Stored, Subscription, Subscriptions, Unreadable, string_list,
+    Published, Stored, Subscription, Subscriptions, Unreadable, lines, wants,
 };
 use super::wakeup::Wakeup;
 
@@ -261,6 +261,7 @@ impl SqliteOutbox {
                 .busy_timeout(Duration::from_secs(5))
                 .map_err(store)?;
             prepare(&mut connection).map_err(store)?;
+            register_wants(&connection).map_err(store)?;
             let synchronous = match durability {
                 Durability::Full => "FULL",
                 Durability::Normal => "NORMAL",
@@ -850,6 +851,31 @@ impl Outbox for SqliteOutbox {
     }
 }
 
+/// Registers `hookwire_wants(event_types, channels, event_type, published_channels)`: whether
+/// an endpoint's patterns and channels (one per line) take a message of `event_type` published
+/// on `published_channels` (one per line). `publish` matches every endpoint inside SQLite with
+/// it, in one statement.
+fn register_wants(connection: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    connection.create_scalar_function(
+        "hookwire_wants",
+        4,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |context| {
+            let text = |n| -> rusqlite::Result<&str> {
+                Ok(context.get_raw(n).as_str_or_null()?.unwrap_or(""))
+            };
+            let published: Vec<&str> = lines(text(3)?).collect();
+            Ok(wants(
+                lines(text(0)?),
+                lines(text(1)?),
+                text(2)?,
+                &published,
+            ))
+        },
+    )
+}
+
 /// The columns a subscription is kept in.
 const ENDPOINT_COLUMNS: &str = "id, owner, url, keys, event_types, channels, headers, description,
     metadata, rate_limit, max_in_flight, ordered, disabled_at, disabled_reason";
@@ -890,15 +916,17 @@ fn endpoints(
     Ok(subscriptions)
 }
 
+/// Adds a job, unless one with its (endpoint, id) is there: endpoint, id, event type, content
+/// type, body, due time, sequence key and number.
+const INSERT_JOB: &str = "INSERT OR IGNORE INTO hookwire_outbox
+    (endpoint, id, event_type, content_type, body, state, next_at, seq_key, seq_number,
+     enqueued_at)
+    VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8, ?6)";
+
 /// Adds a job for `endpoint` due at `at`, unless it is there.
 fn insert_job(connection: &Connection, job: &Job, at: SystemTime) -> Result<usize, OutboxError> {
     connection
-        .prepare_cached(
-            "INSERT OR IGNORE INTO hookwire_outbox
-             (endpoint, id, event_type, content_type, body, state, next_at,
-              seq_key, seq_number, enqueued_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8, ?6)",
-        )
+        .prepare_cached(INSERT_JOB)
         .and_then(|mut insert| {
             insert.execute(params![
                 job.endpoint,
@@ -1110,51 +1138,77 @@ impl Subscriptions for SqliteOutbox {
                 if new == 0 {
                     return Ok(Published::new(Vec::new(), true));
                 }
-                let event_type = payload.event_type.as_deref().unwrap_or("");
-                let mut wanted = Vec::new();
-                {
-                    let mut select = transaction
-                        .prepare_cached(
-                            "SELECT id, event_types, channels, ordered, next_number
-                             FROM hookwire_endpoints
-                             WHERE owner = ?1 AND disabled_at IS NULL ORDER BY id",
-                        )
-                        .map_err(store)?;
-                    let mut rows = select.query(params![owner]).map_err(store)?;
-                    while let Some(row) = rows.next().map_err(store)? {
-                        let list = |n: usize| -> rusqlite::Result<Vec<String>> {
-                            Ok(string_list(&row.get::<_, String>(n)?))
-                        };
-                        let (types, subscribed) = (list(1).map_err(store)?, list(2).map_err(store)?);
-                        if super::subscription::wants(&types, &subscribed, event_type, &channels) {
-                            let ordered: bool = row.get(3).map_err(store)?;
-                            let next: i64 = row.get(4).map_err(store)?;
-                            wanted.push((row.get::<_, String>(0).map_err(store)?, ordered.then_some(next)));
-                        }
-                    }
-                }
-                for (endpoint, number) in &wanted {
-                    let mut job = Job::new(endpoint.clone(), payload.clone());
-                    if let Some(number) = number {
-                        job = job.in_sequence(Sequence::new(
-                            super::memory::ORDERED_KEY,
-                            u64::try_from(*number).unwrap_or(0),
-                        ));
-                        transaction
-                            .prepare_cached(
-                                "UPDATE hookwire_endpoints SET next_number = next_number + 1
-                                 WHERE id = ?1",
-                            )
-                            .and_then(|mut bump| bump.execute(params![endpoint]))
+                let content_type = payload
+                    .content_type
+                    .to_str()
+                    .unwrap_or("application/octet-stream");
+                let published_channels = channels.join("\n");
+                // Every endpoint that keeps no order, matched and queued in one statement.
+                let mut endpoints = transaction
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO hookwire_outbox
+                         (endpoint, id, event_type, content_type, body, state, next_at,
+                          enqueued_at)
+                         SELECT e.id, ?2, ?3, ?4, ?5, 'pending', ?6, ?6 FROM hookwire_endpoints e
+                         WHERE e.owner = ?1 AND e.disabled_at IS NULL AND NOT e.ordered
+                           AND hookwire_wants(e.event_types, e.channels, COALESCE(?3, ''), ?7)
+                         RETURNING endpoint",
+                    )
+                    .and_then(|mut insert| {
+                        insert
+                            .query_map(
+                                params![
+                                    owner,
+                                    payload.id,
+                                    payload.event_type,
+                                    content_type,
+                                    &payload.body[..],
+                                    millis(now),
+                                    published_channels
+                                ],
+                                |row| row.get::<_, String>(0),
+                            )?
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                    .map_err(store)?;
+                // The ordered ones, each numbered.
+                let ordered: Vec<(String, i64)> = transaction
+                    .prepare_cached(
+                        "UPDATE hookwire_endpoints SET next_number = next_number + 1
+                         WHERE owner = ?1 AND disabled_at IS NULL AND ordered
+                           AND hookwire_wants(event_types, channels, COALESCE(?2, ''), ?3)
+                         RETURNING id, next_number - 1",
+                    )
+                    .and_then(|mut number| {
+                        number
+                            .query_map(
+                                params![owner, payload.event_type, published_channels],
+                                |row| Ok((row.get(0)?, row.get(1)?)),
+                            )?
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                    .map_err(store)?;
+                if !ordered.is_empty() {
+                    let mut insert = transaction.prepare_cached(INSERT_JOB).map_err(store)?;
+                    for (endpoint, number) in ordered {
+                        insert
+                            .execute(params![
+                                endpoint,
+                                payload.id,
+                                payload.event_type,
+                                content_type,
+                                &payload.body[..],
+                                millis(now),
+                                super::memory::ORDERED_KEY,
+                                number
+                            ])
                             .map_err(store)?;
+                        endpoints.push(endpoint);
                     }
-                    insert_job(&transaction, &job, now)?;
                 }
+                endpoints.sort_unstable();
                 transaction.commit().map_err(store)?;
-                Ok(Published::new(
-                    wanted.into_iter().map(|(endpoint, _)| endpoint).collect(),
-                    false,
-                ))
+                Ok(Published::new(endpoints, false))
             })
             .await?;
         if !published.endpoints.is_empty() {

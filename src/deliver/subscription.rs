@@ -456,7 +456,12 @@ impl Subscription {
     /// Whether a message of `event_type` published on `channels` is for this endpoint (its
     /// status aside).
     pub fn wants(&self, event_type: &str, channels: &[String]) -> bool {
-        wants(&self.event_types, &self.channels, event_type, channels)
+        wants(
+            self.event_types.iter().map(String::as_str),
+            self.channels.iter().map(String::as_str),
+            event_type,
+            channels,
+        )
     }
 
     /// Where and how to deliver at `now`: the URL, the keys that sign at `now`, the headers
@@ -496,26 +501,34 @@ impl Subscription {
     }
 }
 
-/// Whether a message of `event_type` on `channels` matches these patterns and channels.
-pub(crate) fn wants(
-    patterns: &[String],
-    subscribed: &[String],
+/// Whether a message of `event_type` on `channels` matches these patterns and subscribed
+/// channels (none of either: any).
+pub(crate) fn wants<'a, 'c, C: AsRef<str> + 'c>(
+    patterns: impl IntoIterator<Item = &'a str>,
+    subscribed: impl IntoIterator<Item = &'a str>,
     event_type: &str,
-    channels: &[String],
+    channels: &'c [C],
 ) -> bool {
-    let type_matches = patterns.is_empty()
-        || patterns
-            .iter()
-            .any(|pattern| match pattern.strip_suffix('*') {
-                Some(prefix) => event_type.starts_with(prefix),
-                None => pattern == event_type,
-            });
-    let channel_matches =
-        subscribed.is_empty() || channels.iter().any(|channel| subscribed.contains(channel));
+    let mut patterns = patterns.into_iter().peekable();
+    let type_matches = patterns.peek().is_none()
+        || patterns.any(|pattern| match pattern.strip_suffix('*') {
+            Some(prefix) => event_type.starts_with(prefix),
+            None => pattern == event_type,
+        });
+    let mut subscribed = subscribed.into_iter().peekable();
+    let channel_matches = subscribed.peek().is_none()
+        || subscribed.any(|wanted| channels.iter().any(|channel| channel.as_ref() == wanted));
     type_matches && channel_matches
 }
 
-/// A subscription as the database stores keep it: text and numbers, the lists as JSON.
+/// The entries of a list stored one per line (patterns and channels hold no line breaks).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn lines(text: &str) -> impl Iterator<Item = &str> {
+    text.split('\n').filter(|line| !line.is_empty())
+}
+
+/// A subscription as the database stores keep it: text and numbers; patterns and channels one
+/// per line (publish matches them without parsing), keys, headers and metadata as JSON.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[derive(Debug)]
 pub(crate) struct Stored {
@@ -548,12 +561,6 @@ fn epoch_millis(time: SystemTime) -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// The JSON list of strings in `text`; empty when it is not one.
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) fn string_list(text: &str) -> Vec<String> {
-    serde_json::from_str(text).unwrap_or_default()
-}
-
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 impl Stored {
     /// `subscription` as stored.
@@ -577,8 +584,8 @@ impl Stored {
             owner: subscription.owner.clone(),
             url: subscription.url.to_string(),
             keys: serde_json::Value::Array(keys).to_string(),
-            event_types: serde_json::json!(subscription.event_types).to_string(),
-            channels: serde_json::json!(subscription.channels).to_string(),
+            event_types: subscription.event_types.join("\n"),
+            channels: subscription.channels.join("\n"),
             headers: serde_json::json!(headers).to_string(),
             description: subscription.description.clone(),
             metadata: serde_json::json!(subscription.metadata).to_string(),
@@ -620,9 +627,9 @@ impl Stored {
             Subscription::new(self.id.clone(), self.owner.clone(), &self.url, first)
                 .map_err(|_| unreadable("url"))?
                 .with_keys(active)
-                .event_types(string_list(&self.event_types))
+                .event_types(lines(&self.event_types))
                 .map_err(|_| unreadable("event_types"))?
-                .channels(string_list(&self.channels))
+                .channels(lines(&self.channels))
                 .map_err(|_| unreadable("channels"))?
                 .description(self.description.clone())
                 .ordered(self.ordered);
@@ -890,18 +897,26 @@ mod tests {
 
     #[test]
     fn patterns_take_exact_types_and_prefixes_and_channels_narrow_them() {
-        let patterns = vec!["transfer.*".to_owned(), "account.closed".to_owned()];
+        let wants = |patterns: &[&str], subscribed: &[&str], ty: &str, channels: &[&str]| {
+            let channels: Vec<String> = channels.iter().map(|c| (*c).to_owned()).collect();
+            wants(
+                patterns.iter().copied(),
+                subscribed.iter().copied(),
+                ty,
+                &channels,
+            )
+        };
+        let patterns = ["transfer.*", "account.closed"];
         assert!(wants(&patterns, &[], "transfer.settled", &[]));
         assert!(wants(&patterns, &[], "transfer.", &[]));
         assert!(!wants(&patterns, &[], "transfers.settled", &[]));
         assert!(wants(&patterns, &[], "account.closed", &[]));
         assert!(!wants(&patterns, &[], "account.closed.late", &[]));
-        assert!(wants(&["*".to_owned()], &[], "anything", &[]));
-        assert!(wants(&[], &[], "anything", &["eu".to_owned()]));
-        let eu = vec!["eu".to_owned()];
-        assert!(!wants(&[], &eu, "x", &[]));
-        assert!(!wants(&[], &eu, "x", &["us".to_owned()]));
-        assert!(wants(&[], &eu, "x", &["us".to_owned(), "eu".to_owned()]));
+        assert!(wants(&["*"], &[], "anything", &[]));
+        assert!(wants(&[], &[], "anything", &["eu"]));
+        assert!(!wants(&[], &["eu"], "x", &[]));
+        assert!(!wants(&[], &["eu"], "x", &["us"]));
+        assert!(wants(&[], &["eu"], "x", &["us", "eu"]));
     }
 
     #[test]
