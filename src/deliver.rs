@@ -15,7 +15,7 @@
 //! # Sending webhooks as a service
 //!
 //! A SaaS whose customers register endpoints keeps them beside its jobs, in the same store
-//! ([`MemoryOutbox`], `SqliteOutbox`), through [`Subscriptions`]:
+//! ([`MemoryOutbox`], `SqliteOutbox`, `PostgresOutbox`), through [`Subscriptions`]:
 //!
 //! - **Registering.** A [`Subscription`] names its endpoint, its owner (the customer), the URL,
 //!   a signing key (a `whsec_` secret for `v1`, or a `whsk_` key for `v1a` with the `ed25519`
@@ -24,7 +24,8 @@
 //!   and whether its messages go one at a time in order. [`Subscriptions::save`] registers or
 //!   updates it; [`Subscriptions::subscriptions`] lists an owner's, page by page.
 //! - **Publishing.** [`Subscriptions::publish`] queues one delivery for each of the owner's
-//!   enabled endpoints that wants the message, in one transaction, once per message id.
+//!   enabled endpoints that wants the message, in one transaction, once per message id;
+//!   `PostgresOutbox::publish_in` does it in the application's own transaction.
 //! - **Rotating keys.** [`Subscription::rotate`] adds a key and keeps the current ones signing
 //!   beside it for a grace period ([`ROTATION_GRACE`], a day), so that a receiver verifies with
 //!   either until it has switched; save the subscription, and the next attempt signs with both.
@@ -36,10 +37,13 @@
 //!   and probes with one attempt now and then ([`Worker::circuit_breaker`]); after 5 days of
 //!   failing without a success it is disabled ([`Worker::disable_after`]) and
 //!   [`Worker::on_disabled`] is called, for the application to tell the owner.
-//! - **Replay.** Enable an endpoint again with [`Subscriptions::enable`], and resend what it
-//!   missed with [`Outbox::redrive`]; list its messages with [`Outbox::list`].
+//! - **Replay.** List an endpoint's messages with [`Outbox::list`] and
+//!   [`ListQuery::endpoint`] (by state, event type and time too); send one again with
+//!   [`Outbox::resend`]; enable an endpoint again with [`Subscriptions::enable`] and send
+//!   everything it missed since a time with [`Outbox::recover`].
 //! - **Retention.** The worker purges delivered messages and their attempts after its
-//!   [`retention`](Worker::retention) (30 days), and forgets their ids with them.
+//!   [`retention`](Worker::retention) (30 days), and forgets their ids with them; with
+//!   [`keep_payloads`](Worker::keep_payloads), bodies go sooner than the attempt log.
 //!
 //! # Scaling out
 //!

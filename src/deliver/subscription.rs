@@ -712,8 +712,8 @@ pub trait Subscriptions: Send + Sync {
     async fn disable(&self, id: &str, reason: &str, now: SystemTime) -> Result<bool, OutboxError>;
 
     /// Lets deliveries to `id` go again, its failure history forgotten; whether it was
-    /// disabled. What it missed while disabled is dead-lettered: resend it with
-    /// [`Outbox::redrive`](super::Outbox::redrive).
+    /// disabled. What it missed while disabled is dead-lettered: send it with
+    /// [`Outbox::recover`](super::Outbox::recover).
     async fn enable(&self, id: &str) -> Result<bool, OutboxError>;
 
     /// Health bookkeeping for workers: with `Some(now)`, notes that `id` failed at `now` and
