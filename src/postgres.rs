@@ -127,6 +127,17 @@ CREATE TABLE {schema}.hookwire_published (
 );
 ",
     ),
+    (
+        6,
+        "
+-- A published message's body is stored once, with its id; its jobs point at it.
+ALTER TABLE {schema}.hookwire_published ADD COLUMN body bytea;
+ALTER TABLE {schema}.hookwire_outbox ADD COLUMN message_owner text;
+-- What purging reads to find whether a message still has jobs.
+CREATE INDEX hookwire_outbox_message ON {schema}.hookwire_outbox (id, message_owner)
+    WHERE message_owner IS NOT NULL;
+",
+    ),
 ];
 
 /// A schema name that is not a plain SQL identifier.

@@ -288,10 +288,79 @@ async fn operations<S: Outbox>(store: &S) {
     assert_eq!(store.count(None).await.unwrap(), 6);
 }
 
+/// A published message is stored once and read by each of its jobs; its body goes with
+/// `purge_payloads` only when every one of its jobs finished before the cutoff, and the message
+/// with `purge` when the last of its jobs goes.
+async fn published_bodies<S: Subscriptions + Outbox>(store: &S) {
+    use hookwire::deliver::ListQuery;
+    for endpoint in ["x", "y", "z"] {
+        let s = Subscription::new(
+            endpoint,
+            "acme",
+            "https://acme.example/",
+            Secret::generate(),
+        )
+        .unwrap();
+        store.save(&s).await.unwrap();
+    }
+    let body = "a body of some size ".repeat(100);
+    let payload = Payload::json("big", "t", body.clone());
+    assert_eq!(
+        store
+            .publish("acme", &payload, &[], at(0))
+            .await
+            .unwrap()
+            .endpoints,
+        ["x", "y", "z"]
+    );
+    let leased = store
+        .lease(at(1), 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(leased.len(), 3);
+    assert!(
+        leased.iter().all(|lease| lease.job.payload == payload),
+        "each job reads the body"
+    );
+    for lease in leased.iter().filter(|lease| lease.job.endpoint != "z") {
+        store.finish(lease, State::Delivered, at(10)).await.unwrap();
+    }
+    // z still pending: its body must stay.
+    store.purge_payloads(at(20)).await.unwrap();
+    let bodies = |entries: Vec<hookwire::deliver::Entry>| -> Vec<(String, usize)> {
+        entries
+            .into_iter()
+            .map(|e| (e.job.endpoint, e.job.payload.body.len()))
+            .collect()
+    };
+    let pending = bodies(
+        store
+            .list(&ListQuery::new().state(State::Pending))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(pending, [("z".to_owned(), body.len())]);
+    let z = leased
+        .iter()
+        .find(|lease| lease.job.endpoint == "z")
+        .unwrap();
+    store.finish(z, State::Delivered, at(15)).await.unwrap();
+    assert!(store.purge_payloads(at(20)).await.unwrap() > 0);
+    let all = bodies(store.list(&ListQuery::new()).await.unwrap());
+    assert!(all.iter().all(|(_, len)| *len == 0), "{all:?}");
+    assert_eq!(all.len(), 3, "the jobs and their history stay");
+    // Purged with its jobs, the message is forgotten: publishing the id again queues anew.
+    assert_eq!(store.purge(at(20)).await.unwrap(), 3);
+    let again = store.publish("acme", &payload, &[], at(30)).await.unwrap();
+    assert!(!again.duplicate);
+    assert_eq!(again.endpoints.len(), 3);
+}
+
 #[tokio::test]
 async fn the_memory_store_keeps_the_registry_contract() {
     contract(&MemoryOutbox::new()).await;
     operations(&MemoryOutbox::new()).await;
+    published_bodies(&MemoryOutbox::new()).await;
 }
 
 #[tokio::test]
@@ -302,6 +371,7 @@ async fn the_sqlite_store_keeps_the_registry_contract() {
     let store = SqliteOutbox::open(dir.join("registry.db")).await.unwrap();
     contract(&store).await;
     operations(&SqliteOutbox::open(dir.join("operations.db")).await.unwrap()).await;
+    published_bodies(&SqliteOutbox::open(dir.join("bodies.db")).await.unwrap()).await;
     // And it is all still there after a reopen.
     let reopened = SqliteOutbox::open(dir.join("registry.db")).await.unwrap();
     assert_eq!(
@@ -331,6 +401,11 @@ async fn the_postgres_store_keeps_the_registry_contract() {
     let store = PostgresOutbox::new(pool.clone()).schema(&schema).unwrap();
     store.migrate().await.unwrap();
     operations(&store).await;
+    common::services::drop_schema(&pool, &schema).await;
+    let schema = common::services::unique_name("bodies");
+    let store = PostgresOutbox::new(pool.clone()).schema(&schema).unwrap();
+    store.migrate().await.unwrap();
+    published_bodies(&store).await;
     common::services::drop_schema(&pool, &schema).await;
 }
 

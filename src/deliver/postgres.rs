@@ -46,6 +46,11 @@ const IN_TURN: &str = "(o.seq_key IS NULL OR o.seq_number <= coalesce(
     (SELECT s.next FROM {schema}.hookwire_sequences s
      WHERE s.endpoint = o.endpoint AND s.key = o.seq_key), 1))";
 
+/// A job's body: its own, or its published message's, stored once for all its endpoints.
+const BODY_OF: &str = "CASE WHEN {job}.message_owner IS NULL THEN {job}.body ELSE
+    (SELECT p.body FROM {schema}.hookwire_published p
+     WHERE p.owner = {job}.message_owner AND p.id = {job}.id) END AS body";
+
 /// After a job `$1` finishes in state `$4` (`NULL` while it is still pending) at `$5`, lets the
 /// jobs of its key (`$13`) after its number (`$14`) go, and makes the next one (set aside, or
 /// due within the recheck time) due at `$5`. Used inside a statement that has a `job` CTE
@@ -70,6 +75,8 @@ impl Statements {
                 &text
                     .replace("{in_turn}", IN_TURN)
                     .replace("{advance}", ADVANCE)
+                    .replace("{body_of_j}", &BODY_OF.replace("{job}", "j"))
+                    .replace("{body_of_o}", &BODY_OF.replace("{job}", "o"))
                     .replace(
                         "{recheck}",
                         &format!("interval '{} seconds'", HELD_RECHECK.as_secs()),
@@ -106,7 +113,7 @@ impl Statements {
                        ORDER BY next_at LIMIT $3
                        FOR UPDATE SKIP LOCKED) due
                  WHERE j.endpoint = due.endpoint AND j.id = due.id
-                 RETURNING j.endpoint, j.id, j.event_type, j.content_type, j.body, j.token,
+                 RETURNING j.endpoint, j.id, j.event_type, j.content_type, {body_of_j}, j.token,
                      (SELECT count(*) FROM {schema}.hookwire_attempts a
                       WHERE a.endpoint = j.endpoint AND a.id = j.id) - j.round_start,
                      j.seq_key, j.seq_number, j.enqueued_at"),
@@ -158,9 +165,9 @@ impl Statements {
                      (SELECT count(*) FROM advanced) AS advanced,
                      (SELECT count(*) FROM (SELECT pg_notify($12, '') FROM advanced) n)
                          AS notified"),
-            list: sql("SELECT endpoint, id, event_type, content_type, body, state, next_at,
+            list: sql("SELECT endpoint, id, event_type, content_type, {body_of_o}, state, next_at,
                      finished_at, seq_key, seq_number
-                 FROM {schema}.hookwire_outbox
+                 FROM {schema}.hookwire_outbox o
                  WHERE ($1::text IS NULL OR state = $1)
                    AND ($2::text IS NULL OR (endpoint, id) > ($2, $3))
                    AND ($5::text IS NULL OR endpoint = $5)
@@ -174,9 +181,7 @@ impl Statements {
                  ORDER BY endpoint, id, n"),
             count: sql("SELECT count(*) FROM {schema}.hookwire_outbox
                  WHERE $1::text IS NULL OR state = $1"),
-            purge: sql("WITH published AS (
-                     DELETE FROM {schema}.hookwire_published WHERE at < $1)
-                 DELETE FROM {schema}.hookwire_outbox
+            purge: sql("DELETE FROM {schema}.hookwire_outbox
                  WHERE state IN ('delivered', 'gone') AND finished_at < $1"),
             redrive: sql("WITH redriven AS (
                      UPDATE {schema}.hookwire_outbox SET state = 'pending', next_at = $3,
@@ -697,11 +702,22 @@ impl Outbox for PostgresOutbox {
             .execute(&self.pool)
             .await
             .map_err(store)?;
+        // A message goes with the last of its jobs (a second statement: it must see the first).
+        sqlx::query(&self.schema.sql(
+            "DELETE FROM {schema}.hookwire_published p
+             WHERE at < $1 AND NOT EXISTS (
+                 SELECT 1 FROM {schema}.hookwire_outbox o
+                 WHERE o.id = p.id AND o.message_owner = p.owner)",
+        ))
+        .bind(timestamp(finished_before))
+        .execute(&self.pool)
+        .await
+        .map_err(store)?;
         Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
     }
 
     async fn purge_payloads(&self, finished_before: SystemTime) -> Result<usize, OutboxError> {
-        let done = sqlx::query(&self.schema.sql(
+        let own = sqlx::query(&self.schema.sql(
             "UPDATE {schema}.hookwire_outbox SET body = ''::bytea
              WHERE state IN ('delivered', 'gone') AND finished_at < $1 AND octet_length(body) > 0",
         ))
@@ -709,7 +725,20 @@ impl Outbox for PostgresOutbox {
         .execute(&self.pool)
         .await
         .map_err(store)?;
-        Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+        // A published body goes once every job of its message finished that long ago.
+        let shared = sqlx::query(&self.schema.sql(
+            "UPDATE {schema}.hookwire_published p SET body = ''::bytea
+             WHERE at < $1 AND octet_length(body) > 0 AND NOT EXISTS (
+                 SELECT 1 FROM {schema}.hookwire_outbox o
+                 WHERE o.id = p.id AND o.message_owner = p.owner
+                   AND (o.state NOT IN ('delivered', 'gone') OR o.finished_at >= $1))",
+        ))
+        .bind(timestamp(finished_before))
+        .execute(&self.pool)
+        .await
+        .map_err(store)?;
+        let purged = own.rows_affected().saturating_add(shared.rows_affected());
+        Ok(usize::try_from(purged).unwrap_or(usize::MAX))
     }
 
     async fn redrive(
@@ -861,12 +890,14 @@ impl PostgresOutbox {
     ) -> Result<Published, OutboxError> {
         let sql = |text: &str| self.schema.sql(text);
         let new = sqlx::query(&sql(
-            "INSERT INTO {schema}.hookwire_published (owner, id, at) VALUES ($1, $2, $3)
+            "INSERT INTO {schema}.hookwire_published (owner, id, at, body)
+             VALUES ($1, $2, $3, $4)
              ON CONFLICT (owner, id) DO NOTHING",
         ))
         .bind(owner)
         .bind(&payload.id)
         .bind(timestamp(now))
+        .bind(&payload.body[..])
         .execute(&mut *connection)
         .await
         .map_err(store)?;
@@ -918,12 +949,13 @@ impl PostgresOutbox {
         sqlx::query(&sql("WITH inserted AS (
                  INSERT INTO {schema}.hookwire_outbox
                      (endpoint, id, event_type, content_type, body, next_at, seq_key,
-                      seq_number, enqueued_at)
-                 SELECT e, $2, $3, $4, $5, $6, CASE WHEN n IS NULL THEN NULL ELSE $7 END, n, $6
-                 FROM unnest($1::text[], $8::bigint[]) AS t(e, n)
+                      seq_number, enqueued_at, message_owner)
+                 SELECT e, $2, $3, $4, ''::bytea, $5, CASE WHEN n IS NULL THEN NULL ELSE $6 END,
+                     n, $5, $9
+                 FROM unnest($1::text[], $7::bigint[]) AS t(e, n)
                  ON CONFLICT (endpoint, id) DO NOTHING
                  RETURNING 1)
-             SELECT pg_notify($9, '') WHERE EXISTS (SELECT 1 FROM inserted)"))
+             SELECT pg_notify($8, '') WHERE EXISTS (SELECT 1 FROM inserted)"))
         .bind(&endpoints)
         .bind(&payload.id)
         .bind(payload.event_type.as_deref())
@@ -933,11 +965,11 @@ impl PostgresOutbox {
                 .to_str()
                 .unwrap_or("application/octet-stream"),
         )
-        .bind(&payload.body[..])
         .bind(timestamp(now))
         .bind(super::memory::ORDERED_KEY)
         .bind(&sequence)
         .bind(self.schema.channel())
+        .bind(owner)
         .execute(&mut *connection)
         .await
         .map_err(store)?;

@@ -112,6 +112,14 @@ CREATE TABLE hookwire_published (
     PRIMARY KEY (owner, id)
 );
 ",
+    "
+-- A published message's body is stored once, with its id; its jobs point at it.
+ALTER TABLE hookwire_published ADD COLUMN body BLOB;
+ALTER TABLE hookwire_outbox ADD COLUMN message_owner TEXT;
+-- What purging reads to find whether a message still has jobs.
+CREATE INDEX hookwire_outbox_message ON hookwire_outbox (id, message_owner)
+    WHERE message_owner IS NOT NULL;
+",
 ];
 
 /// Creates the tables, or brings those of an earlier version up to date.
@@ -140,10 +148,31 @@ macro_rules! in_turn {
     };
 }
 
+/// A job's body: its own, or its published message's, stored once for all its endpoints.
+macro_rules! body_of {
+    ($o:literal) => {
+        concat!(
+            "CASE WHEN ",
+            $o,
+            ".message_owner IS NULL THEN ",
+            $o,
+            ".body ELSE
+                (SELECT p.body FROM hookwire_published p
+                  WHERE p.owner = ",
+            $o,
+            ".message_owner AND p.id = ",
+            $o,
+            ".id) END"
+        )
+    };
+}
+
 /// The jobs `lease` takes: due pending ones in their turn, in order of due time, read from
 /// the `(state, next_at)` index, whatever the number of finished jobs.
 const LEASE: &str = concat!(
-    "SELECT o.endpoint, o.id, o.event_type, o.content_type, o.body, o.token,
+    "SELECT o.endpoint, o.id, o.event_type, o.content_type, ",
+    body_of!("o"),
+    ", o.token,
         (SELECT COUNT(*) FROM hookwire_attempts a
           WHERE a.endpoint = o.endpoint AND a.id = o.id) - o.round_start,
         o.seq_key, o.seq_number, o.enqueued_at
@@ -635,9 +664,14 @@ impl Outbox for SqliteOutbox {
                     params![before],
                 )
                 .map_err(store)?;
+            // A message goes with the last of its jobs.
             transaction
                 .execute(
-                    "DELETE FROM hookwire_published WHERE at < ?1",
+                    "DELETE FROM hookwire_published
+                     WHERE at < ?1 AND NOT EXISTS (
+                         SELECT 1 FROM hookwire_outbox o INDEXED BY hookwire_outbox_message
+                         WHERE o.id = hookwire_published.id
+                           AND o.message_owner = hookwire_published.owner)",
                     params![before],
                 )
                 .map_err(store)?;
@@ -662,18 +696,20 @@ impl Outbox for SqliteOutbox {
         );
         self.with(move |connection| {
             let mut select = connection
-                .prepare(
-                    "SELECT endpoint, id, event_type, content_type, body, state, next_at,
+                .prepare(concat!(
+                    "SELECT o.endpoint, o.id, o.event_type, o.content_type, ",
+                    body_of!("o"),
+                    ", o.state, o.next_at,
                             seq_key, seq_number
-                     FROM hookwire_outbox
+                     FROM hookwire_outbox o
                      WHERE (?1 IS NULL OR state = ?1)
                        AND (?2 IS NULL OR (endpoint, id) > (?2, ?3))
                        AND (?5 IS NULL OR endpoint = ?5)
                        AND (?6 IS NULL OR event_type = ?6)
                        AND (?7 IS NULL OR enqueued_at >= ?7)
                        AND (?8 IS NULL OR enqueued_at < ?8)
-                     ORDER BY endpoint, id LIMIT ?4",
-                )
+                     ORDER BY endpoint, id LIMIT ?4"
+                ))
                 .map_err(store)?;
             let filters = (endpoint, event_type, since, before);
             let rows: Vec<_> = select
@@ -744,13 +780,30 @@ impl Outbox for SqliteOutbox {
     async fn purge_payloads(&self, finished_before: SystemTime) -> Result<usize, OutboxError> {
         let before = millis(finished_before);
         self.with(move |connection| {
-            connection
+            let transaction = connection
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(store)?;
+            let own = transaction
                 .execute(
                     "UPDATE hookwire_outbox SET body = x''
                      WHERE state IN ('delivered', 'gone') AND next_at < ?1 AND length(body) > 0",
                     params![before],
                 )
-                .map_err(store)
+                .map_err(store)?;
+            // A published body goes once every job of its message finished that long ago.
+            let shared = transaction
+                .execute(
+                    "UPDATE hookwire_published SET body = x''
+                     WHERE at < ?1 AND length(body) > 0 AND NOT EXISTS (
+                         SELECT 1 FROM hookwire_outbox o INDEXED BY hookwire_outbox_message
+                         WHERE o.id = hookwire_published.id
+                           AND o.message_owner = hookwire_published.owner
+                           AND (o.state NOT IN ('delivered', 'gone') OR o.next_at >= ?1))",
+                    params![before],
+                )
+                .map_err(store)?;
+            transaction.commit().map_err(store)?;
+            Ok(own + shared)
         })
         .await
     }
@@ -1131,9 +1184,12 @@ impl Subscriptions for SqliteOutbox {
                     .map_err(store)?;
                 let new = transaction
                     .prepare_cached(
-                        "INSERT OR IGNORE INTO hookwire_published (owner, id, at) VALUES (?1, ?2, ?3)",
+                        "INSERT OR IGNORE INTO hookwire_published (owner, id, at, body)
+                         VALUES (?1, ?2, ?3, ?4)",
                     )
-                    .and_then(|mut insert| insert.execute(params![owner, payload.id, millis(now)]))
+                    .and_then(|mut insert| {
+                        insert.execute(params![owner, payload.id, millis(now), &payload.body[..]])
+                    })
                     .map_err(store)?;
                 if new == 0 {
                     return Ok(Published::new(Vec::new(), true));
@@ -1148,10 +1204,11 @@ impl Subscriptions for SqliteOutbox {
                     .prepare_cached(
                         "INSERT OR IGNORE INTO hookwire_outbox
                          (endpoint, id, event_type, content_type, body, state, next_at,
-                          enqueued_at)
-                         SELECT e.id, ?2, ?3, ?4, ?5, 'pending', ?6, ?6 FROM hookwire_endpoints e
+                          enqueued_at, message_owner)
+                         SELECT e.id, ?2, ?3, ?4, x'', 'pending', ?5, ?5, ?1
+                         FROM hookwire_endpoints e
                          WHERE e.owner = ?1 AND e.disabled_at IS NULL AND NOT e.ordered
-                           AND hookwire_wants(e.event_types, e.channels, COALESCE(?3, ''), ?7)
+                           AND hookwire_wants(e.event_types, e.channels, COALESCE(?3, ''), ?6)
                          RETURNING endpoint",
                     )
                     .and_then(|mut insert| {
@@ -1162,7 +1219,6 @@ impl Subscriptions for SqliteOutbox {
                                     payload.id,
                                     payload.event_type,
                                     content_type,
-                                    &payload.body[..],
                                     millis(now),
                                     published_channels
                                 ],
@@ -1189,7 +1245,14 @@ impl Subscriptions for SqliteOutbox {
                     })
                     .map_err(store)?;
                 if !ordered.is_empty() {
-                    let mut insert = transaction.prepare_cached(INSERT_JOB).map_err(store)?;
+                    let mut insert = transaction
+                        .prepare_cached(
+                            "INSERT OR IGNORE INTO hookwire_outbox
+                             (endpoint, id, event_type, content_type, body, state, next_at,
+                              seq_key, seq_number, enqueued_at, message_owner)
+                             VALUES (?1, ?2, ?3, ?4, x'', 'pending', ?5, ?6, ?7, ?5, ?8)",
+                        )
+                        .map_err(store)?;
                     for (endpoint, number) in ordered {
                         insert
                             .execute(params![
@@ -1197,10 +1260,10 @@ impl Subscriptions for SqliteOutbox {
                                 payload.id,
                                 payload.event_type,
                                 content_type,
-                                &payload.body[..],
                                 millis(now),
                                 super::memory::ORDERED_KEY,
-                                number
+                                number,
+                                owner
                             ])
                             .map_err(store)?;
                         endpoints.push(endpoint);
