@@ -590,3 +590,215 @@ async fn endpoints_failing_for_five_days_are_disabled_and_their_owner_told_in_fa
         .unwrap();
     assert_eq!(next.endpoints, ["failing0"]);
 }
+
+/// Each endpoint's verified message ids, with when they arrived.
+type Arrivals = HashMap<String, Vec<(String, Instant)>>;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ordered_endpoint_receives_in_publish_order_and_a_rate_limited_one_is_spaced() {
+    use std::num::NonZeroU32;
+    // "ordered": answers 500 to the first attempt of m0003, so that a later message could
+    // overtake it; "limited": 4 attempts a second.
+    let seen: Arc<Mutex<Arrivals>> = Arc::default();
+    let failed_once = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (secret_ordered, secret_limited) = (Secret::generate(), Secret::generate());
+    let address = {
+        let (seen, failed_once) = (seen.clone(), failed_once.clone());
+        let verifiers = Arc::new([
+            StandardWebhooks::new(&secret_ordered).unwrap(),
+            StandardWebhooks::new(&secret_limited).unwrap(),
+        ]);
+        serve_for_the_test(move |request: hyper::Request<hyper::body::Incoming>| {
+            let (seen, failed_once, verifiers) =
+                (seen.clone(), failed_once.clone(), verifiers.clone());
+            async move {
+                let name = request.uri().path()[1..].to_owned();
+                let (parts, body) = request.into_parts();
+                let body = body.collect().await.unwrap().to_bytes();
+                let verifier = &verifiers[usize::from(name == "limited")];
+                let Ok(verified) = verifier.verify(Inbound::new(&parts.headers, &body)) else {
+                    return respond(401, &[]);
+                };
+                let id = verified.id().unwrap_or_default().to_owned();
+                if id == "m0003"
+                    && name == "ordered"
+                    && !failed_once.swap(true, std::sync::atomic::Ordering::SeqCst)
+                {
+                    return respond(500, &[]);
+                }
+                seen.lock()
+                    .unwrap()
+                    .entry(name)
+                    .or_default()
+                    .push((id, Instant::now()));
+                respond(200, &[])
+            }
+        })
+        .await
+    };
+    let store = Arc::new(MemoryOutbox::new());
+    store
+        .save(
+            &Subscription::new(
+                "ordered",
+                "acme",
+                &format!("http://{address}/ordered"),
+                secret_ordered,
+            )
+            .unwrap()
+            .ordered(true),
+        )
+        .await
+        .unwrap();
+    store
+        .save(
+            &Subscription::new(
+                "limited",
+                "globex",
+                &format!("http://{address}/limited"),
+                secret_limited,
+            )
+            .unwrap()
+            .rate_limit(NonZeroU32::new(4).unwrap()),
+        )
+        .await
+        .unwrap();
+    let dispatcher = Dispatcher::new(HyperClient::guarded(loopback()), TokioClock)
+        .unwrap()
+        .retry(RetryPolicy::for_deliveries().backoff(Backoff::exponential(
+            Duration::from_millis(50),
+            Duration::from_millis(200),
+            10,
+        )));
+    let worker = Worker::with_destinations(store.clone(), Arc::new(dispatcher), store.clone())
+        .concurrency(16)
+        .lease_for(Duration::from_secs(20));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(worker.run(async {
+        let _ = stopped.await;
+    }));
+    for n in 0..12 {
+        let id = format!("m{n:04}");
+        store
+            .publish(
+                "acme",
+                &Payload::json(&id, "t", "{}"),
+                &[],
+                SystemTime::now(),
+            )
+            .await
+            .unwrap();
+        store
+            .publish(
+                "globex",
+                &Payload::json(&id, "t", "{}"),
+                &[],
+                SystemTime::now(),
+            )
+            .await
+            .unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let done = {
+            let seen = seen.lock().unwrap();
+            seen.get("ordered").map_or(0, Vec::len) == 12
+                && seen.get("limited").map_or(0, Vec::len) == 12
+        };
+        if done {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not delivered: {:?}",
+            seen.lock().unwrap().keys()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+    let seen = seen.lock().unwrap();
+    let order: Vec<&str> = seen["ordered"].iter().map(|(id, _)| id.as_str()).collect();
+    let published: Vec<String> = (0..12).map(|n| format!("m{n:04}")).collect();
+    assert_eq!(order, published, "in publish order, m0003's retry included");
+    assert!(failed_once.load(std::sync::atomic::Ordering::SeqCst));
+    // 12 attempts at 4 a second, the first 4 at once (a full bucket): at least 2 s.
+    let limited = &seen["limited"];
+    let spread = limited.last().unwrap().1.duration_since(limited[0].1);
+    assert!(
+        spread >= Duration::from_millis(1900),
+        "12 attempts at 4/s took only {spread:?}"
+    );
+    // Past the burst of 4, any 8 attempts in a row span at least (8 - 4) / 4 = 1 s.
+    for window in limited.windows(8) {
+        let span = window[7].1.duration_since(window[0].1);
+        assert!(
+            span >= Duration::from_millis(950),
+            "eight attempts within {span:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_worker_keeping_payloads_shorter_empties_finished_bodies_and_keeps_the_log() {
+    use hookwire::deliver::{Job, ListQuery};
+    use hookwire::testing::MockClient;
+    let store = Arc::new(MemoryOutbox::new());
+    let now = SystemTime::now();
+    store
+        .enqueue(
+            Job::new("e", Payload::json("m", "t", r#"{"card":"4242"}"#)),
+            now,
+        )
+        .await
+        .unwrap();
+    let leased = store.lease(now, 1, Duration::from_secs(30)).await.unwrap();
+    store
+        .finish(
+            &leased[0],
+            State::Delivered,
+            now.checked_sub(Duration::from_secs(7200)).unwrap(),
+        )
+        .await
+        .unwrap();
+    let worker = Worker::new(
+        store.clone(),
+        Arc::new(Dispatcher::unguarded(MockClient::new(), TokioClock)),
+        |_: &str| None,
+    )
+    .keep_payloads(Duration::from_secs(3600));
+    worker
+        .run(tokio::time::sleep(Duration::from_millis(100)))
+        .await
+        .unwrap();
+    let entries = store.list(&ListQuery::new()).await.unwrap();
+    assert_eq!(entries.len(), 1, "the job and its history stay");
+    assert!(
+        entries[0].job.payload.body.is_empty(),
+        "its body went after an hour"
+    );
+
+    // The control: a worker that keeps payloads as long as jobs leaves the body.
+    let kept = Arc::new(MemoryOutbox::new());
+    kept.enqueue(Job::new("e", Payload::json("m", "t", "{}")), now)
+        .await
+        .unwrap();
+    let leased = kept.lease(now, 1, Duration::from_secs(30)).await.unwrap();
+    kept.finish(
+        &leased[0],
+        State::Delivered,
+        now.checked_sub(Duration::from_secs(7200)).unwrap(),
+    )
+    .await
+    .unwrap();
+    Worker::new(
+        kept.clone(),
+        Arc::new(Dispatcher::unguarded(MockClient::new(), TokioClock)),
+        |_: &str| None,
+    )
+    .run(tokio::time::sleep(Duration::from_millis(100)))
+    .await
+    .unwrap();
+    let entries = kept.list(&ListQuery::new()).await.unwrap();
+    assert_eq!(&entries[0].job.payload.body[..], b"{}");
+}
