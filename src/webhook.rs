@@ -11,6 +11,12 @@
 //! | GitHub | [`GitHub`] | `X-Hub-Signature-256: sha256=<hex>` | `{body}` |
 //! | Slack | [`Slack`] | `X-Slack-Signature: v0=<hex>` | `v0:{timestamp}:{body}` |
 //! | Shopify | [`Shopify`] | `X-Shopify-Hmac-Sha256: <base64>` | `{body}` |
+//! | Zoom | [`Zoom`] | `x-zm-signature: v0=<hex>` (time in `x-zm-request-timestamp`) | `v0:{timestamp}:{body}` |
+//! | Gitea, Forgejo | [`Gitea`] | `X-Gitea-Signature: <hex>` | `{body}` |
+//! | Bitbucket | [`Bitbucket`] | `X-Hub-Signature: sha256=<hex>` | `{body}` |
+//! | Intercom | [`Intercom`] | `X-Hub-Signature: sha1=<hex>` (HMAC-SHA1) | `{body}` |
+//! | Typeform | [`Typeform`] | `Typeform-Signature: sha256=<base64>` | `{body}` |
+//! | GitLab | [`GitLab`] | `X-Gitlab-Token: <token>` (a shared token, compared in constant time; nothing is signed) | none |
 //! | anything else HMAC | [`HmacScheme`] | configurable | configurable |
 //!
 //! A [`MultiVerifier`] serves one endpoint for several providers, picking the scheme by the
@@ -37,6 +43,7 @@ mod configurable;
 mod diagnose;
 mod github;
 mod mac;
+mod presets;
 mod replay;
 #[cfg(feature = "postgres")]
 mod replay_postgres;
@@ -58,6 +65,7 @@ pub use configurable::{HmacScheme, HmacSchemeBuilder, SchemeError};
 pub use diagnose::{Diagnosis, Hint, diagnose};
 pub use github::GitHub;
 pub use mac::{Algorithm, Encoding};
+pub use presets::{Bitbucket, GitLab, Gitea, Intercom, Typeform, Zoom};
 pub use replay::{Claim, MAX_ID_LEN, MemoryReplayGuard, ReplayError, ReplayGuard, ReplayKey};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]

@@ -7,8 +7,8 @@ use std::sync::LazyLock;
 use std::time::{Duration, UNIX_EPOCH};
 
 use hookwire::webhook::{
-    GitHub, Inbound, MultiVerifier, PublicKey, Secret, Shopify, SigningKey, Slack,
-    StandardWebhooks, Stripe, Verify, diagnose,
+    GitHub, GitLab, Gitea, Inbound, Intercom, MultiVerifier, PublicKey, Secret, Shopify,
+    SigningKey, Slack, StandardWebhooks, Stripe, Typeform, Verify, Zoom, diagnose,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -28,6 +28,11 @@ static SCHEMES: LazyLock<MultiVerifier> = LazyLock::new(|| {
         .with(GitHub::new("fuzz github secret").unwrap().allow_sha1())
         .with(Slack::new("8f742231b10e8888abcd99yyyzzz85a5").unwrap())
         .with(Shopify::new("fuzz shopify secret").unwrap())
+        .with(Zoom::new("fuzz zoom token").unwrap())
+        .with(Gitea::new("fuzz gitea secret").unwrap())
+        .with(Intercom::new("fuzz intercom secret").unwrap())
+        .with(Typeform::new("fuzz typeform secret").unwrap())
+        .with(GitLab::new("fuzz gitlab token").unwrap())
 });
 
 fuzz_target!(|data: &[u8]| {

@@ -1,0 +1,265 @@
+//! Providers whose signatures are one configurable HMAC layout each: Zoom, Gitea, Bitbucket,
+//! Intercom and Typeform; and GitLab, which sends a shared token instead of a signature.
+
+use std::time::SystemTime;
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use super::scheme::{Inbound, Sign, Verify};
+use super::verify::header_str;
+use super::{
+    Algorithm, Encoding, HmacScheme, Message, SchemeError, Secret, SecretError, SecretInput,
+    SignError, Verified, VerifyError,
+};
+
+/// A provider's scheme: a newtype over [`HmacScheme`], built by `$build` from the builder.
+macro_rules! preset {
+    (
+        $(#[$docs:meta])*
+        $name:ident, $label:literal, $header:literal, $secret:literal, $expected:literal,
+        |$builder:ident| $build:expr
+    ) => {
+        $(#[$docs])*
+        #[derive(Debug, Clone)]
+        pub struct $name(HmacScheme);
+
+        impl $name {
+            #[doc = concat!("The scheme, with ", $secret, ": the text the provider shows (used byte for byte), or a [`Secret`].")]
+            ///
+            /// # Errors
+            ///
+            /// [`SecretError::Empty`] for an empty secret.
+            pub fn new<'s>(secret: impl Into<SecretInput<'s>>) -> Result<Self, SecretError> {
+                let $builder = HmacScheme::builder($header).name($label);
+                $build
+                    .build(secret)
+                    .map(|scheme| $name(scheme.expecting($expected)))
+                    .map_err(SchemeError::into_secret_error)
+            }
+
+            #[doc = concat!("Adds a secret (during a rotation), read as [`", stringify!($name), "::new`] reads it: a signature made with any of them passes. Signing uses the first.")]
+            ///
+            /// # Errors
+            ///
+            /// [`SecretError::Empty`] for an empty secret.
+            pub fn with_secret<'s>(self, secret: impl Into<SecretInput<'s>>) -> Result<Self, SecretError> {
+                Ok($name(self.0.with_secret(secret)?))
+            }
+        }
+
+        impl Verify for $name {
+            fn name(&self) -> &str {
+                $label
+            }
+
+            fn secret_advice(&self) -> Option<&'static str> {
+                self.0.secret_advice()
+            }
+
+            fn detect(&self, headers: &HeaderMap) -> bool {
+                self.0.detect(headers)
+            }
+
+            fn verify_at<'a>(
+                &'a self,
+                request: Inbound<'a>,
+                now: SystemTime,
+            ) -> Result<Verified<'a>, VerifyError> {
+                self.0.verify_at(request, now)
+            }
+        }
+
+        impl Sign for $name {
+            fn sign(&self, message: &Message<'_>) -> Result<HeaderMap, SignError> {
+                self.0.sign(message)
+            }
+        }
+    };
+}
+
+preset! {
+    /// Zoom's webhook signatures: `x-zm-signature: v0=<hex>`, HMAC-SHA256 under the app's
+    /// secret token of `v0:{x-zm-request-timestamp}:{body}`, the timestamp checked against a
+    /// 5-minute tolerance either way.
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use hookwire::webhook::{Inbound, Message, Sign, Verify, Zoom};
+    ///
+    /// let zoom = Zoom::new("zoom-secret-token")?;
+    /// let sent = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    /// let headers = zoom.sign(&Message::new("", br#"{"event":"meeting.started"}"#).at(sent))?;
+    /// zoom.verify_at(Inbound::new(&headers, br#"{"event":"meeting.started"}"#), sent)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    Zoom, "zoom", "x-zm-signature", "the app's secret token", "`v0=` and the hex HMAC-SHA256 of `v0:{timestamp}:{body}`",
+    |builder| builder.prefix("v0=")
+        .timestamp("x-zm-request-timestamp", "v0:", ":")
+}
+
+preset! {
+    /// Gitea's (and Forgejo's) webhook signatures: `X-Gitea-Signature: <hex>`, HMAC-SHA256 of
+    /// the body under the webhook's secret; the delivery id is `X-Gitea-Delivery`. No
+    /// timestamp: drop repeated delivery ids.
+    ///
+    /// ```
+    /// use hookwire::webhook::{Gitea, Inbound, Message, Sign, Verify};
+    ///
+    /// let gitea = Gitea::new("gitea secret")?;
+    /// let headers = gitea.sign(&Message::new("f6b0e5c2", b"{}"))?;
+    /// assert_eq!(gitea.verify(Inbound::new(&headers, b"{}"))?.id(), Some("f6b0e5c2"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    Gitea, "gitea", "x-gitea-signature", "the webhook's secret", "the hex HMAC-SHA256 of the body",
+    |builder| builder.id_header("x-gitea-delivery")
+}
+
+preset! {
+    /// Bitbucket's webhook signatures: `X-Hub-Signature: sha256=<hex>`, HMAC-SHA256 of the body
+    /// under the webhook's secret; the delivery id is `X-Request-UUID`. No timestamp: drop
+    /// repeated delivery ids.
+    ///
+    /// ```
+    /// use hookwire::webhook::{Bitbucket, Inbound, Message, Sign, Verify};
+    ///
+    /// let bitbucket = Bitbucket::new("bitbucket secret")?;
+    /// let headers = bitbucket.sign(&Message::new("2f6e0a3c", b"{}"))?;
+    /// bitbucket.verify(Inbound::new(&headers, b"{}"))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    Bitbucket, "bitbucket", "x-hub-signature", "the webhook's secret", "`sha256=` and the hex HMAC-SHA256 of the body",
+    |builder| builder.prefix("sha256=")
+        .id_header("x-request-uuid")
+}
+
+preset! {
+    /// Intercom's webhook signatures: `X-Hub-Signature: sha1=<hex>`, HMAC-SHA1 of the body
+    /// under the app's client secret (SHA-1 is what Intercom sends). No timestamp.
+    ///
+    /// ```
+    /// use hookwire::webhook::{Inbound, Intercom, Message, Sign, Verify};
+    ///
+    /// let intercom = Intercom::new("intercom client secret")?;
+    /// let headers = intercom.sign(&Message::new("", b"{}"))?;
+    /// intercom.verify(Inbound::new(&headers, b"{}"))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    Intercom, "intercom", "x-hub-signature", "the app's client secret", "`sha1=` and the hex HMAC-SHA1 of the body",
+    |builder| builder.prefix("sha1=")
+        .algorithm(Algorithm::Sha1)
+}
+
+preset! {
+    /// Typeform's webhook signatures: `Typeform-Signature: sha256=<base64>`, HMAC-SHA256 of the
+    /// body under the webhook's secret. No timestamp.
+    ///
+    /// ```
+    /// use hookwire::webhook::{Inbound, Message, Sign, Typeform, Verify};
+    ///
+    /// let typeform = Typeform::new("typeform secret")?;
+    /// let headers = typeform.sign(&Message::new("", b"{}"))?;
+    /// typeform.verify(Inbound::new(&headers, b"{}"))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    Typeform, "typeform", "typeform-signature", "the webhook's secret", "`sha256=` and the base64 HMAC-SHA256 of the body",
+    |builder| builder.prefix("sha256=")
+        .encoding(Encoding::Base64)
+}
+
+/// GitLab's webhook token: GitLab signs nothing, it sends the secret token it was given in
+/// `X-Gitlab-Token`; this compares it in constant time. The delivery id is
+/// `X-Gitlab-Event-UUID`. A token proves only that the sender knows it (anyone who sees one
+/// request can replay or forge others): serve the endpoint over TLS only, and drop repeated
+/// ids.
+///
+/// ```
+/// use hookwire::webhook::{GitLab, Inbound, Message, Sign, Verify};
+///
+/// let gitlab = GitLab::new("a long random token")?;
+/// let headers = gitlab.sign(&Message::new("5f8c4d9e", b"{}"))?;
+/// assert_eq!(gitlab.verify(Inbound::new(&headers, b"{}"))?.id(), Some("5f8c4d9e"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct GitLab {
+    tokens: Vec<Secret>,
+}
+
+const GITLAB_TOKEN: HeaderName = HeaderName::from_static("x-gitlab-token");
+const GITLAB_ID: HeaderName = HeaderName::from_static("x-gitlab-event-uuid");
+
+impl GitLab {
+    /// The scheme, with the secret token set on the webhook: its text, used byte for byte, or
+    /// a [`Secret`].
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError::Empty`] for an empty token.
+    pub fn new<'s>(token: impl Into<SecretInput<'s>>) -> Result<Self, SecretError> {
+        Ok(GitLab {
+            tokens: vec![token.into().raw()?],
+        })
+    }
+
+    /// Accepts one more token (during a rotation). Signing uses the first.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError::Empty`] for an empty token.
+    pub fn with_secret<'s>(
+        mut self,
+        token: impl Into<SecretInput<'s>>,
+    ) -> Result<Self, SecretError> {
+        self.tokens.push(token.into().raw()?);
+        Ok(self)
+    }
+}
+
+impl Verify for GitLab {
+    fn name(&self) -> &str {
+        "gitlab"
+    }
+
+    fn detect(&self, headers: &HeaderMap) -> bool {
+        headers.contains_key(GITLAB_TOKEN)
+    }
+
+    fn verify_at<'a>(
+        &'a self,
+        request: Inbound<'a>,
+        _now: SystemTime,
+    ) -> Result<Verified<'a>, VerifyError> {
+        let headers = request.headers();
+        let token = header_str(headers, &GITLAB_TOKEN)?;
+        let sent = Secret::from_bytes_weak(token.as_bytes())
+            .map_err(|_| VerifyError::NoMatchingSignature)?;
+        // Every token is compared (in constant time), whichever matches.
+        let matched = self
+            .tokens
+            .iter()
+            .enumerate()
+            .fold(None, |found, (index, token)| {
+                let equal = *token == sent;
+                found.or(equal.then_some(index))
+            });
+        let index = matched.ok_or(VerifyError::NoMatchingSignature)?;
+        let id = headers.get(GITLAB_ID).and_then(|value| value.to_str().ok());
+        Ok(Verified::new("gitlab", id, None).by_key(index))
+    }
+}
+
+impl Sign for GitLab {
+    /// `X-Gitlab-Token` with the first token, and `X-Gitlab-Event-UUID` with the message id
+    /// when it has one.
+    fn sign(&self, message: &Message<'_>) -> Result<HeaderMap, SignError> {
+        let mut headers = HeaderMap::new();
+        let token = HeaderValue::from_bytes(self.tokens[0].expose_bytes())
+            .map_err(|_| SignError::InvalidHeaderValue(GITLAB_TOKEN))?;
+        headers.insert(GITLAB_TOKEN, token);
+        if !message.id().is_empty() {
+            let id = HeaderValue::from_str(message.id()).map_err(|_| SignError::InvalidId)?;
+            headers.insert(GITLAB_ID, id);
+        }
+        Ok(headers)
+    }
+}
