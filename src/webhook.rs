@@ -51,9 +51,7 @@ mod replay_postgres;
 mod replay_redis;
 mod scheme;
 mod secret;
-mod shopify;
 mod sign;
-mod slack;
 mod standard;
 mod stripe;
 mod verify;
@@ -65,7 +63,7 @@ pub use configurable::{HmacScheme, HmacSchemeBuilder, SchemeError};
 pub use diagnose::{Diagnosis, Hint, diagnose};
 pub use github::GitHub;
 pub use mac::{Algorithm, Encoding};
-pub use presets::{Bitbucket, GitLab, Gitea, Intercom, Typeform, Zoom};
+pub use presets::{Bitbucket, GitLab, Gitea, Intercom, Shopify, Slack, Typeform, Zoom};
 pub use replay::{Claim, MAX_ID_LEN, MemoryReplayGuard, ReplayError, ReplayGuard, ReplayKey};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
@@ -75,9 +73,7 @@ pub use replay_postgres::PostgresReplayGuard;
 pub use replay_redis::RedisReplayGuard;
 pub use scheme::{Inbound, Message, MultiVerifier, Sign, Verify};
 pub use secret::{Secret, SecretError, SecretInput};
-pub use shopify::Shopify;
 pub use sign::{SignError, message_id};
-pub use slack::Slack;
 #[cfg(feature = "ed25519")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
 pub use standard::MAX_V1A_CANDIDATES;

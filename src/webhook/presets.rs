@@ -1,7 +1,8 @@
-//! Providers whose signatures are one configurable HMAC layout each: Zoom, Gitea, Bitbucket,
-//! Intercom and Typeform; and GitLab, which sends a shared token instead of a signature.
+//! Providers whose signatures are one configurable HMAC layout each: Slack, Shopify, Zoom,
+//! Gitea, Bitbucket, Intercom and Typeform; and GitLab, which sends a shared token instead of a
+//! signature.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -75,6 +76,58 @@ macro_rules! preset {
             }
         }
     };
+}
+
+preset! {
+    /// Slack's request signatures, as documented in "Verifying requests from Slack".
+    ///
+    /// Slack signs `v0:{X-Slack-Request-Timestamp}:{body}` with HMAC-SHA256 under the app's signing
+    /// secret (used byte for byte) and sends `X-Slack-Signature: v0=<hex>`. Requests whose timestamp
+    /// lies more than 5 minutes from now, either way, are refused.
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use hookwire::http::HeaderMap;
+    /// use hookwire::webhook::{Inbound, Slack, Verify};
+    ///
+    /// // The example in Slack's documentation.
+    /// let slack = Slack::new("8f742231b10e8888abcd99yyyzzz85a5")?;
+    /// let body = b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("x-slack-request-timestamp", "1531420618".parse()?);
+    /// headers.insert(
+    ///     "x-slack-signature",
+    ///     "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503".parse()?,
+    /// );
+    /// let now = UNIX_EPOCH + Duration::from_secs(1531420618);
+    /// assert_eq!(slack.verify_at(Inbound::new(&headers, body), now)?.timestamp(), Some(1531420618));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    Slack, "slack", "x-slack-signature", "the app's signing secret", "`v0=` and the lowercase hex HMAC-SHA256",
+    |builder| builder.prefix("v0=")
+        .timestamp("x-slack-request-timestamp", "v0:", ":")
+}
+
+preset! {
+    /// Shopify's webhook signatures, as documented in "Verify webhooks".
+    ///
+    /// Shopify signs the body with HMAC-SHA256 under the app's client secret (used byte for byte)
+    /// and sends the base64 tag in `X-Shopify-Hmac-Sha256`. There is no timestamp: keep the
+    /// `X-Shopify-Webhook-Id` that [`Verified::id`] reports and drop repeats (the id is not signed,
+    /// so this catches redeliveries, not a determined attacker).
+    ///
+    /// ```
+    /// use hookwire::webhook::{Inbound, Message, Shopify, Sign, Verify};
+    ///
+    /// let shopify = Shopify::new("hush")?;
+    /// let headers = shopify.sign(&Message::new("b54557e4-bdd9-4b37-8a5f-bf7d70bcd043", b"{}"))?;
+    /// let verified = shopify.verify(Inbound::new(&headers, b"{}"))?;
+    /// assert_eq!(verified.id(), Some("b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    Shopify, "shopify", "x-shopify-hmac-sha256", "the app's client secret", "the base64 HMAC-SHA256 of the body",
+    |builder| builder.encoding(Encoding::Base64)
+        .id_header("x-shopify-webhook-id")
 }
 
 preset! {
@@ -164,6 +217,22 @@ preset! {
     Typeform, "typeform", "typeform-signature", "the webhook's secret", "`sha256=` and the base64 HMAC-SHA256 of the body",
     |builder| builder.prefix("sha256=")
         .encoding(Encoding::Base64)
+}
+
+impl Slack {
+    /// How far the timestamp may lie from now, either way: 5 minutes unless set.
+    #[must_use]
+    pub fn tolerance(self, tolerance: Duration) -> Self {
+        Slack(self.0.tolerance(tolerance))
+    }
+}
+
+impl Zoom {
+    /// How far the timestamp may lie from now, either way: 5 minutes unless set.
+    #[must_use]
+    pub fn tolerance(self, tolerance: Duration) -> Self {
+        Zoom(self.0.tolerance(tolerance))
+    }
 }
 
 /// GitLab's webhook token: GitLab signs nothing, it sends the secret token it was given in
