@@ -8,6 +8,8 @@
 //! |---|---|---|---|
 //! | [Standard Webhooks] (and Svix) | [`StandardWebhooks`] | `webhook-signature: v1,<base64>` | `{id}.{timestamp}.{body}` |
 //! | Stripe | [`Stripe`] | `Stripe-Signature: t=…,v1=<hex>` | `{t}.{body}` |
+//! | Calendly | [`Calendly`] | `Calendly-Webhook-Signature: t=…,v1=<hex>` (3-minute window) | `{t}.{body}` |
+//! | Paddle Billing | [`Paddle`] | `Paddle-Signature: ts=…;h1=<hex>` (5-second window) | `{ts}:{body}` |
 //! | GitHub | [`GitHub`] | `X-Hub-Signature-256: sha256=<hex>` | `{body}` |
 //! | Slack | [`Slack`] | `X-Slack-Signature: v0=<hex>` | `v0:{timestamp}:{body}` |
 //! | Shopify | [`Shopify`] | `X-Shopify-Hmac-Sha256: <base64>` | `{body}` |
@@ -81,7 +83,7 @@ pub use standard::{
     SVIX_ID, SVIX_SIGNATURE, SVIX_TIMESTAMP, StandardWebhooks, WEBHOOK_ID, WEBHOOK_SIGNATURE,
     WEBHOOK_TIMESTAMP,
 };
-pub use stripe::Stripe;
+pub use stripe::{Calendly, Paddle, Stripe};
 #[cfg(feature = "tracing")]
 #[allow(unused_imports)] // Used by the server adapters, where their features are on.
 pub(crate) use verify::trace_verification;

@@ -13,6 +13,8 @@
 //! bitbucket = hmac.new(b"bitbucket-webhook-secret", GIT_BODY, hashlib.sha256).hexdigest()
 //! intercom  = hmac.new(b"intercom-client-secret", INTERCOM_BODY, hashlib.sha1).hexdigest()
 //! typeform  = base64.b64encode(hmac.new(b"typeform-webhook-secret", TYPEFORM_BODY, hashlib.sha256).digest())
+//! calendly  = hmac.new(b"calendly-signing-key", b"1700000000." + CALENDLY_BODY, hashlib.sha256).hexdigest()
+//! paddle    = hmac.new(b"pdl_ntfset_01h_secret", b"1700000000:" + PADDLE_BODY, hashlib.sha256).hexdigest()
 //! ```
 //!
 //! Layouts: Zoom, "Verify webhook events" (`x-zm-signature: v0=` + hex HMAC-SHA256 of
@@ -20,13 +22,16 @@
 //! HMAC-SHA256 of the body); Bitbucket, "Secure webhooks" (`X-Hub-Signature: sha256=` + hex);
 //! Intercom, "Webhooks: signed notifications" (`X-Hub-Signature: sha1=` + hex HMAC-SHA1);
 //! Typeform, "Secure your webhooks" (`Typeform-Signature: sha256=` + base64); GitLab,
-//! "Webhooks: secret token" (`X-Gitlab-Token`, the token itself).
+//! "Webhooks: secret token" (`X-Gitlab-Token`, the token itself); Calendly, "Webhook
+//! signatures" (`Calendly-Webhook-Signature: t=…,v1=<hex>` over `{t}.{body}`); Paddle Billing,
+//! "Verify webhook signatures" (`Paddle-Signature: ts=…;h1=<hex>` over `{ts}:{body}`).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hookwire::http::{HeaderMap, HeaderName, HeaderValue};
 use hookwire::webhook::{
-    Bitbucket, GitLab, Gitea, Inbound, Intercom, Message, Sign, Typeform, Verify, VerifyError, Zoom,
+    Bitbucket, Calendly, GitLab, Gitea, Inbound, Intercom, Message, Paddle, Sign, Typeform, Verify,
+    VerifyError, Zoom,
 };
 
 const ZOOM_BODY: &[u8] =
@@ -34,6 +39,9 @@ const ZOOM_BODY: &[u8] =
 const GIT_BODY: &[u8] = br#"{"ref":"refs/heads/main","after":"5a2f1e"}"#;
 const INTERCOM_BODY: &[u8] =
     br#"{"type":"notification_event","topic":"conversation.user.created"}"#;
+const CALENDLY_BODY: &[u8] =
+    br#"{"event":"invitee.created","payload":{"uri":"https://api.calendly.com/scheduled_events/X"}}"#;
+const PADDLE_BODY: &[u8] = br#"{"event_id":"evt_01h","event_type":"transaction.completed"}"#;
 const TYPEFORM_BODY: &[u8] = br#"{"event_id":"01HZX","event_type":"form_response"}"#;
 
 fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
@@ -289,4 +297,91 @@ fn gitlab_compares_its_token_and_reports_the_event_id() {
     assert_eq!(gitlab.sign(&Message::new("5f8c4d9e", b"{}")).unwrap(), sent);
     // The token never shows in what the scheme prints.
     assert!(!format!("{gitlab:?}").contains("random"));
+}
+
+#[test]
+fn calendly_and_paddle_sign_a_timestamp_and_the_body_in_one_header_with_their_windows() {
+    let calendly = headers(&[(
+        "calendly-webhook-signature",
+        "t=1700000000,v1=955d7ad168c7dc28e6d070cf9f4f505cd5d6cc66bc84697993c922c962d3ac13",
+    )]);
+    body_scheme(
+        |s| Calendly::new(s).unwrap(),
+        "calendly-signing-key",
+        calendly.clone(),
+        CALENDLY_BODY,
+        "calendly-webhook-signature",
+        (at(1_700_000_000), at(1_700_000_100)),
+    );
+    let scheme = Calendly::new("calendly-signing-key").unwrap();
+    assert!(matches!(
+        scheme
+            .verify_at(Inbound::new(&calendly, CALENDLY_BODY), at(1_700_000_181))
+            .unwrap_err(),
+        VerifyError::TooOld { .. }
+    ));
+    let paddle = headers(&[(
+        "paddle-signature",
+        "ts=1700000000;h1=f9d3b075f6e0b21ce2157f39a9eaee0b1ae03f81e030c52eb85157fb19c926c4",
+    )]);
+    body_scheme(
+        |s| Paddle::new(s).unwrap(),
+        "pdl_ntfset_01h_secret",
+        paddle.clone(),
+        PADDLE_BODY,
+        "paddle-signature",
+        (at(1_700_000_000), at(1_700_000_004)),
+    );
+    let scheme = Paddle::new("pdl_ntfset_01h_secret").unwrap();
+    // Paddle's window is 5 seconds.
+    assert!(matches!(
+        scheme
+            .verify_at(Inbound::new(&paddle, PADDLE_BODY), at(1_700_000_006))
+            .unwrap_err(),
+        VerifyError::TooOld { .. }
+    ));
+    assert!(matches!(
+        scheme
+            .verify_at(Inbound::new(&paddle, PADDLE_BODY), at(1_699_999_994))
+            .unwrap_err(),
+        VerifyError::TooNew { .. }
+    ));
+    // Only `h1` signatures count: a header with another kind is refused as such.
+    let other = headers(&[("paddle-signature", "ts=1700000000;h2=abcd")]);
+    assert!(matches!(
+        scheme
+            .verify_at(Inbound::new(&other, PADDLE_BODY), at(1_700_000_000))
+            .unwrap_err(),
+        VerifyError::NoSupportedSignature { .. }
+    ));
+    // During a rotation, the header carries one `h1` per secret; either secret verifies.
+    let rotating = Paddle::new("new secret")
+        .unwrap()
+        .with_secret("pdl_ntfset_01h_secret")
+        .unwrap();
+    let signed = rotating
+        .sign(&Message::new("", PADDLE_BODY).at(at(1_700_000_000)))
+        .unwrap();
+    assert_eq!(
+        signed["paddle-signature"]
+            .to_str()
+            .unwrap()
+            .matches(";h1=")
+            .count(),
+        2
+    );
+    assert_eq!(
+        scheme
+            .verify_at(Inbound::new(&signed, PADDLE_BODY), at(1_700_000_000))
+            .unwrap()
+            .key(),
+        Some(0)
+    );
+    assert_eq!(
+        rotating
+            .verify_at(Inbound::new(&paddle, PADDLE_BODY), at(1_700_000_000))
+            .unwrap()
+            .key(),
+        Some(1)
+    );
 }

@@ -7,8 +7,8 @@ use std::sync::LazyLock;
 use std::time::{Duration, UNIX_EPOCH};
 
 use hookwire::webhook::{
-    GitHub, GitLab, Gitea, Inbound, Intercom, MultiVerifier, PublicKey, Secret, Shopify,
-    SigningKey, Slack, StandardWebhooks, Stripe, Typeform, Verify, Zoom, diagnose,
+    Calendly, GitHub, GitLab, Gitea, Inbound, Intercom, MultiVerifier, Paddle, PublicKey, Secret,
+    Shopify, SigningKey, Slack, StandardWebhooks, Stripe, Typeform, Verify, Zoom, diagnose,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -33,6 +33,8 @@ static SCHEMES: LazyLock<MultiVerifier> = LazyLock::new(|| {
         .with(Intercom::new("fuzz intercom secret").unwrap())
         .with(Typeform::new("fuzz typeform secret").unwrap())
         .with(GitLab::new("fuzz gitlab token").unwrap())
+        .with(Calendly::new("fuzz calendly key").unwrap())
+        .with(Paddle::new("fuzz paddle secret").unwrap())
 });
 
 fuzz_target!(|data: &[u8]| {

@@ -1,4 +1,5 @@
-//! Stripe: `Stripe-Signature: t=<seconds>,v1=<hex>[,v1=<hex>…]` over `{t}.{body}`.
+//! Stripe: `Stripe-Signature: t=<seconds>,v1=<hex>[,v1=<hex>…]` over `{t}.{body}`; Calendly
+//! and Paddle Billing share its layout under other names.
 
 use super::diagnose::KeyLook;
 use std::fmt;
@@ -15,76 +16,174 @@ use super::{
     check_timestamp,
 };
 
-/// The syntax [`VerifyError::MalformedSignature`] names.
-const EXPECTED: &str = "`t=<unix seconds>,v1=<hex>` (one `v1` per active secret)";
+/// A header of a timestamp and signatures, `{t}={seconds}{sep}{v}={hex}[{sep}{v}={hex}…]`,
+/// over `{seconds}{joiner}{body}` with HMAC-SHA256: Stripe's layout, which Calendly and Paddle
+/// share with other names.
+pub(crate) struct Layout {
+    name: &'static str,
+    header: HeaderName,
+    separator: char,
+    timestamp: &'static str,
+    signature: &'static str,
+    joiner: &'static [u8],
+    /// The syntax [`VerifyError::MalformedSignature`] names.
+    expected: &'static str,
+    /// What [`VerifyError::NoSupportedSignature`] says was found instead.
+    others: &'static str,
+    tolerance: Duration,
+}
 
-/// `Stripe-Signature`.
-const STRIPE_SIGNATURE: HeaderName = HeaderName::from_static("stripe-signature");
+/// Stripe's layout.
+static STRIPE: Layout = Layout {
+    name: "stripe",
+    header: HeaderName::from_static("stripe-signature"),
+    separator: ',',
+    timestamp: "t",
+    signature: "v1",
+    joiner: b".",
+    expected: "`t=<unix seconds>,v1=<hex>` (one `v1` per active secret)",
+    others: "signatures of schemes other than `v1` (such as `v0`), which are refused",
+    tolerance: DEFAULT_TOLERANCE,
+};
 
-/// Stripe's webhook signatures, as documented in "Verify webhook signatures manually".
-///
-/// Stripe signs `{t}.{body}` with HMAC-SHA256 under the endpoint's signing secret, the whole
-/// `whsec_…` string used byte for byte (not base64-decoded, unlike Standard Webhooks), and
-/// sends `Stripe-Signature: t=<seconds>,v1=<hex>`. While a secret is being rolled, the header
-/// carries one `v1` per active secret; every one is tried. Signatures of other schemes (`v0`,
-/// test-mode SHA-1) are ignored, so that no one can downgrade a request to them. The
-/// timestamp must lie within the tolerance (300 seconds unless set) either way: Stripe's own
-/// libraries check only the past, but a timestamp far in the future is as suspect.
-///
-/// ```
-/// use hookwire::webhook::{Inbound, Message, Sign, Stripe, Verify};
-///
-/// let stripe = Stripe::new("whsec_test_secret")?;
-/// let headers = stripe.sign(&Message::new("", br#"{"id":"evt_1"}"#))?;
-/// assert!(headers["stripe-signature"].to_str()?.starts_with("t="));
-/// assert!(stripe.verify(Inbound::new(&headers, br#"{"id":"evt_1"}"#)).is_ok());
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
+/// Calendly's layout.
+static CALENDLY: Layout = Layout {
+    name: "calendly",
+    header: HeaderName::from_static("calendly-webhook-signature"),
+    separator: ',',
+    timestamp: "t",
+    signature: "v1",
+    joiner: b".",
+    expected: "`t=<unix seconds>,v1=<hex>`",
+    others: "signatures of schemes other than `v1`, which are refused",
+    tolerance: Duration::from_secs(180),
+};
+
+/// Paddle Billing's layout.
+static PADDLE: Layout = Layout {
+    name: "paddle",
+    header: HeaderName::from_static("paddle-signature"),
+    separator: ';',
+    timestamp: "ts",
+    signature: "h1",
+    joiner: b":",
+    expected: "`ts=<unix seconds>;h1=<hex>` (one `h1` per active secret)",
+    others: "signatures of schemes other than `h1`, which are refused",
+    tolerance: Duration::from_secs(5),
+};
+
+/// A scheme of a [`Layout`], with its secrets.
 #[derive(Clone)]
-pub struct Stripe {
+struct Timestamped {
+    layout: &'static Layout,
     keys: Vec<KeyedMac>,
     /// How each secret's text looked, for advice when no signature matches.
     looks: Vec<KeyLook>,
     tolerance: Duration,
 }
 
-impl Stripe {
-    /// The scheme, with the endpoint's signing secret: the `whsec_…` text as Stripe shows it
-    /// (used byte for byte), or a [`Secret`](super::Secret).
-    ///
-    /// # Errors
-    ///
-    /// [`SecretError::Empty`] for an empty secret.
-    pub fn new<'s>(signing_secret: impl Into<SecretInput<'s>>) -> Result<Self, SecretError> {
-        let (key, look) = key(signing_secret)?;
-        Ok(Stripe {
+impl Timestamped {
+    fn new<'s>(
+        layout: &'static Layout,
+        secret: impl Into<SecretInput<'s>>,
+    ) -> Result<Self, SecretError> {
+        let (key, look) = key(secret)?;
+        Ok(Timestamped {
+            layout,
             keys: vec![key],
             looks: vec![look],
-            tolerance: DEFAULT_TOLERANCE,
+            tolerance: layout.tolerance,
         })
     }
 
-    /// Adds a signing secret (while one is rolled), read as [`Stripe::new`] reads it: a
-    /// signature made with any of them passes.
-    ///
-    /// # Errors
-    ///
-    /// [`SecretError::Empty`] for an empty secret.
-    pub fn with_secret<'s>(
-        mut self,
-        signing_secret: impl Into<SecretInput<'s>>,
-    ) -> Result<Self, SecretError> {
-        let (key, look) = key(signing_secret)?;
+    fn with_secret<'s>(mut self, secret: impl Into<SecretInput<'s>>) -> Result<Self, SecretError> {
+        let (key, look) = key(secret)?;
         self.keys.push(key);
         self.looks.push(look);
         Ok(self)
     }
 
-    /// How far `t` may lie from now, either way: 300 seconds unless set.
-    #[must_use]
-    pub fn tolerance(mut self, tolerance: Duration) -> Self {
-        self.tolerance = tolerance;
-        self
+    /// The `key=value` items of the header.
+    fn items<'h>(&self, header: &'h str) -> impl Iterator<Item = Option<(&'h str, &'h str)>> {
+        header
+            .split(self.layout.separator)
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(|item| item.split_once('='))
+    }
+
+    fn verify_at<'a>(
+        &'a self,
+        request: Inbound<'a>,
+        now: SystemTime,
+    ) -> Result<Verified<'a>, VerifyError> {
+        let layout = self.layout;
+        let (headers, body) = (request.headers(), request.body());
+        let header = header_str(headers, &layout.header)?;
+        let mut timestamp = None;
+        let mut signed = false;
+        for item in self.items(header) {
+            match item {
+                Some((key, t)) if key == layout.timestamp => {
+                    timestamp.get_or_insert(t);
+                }
+                Some((key, _)) if key == layout.signature => signed = true,
+                // Unknown items, and items without `=`, are skipped, as the providers' own
+                // libraries skip them: a provider may add items to the header.
+                Some(_) | None => {}
+            }
+        }
+        let timestamp = timestamp.ok_or(VerifyError::MalformedSignature {
+            expected: layout.expected,
+        })?;
+        let sent = parse_timestamp(timestamp)?;
+        check_timestamp(sent, now, self.tolerance)?;
+        if !signed {
+            return Err(VerifyError::NoSupportedSignature {
+                found: layout.others,
+            });
+        }
+        let content: [&[u8]; 3] = [timestamp.as_bytes(), layout.joiner, body];
+        for (index, key) in self.keys.iter().enumerate() {
+            let expected = key.tag(&content);
+            let candidates = self.items(header).filter_map(|item| match item {
+                Some((key, signature)) if key == layout.signature => Some(signature),
+                _ => None,
+            });
+            for candidate in candidates {
+                if expected.matches(Encoding::Hex, candidate.as_bytes()) {
+                    return Ok(Verified::new(layout.name, None, Some(sent))
+                        .tolerance(self.tolerance)
+                        .by_key(index));
+                }
+            }
+        }
+        Err(VerifyError::NoMatchingSignature)
+    }
+
+    fn sign(&self, message: &Message<'_>) -> Result<HeaderMap, SignError> {
+        let layout = self.layout;
+        let timestamp = unix_seconds(message.timestamp()).to_string();
+        let content: [&[u8]; 3] = [timestamp.as_bytes(), layout.joiner, message.body()];
+        let mut signature = format!("{}={timestamp}", layout.timestamp);
+        for key in &self.keys {
+            signature.push(layout.separator);
+            signature.push_str(layout.signature);
+            signature.push('=');
+            signature.push_str(&key.tag(&content).encode(Encoding::Hex));
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(layout.header.clone(), value(&layout.header, &signature)?);
+        Ok(headers)
+    }
+}
+
+impl fmt::Debug for Timestamped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(self.layout.name)
+            .field("secrets", &self.keys.len())
+            .field("tolerance", &self.tolerance)
+            .finish()
     }
 }
 
@@ -96,108 +195,163 @@ fn key<'s>(signing_secret: impl Into<SecretInput<'s>>) -> Result<(KeyedMac, KeyL
     ))
 }
 
-/// The `key=value` items of a `Stripe-Signature` header.
-fn items(header: &str) -> impl Iterator<Item = Option<(&str, &str)>> {
-    header
-        .split(',')
-        .map(str::trim)
-        .filter(|item| !item.is_empty())
-        .map(|item| item.split_once('='))
-}
+/// A provider's scheme of a [`Layout`]: the newtype, its constructors and its traits.
+macro_rules! timestamped {
+    (
+        $(#[$docs:meta])*
+        $name:ident, $layout:ident, $secret:literal, $window:literal
+    ) => {
+        $(#[$docs])*
+        #[derive(Clone)]
+        pub struct $name(Timestamped);
 
-impl Verify for Stripe {
-    fn name(&self) -> &str {
-        "stripe"
-    }
+        impl $name {
+            #[doc = concat!("The scheme, with ", $secret, ": its text as the provider shows it (used byte for byte), or a [`Secret`](super::Secret).")]
+            ///
+            /// # Errors
+            ///
+            /// [`SecretError::Empty`] for an empty secret.
+            pub fn new<'s>(secret: impl Into<SecretInput<'s>>) -> Result<Self, SecretError> {
+                Timestamped::new(&$layout, secret).map($name)
+            }
 
-    fn secret_advice(&self) -> Option<&'static str> {
-        if self.looks.contains(&KeyLook::StripeApiKey) {
-            Some(
-                "a secret here looks like a Stripe API key (`sk_`, `rk_`, `pk_`): webhooks are signed with the endpoint's signing secret, which starts with `whsec_`",
-            )
-        } else if self.looks.iter().any(|look| *look != KeyLook::Whsec) {
-            Some(
-                "a secret here does not start with `whsec_`, as Stripe's signing secrets do: copy the endpoint's signing secret whole, as the Dashboard shows it",
-            )
-        } else {
-            None
-        }
-    }
+            #[doc = concat!("Adds a secret (while one is rolled), read as [`", stringify!($name), "::new`] reads it: a signature made with any of them passes.")]
+            ///
+            /// # Errors
+            ///
+            /// [`SecretError::Empty`] for an empty secret.
+            pub fn with_secret<'s>(self, secret: impl Into<SecretInput<'s>>) -> Result<Self, SecretError> {
+                self.0.with_secret(secret).map($name)
+            }
 
-    fn detect(&self, headers: &HeaderMap) -> bool {
-        headers.contains_key(STRIPE_SIGNATURE)
-    }
-
-    fn verify_at<'a>(
-        &'a self,
-        request: Inbound<'a>,
-        now: SystemTime,
-    ) -> Result<Verified<'a>, VerifyError> {
-        let (headers, body) = (request.headers(), request.body());
-        static NAME: HeaderName = STRIPE_SIGNATURE;
-        let header = header_str(headers, &NAME)?;
-        let mut timestamp = None;
-        let mut has_v1 = false;
-        for item in items(header) {
-            match item {
-                Some(("t", t)) => {
-                    timestamp.get_or_insert(t);
-                }
-                Some(("v1", _)) => has_v1 = true,
-                // Unknown items, and items without `=`, are skipped, as Stripe's own libraries
-                // skip them: Stripe may add items to the header.
-                Some(_) | None => {}
+            #[doc = concat!("How far the timestamp may lie from now, either way: ", $window, " unless set.")]
+            #[must_use]
+            pub fn tolerance(mut self, tolerance: Duration) -> Self {
+                self.0.tolerance = tolerance;
+                self
             }
         }
-        let timestamp = timestamp.ok_or(VerifyError::MalformedSignature { expected: EXPECTED })?;
-        let sent = parse_timestamp(timestamp)?;
-        check_timestamp(sent, now, self.tolerance)?;
-        if !has_v1 {
-            return Err(VerifyError::NoSupportedSignature {
-                found: "signatures of schemes other than `v1` (such as `v0`), which are refused",
-            });
-        }
-        let content: [&[u8]; 3] = [timestamp.as_bytes(), b".", body];
-        for (index, key) in self.keys.iter().enumerate() {
-            let expected = key.tag(&content);
-            let candidates = items(header).filter_map(|item| match item {
-                Some(("v1", signature)) => Some(signature),
-                _ => None,
-            });
-            for candidate in candidates {
-                if expected.matches(Encoding::Hex, candidate.as_bytes()) {
-                    return Ok(Verified::new("stripe", None, Some(sent))
-                        .tolerance(self.tolerance)
-                        .by_key(index));
-                }
+
+        impl Sign for $name {
+            #[doc = concat!("The signature header, with one signature per secret, as the provider sends while a secret is rolled.")]
+            fn sign(&self, message: &Message<'_>) -> Result<HeaderMap, SignError> {
+                self.0.sign(message)
             }
         }
-        Err(VerifyError::NoMatchingSignature)
-    }
-}
 
-impl Sign for Stripe {
-    /// `Stripe-Signature: t=…,v1=…` with one `v1` per secret, as Stripe sends while a secret
-    /// is rolled. The message id is not used: Stripe's event id travels in the body.
-    fn sign(&self, message: &Message<'_>) -> Result<HeaderMap, SignError> {
-        let timestamp = unix_seconds(message.timestamp()).to_string();
-        let content: [&[u8]; 3] = [timestamp.as_bytes(), b".", message.body()];
-        let mut signature = format!("t={timestamp}");
-        for key in &self.keys {
-            signature.push_str(",v1=");
-            signature.push_str(&key.tag(&content).encode(Encoding::Hex));
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
         }
-        let mut headers = HeaderMap::new();
-        headers.insert(STRIPE_SIGNATURE, value(&STRIPE_SIGNATURE, &signature)?);
-        Ok(headers)
-    }
+    };
 }
 
-impl fmt::Debug for Stripe {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Stripe")
-            .field("secrets", &self.keys.len())
-            .field("tolerance", &self.tolerance)
-            .finish()
-    }
+/// The [`Verify`] of a scheme of a [`Layout`], with `$advice` for its secrets.
+macro_rules! verify_timestamped {
+    ($name:ident, |$looks:ident| $advice:expr) => {
+        impl Verify for $name {
+            fn name(&self) -> &str {
+                self.0.layout.name
+            }
+
+            fn secret_advice(&self) -> Option<&'static str> {
+                let $looks = &self.0.looks;
+                $advice
+            }
+
+            fn detect(&self, headers: &HeaderMap) -> bool {
+                headers.contains_key(&self.0.layout.header)
+            }
+
+            fn verify_at<'a>(
+                &'a self,
+                request: Inbound<'a>,
+                now: SystemTime,
+            ) -> Result<Verified<'a>, VerifyError> {
+                self.0.verify_at(request, now)
+            }
+        }
+    };
 }
+
+timestamped! {
+    /// Stripe's webhook signatures, as documented in "Verify webhook signatures manually".
+    ///
+    /// Stripe signs `{t}.{body}` with HMAC-SHA256 under the endpoint's signing secret, the whole
+    /// `whsec_…` string used byte for byte (not base64-decoded, unlike Standard Webhooks), and
+    /// sends `Stripe-Signature: t=<seconds>,v1=<hex>`. While a secret is being rolled, the header
+    /// carries one `v1` per active secret; every one is tried. Signatures of other schemes (`v0`,
+    /// test-mode SHA-1) are ignored, so that no one can downgrade a request to them. The
+    /// timestamp must lie within the tolerance (300 seconds unless set) either way: Stripe's own
+    /// libraries check only the past, but a timestamp far in the future is as suspect.
+    ///
+    /// ```
+    /// use hookwire::webhook::{Inbound, Message, Sign, Stripe, Verify};
+    ///
+    /// let stripe = Stripe::new("whsec_test_secret")?;
+    /// let headers = stripe.sign(&Message::new("", br#"{"id":"evt_1"}"#))?;
+    /// assert!(headers["stripe-signature"].to_str()?.starts_with("t="));
+    /// assert!(stripe.verify(Inbound::new(&headers, br#"{"id":"evt_1"}"#)).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    Stripe, STRIPE, "the endpoint's signing secret (`whsec_…`)", "300 seconds"
+}
+
+verify_timestamped!(Stripe, |looks| {
+    if looks.contains(&KeyLook::StripeApiKey) {
+        Some(
+            "a secret here looks like a Stripe API key (`sk_`, `rk_`, `pk_`): webhooks are signed with the endpoint's signing secret, which starts with `whsec_`",
+        )
+    } else if looks.iter().any(|look| *look != KeyLook::Whsec) {
+        Some(
+            "a secret here does not start with `whsec_`, as Stripe's signing secrets do: copy the endpoint's signing secret whole, as the Dashboard shows it",
+        )
+    } else {
+        None
+    }
+});
+
+timestamped! {
+    /// Calendly's webhook signatures: `Calendly-Webhook-Signature: t=<seconds>,v1=<hex>`,
+    /// HMAC-SHA256 of `{t}.{body}` under the webhook signing key, the timestamp within 3
+    /// minutes either way (Calendly's suggested window).
+    ///
+    /// ```
+    /// use hookwire::webhook::{Calendly, Inbound, Message, Sign, Verify};
+    ///
+    /// let calendly = Calendly::new("calendly signing key")?;
+    /// let headers = calendly.sign(&Message::new("", b"{}"))?;
+    /// calendly.verify(Inbound::new(&headers, b"{}"))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    Calendly, CALENDLY, "the webhook signing key", "180 seconds"
+}
+
+verify_timestamped!(Calendly, |looks| {
+    let _ = looks;
+    None
+});
+
+timestamped! {
+    /// Paddle Billing's webhook signatures: `Paddle-Signature: ts=<seconds>;h1=<hex>`,
+    /// HMAC-SHA256 of `{ts}:{body}` under the notification destination's secret key (`pdl_ntfset_…`),
+    /// one `h1` per active secret while one is rotated; the timestamp within 5 seconds either
+    /// way, as Paddle advises.
+    ///
+    /// ```
+    /// use hookwire::webhook::{Inbound, Message, Paddle, Sign, Verify};
+    ///
+    /// let paddle = Paddle::new("pdl_ntfset_01example_secret")?;
+    /// let headers = paddle.sign(&Message::new("", b"{}"))?;
+    /// assert!(headers["paddle-signature"].to_str()?.starts_with("ts="));
+    /// paddle.verify(Inbound::new(&headers, b"{}"))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    Paddle, PADDLE, "the notification destination's secret key", "5 seconds"
+}
+
+verify_timestamped!(Paddle, |looks| {
+    let _ = looks;
+    None
+});
