@@ -1,4 +1,6 @@
-//! Each scheme's verification at 4 KiB beside raw HMAC over the same bytes, one group a scheme:
+//! Each scheme's verification at 4 KiB beside raw HMAC over the same bytes, one group a scheme
+//! (Stripe, GitHub, Slack, Shopify, the configurable scheme, PagerDuty, Twitch, Square, HubSpot
+//! and Linear):
 //! `raw_hmac` from a state keyed once and cloned per message (the least any verifier must do),
 //! and `raw_hmac_keyed_per_call`. With the `ed25519` feature, `v1a` beside raw ed25519
 //! verification, and the worst case of a header stuffed with junk `v1a` entries.
@@ -11,8 +13,10 @@ use std::time::{Duration, UNIX_EPOCH};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hmac::{Hmac, KeyInit, Mac};
 use hookwire::http::HeaderMap;
+use hookwire::http::Request;
 use hookwire::webhook::{
-    Encoding, GitHub, HmacScheme, Inbound, Message, Shopify, Sign, Slack, Stripe,
+    Encoding, GitHub, HmacScheme, HubSpot, Inbound, Linear, Message, PagerDuty, Shopify, Sign,
+    Slack, Square, Stripe, Twitch,
 };
 use sha2::Sha256;
 
@@ -56,9 +60,24 @@ fn raw_hmac(key: &[u8], parts: &[&[u8]]) -> Raw {
 }
 
 fn bench_scheme(c: &mut Criterion, scheme: &dyn Both, headers: &HeaderMap, body: &[u8], raw: Raw) {
+    let request = Request::post("/").body(()).expect("a request");
+    bench_request(c, scheme, headers, body, raw, &request);
+}
+
+/// As [`bench_scheme`], for a scheme that signs the request line too: `line` holds the method
+/// and URI.
+fn bench_request(
+    c: &mut Criterion,
+    scheme: &dyn Both,
+    headers: &HeaderMap,
+    body: &[u8],
+    raw: Raw,
+    line: &Request<()>,
+) {
     let now = UNIX_EPOCH + Duration::from_secs(SENT);
+    let (method, uri) = (line.method(), line.uri());
     scheme
-        .verify_at(Inbound::new(headers, body), now)
+        .verify_at(Inbound::from_components(method, uri, headers, body), now)
         .expect("the bench message verifies");
     let mut group = c.benchmark_group(format!("{}/4KiB", scheme.name()));
     group.throughput(Throughput::Bytes(SIZE as u64));
@@ -69,7 +88,10 @@ fn bench_scheme(c: &mut Criterion, scheme: &dyn Both, headers: &HeaderMap, body:
     group.bench_function(format!("{}_verify_at", scheme.name()), |b| {
         b.iter(|| {
             scheme
-                .verify_at(Inbound::new(black_box(headers), black_box(body)), now)
+                .verify_at(
+                    Inbound::from_components(method, uri, black_box(headers), black_box(body)),
+                    now,
+                )
                 .expect("verifies")
                 .timestamp()
         })
@@ -115,6 +137,44 @@ fn schemes(c: &mut Criterion) {
     let headers = configurable.sign(&message).expect("signs");
     let raw = raw_hmac(key, &[ts.as_bytes(), b".", &body]);
     bench_scheme(c, &configurable, &headers, &body, raw);
+
+    let pagerduty = PagerDuty::new(SECRET).expect("secret");
+    let headers = pagerduty.sign(&message).expect("signs");
+    bench_scheme(c, &pagerduty, &headers, &body, raw_hmac(key, &[&body]));
+
+    let twitch = Twitch::new(SECRET).expect("secret");
+    let headers = twitch.sign(&message).expect("signs");
+    let raw = raw_hmac(key, &[b"delivery-1", b"2023-11-14T22:13:20Z", &body]);
+    bench_scheme(c, &twitch, &headers, &body, raw);
+
+    let url = "https://example.com/hooks/square";
+    let square = Square::new(SECRET, url).expect("secret");
+    let headers = square.sign(&message).expect("signs");
+    bench_scheme(
+        c,
+        &square,
+        &headers,
+        &body,
+        raw_hmac(key, &[url.as_bytes(), &body]),
+    );
+
+    let hubspot = HubSpot::new(SECRET).expect("secret");
+    let url = "https://example.com/hooks/hubspot?portal=62515";
+    let headers = hubspot.sign(&message.to("POST", url)).expect("signs");
+    let millis = format!("{SENT}000");
+    let raw = raw_hmac(key, &[b"POST", url.as_bytes(), &body, millis.as_bytes()]);
+    let line = Request::post(url).body(()).expect("a request");
+    bench_request(c, &hubspot, &headers, &body, raw, &line);
+
+    // Linear reads its timestamp from the (JSON) body once the signature holds.
+    let mut json = format!(r#"{{"webhookTimestamp":{SENT}000,"data":""#).into_bytes();
+    json.resize(SIZE - 2, b'x');
+    json.extend_from_slice(b"\"}");
+    let linear = Linear::new(SECRET).expect("secret");
+    let headers = linear
+        .sign(&Message::new("delivery-1", &json))
+        .expect("signs");
+    bench_scheme(c, &linear, &headers, &json, raw_hmac(key, &[&json]));
 
     #[cfg(feature = "ed25519")]
     v1a(c, &body);

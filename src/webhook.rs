@@ -4,25 +4,40 @@
 //! URI, headers and the raw body), and, where the scheme is symmetric, [`Sign`], which signs a
 //! [`Message`] as the provider would. Schemes here:
 //!
-//! | scheme | type | signature header | signed content |
-//! |---|---|---|---|
-//! | [Standard Webhooks] (and Svix) | [`StandardWebhooks`] | `webhook-signature: v1,<base64>` | `{id}.{timestamp}.{body}` |
-//! | Stripe | [`Stripe`] | `Stripe-Signature: t=…,v1=<hex>` | `{t}.{body}` |
-//! | Calendly | [`Calendly`] | `Calendly-Webhook-Signature: t=…,v1=<hex>` (3-minute window) | `{t}.{body}` |
-//! | Paddle Billing | [`Paddle`] | `Paddle-Signature: ts=…;h1=<hex>` (5-second window) | `{ts}:{body}` |
-//! | GitHub | [`GitHub`] | `X-Hub-Signature-256: sha256=<hex>` | `{body}` |
-//! | Slack | [`Slack`] | `X-Slack-Signature: v0=<hex>` | `v0:{timestamp}:{body}` |
-//! | Shopify | [`Shopify`] | `X-Shopify-Hmac-Sha256: <base64>` | `{body}` |
-//! | Zoom | [`Zoom`] | `x-zm-signature: v0=<hex>` (time in `x-zm-request-timestamp`) | `v0:{timestamp}:{body}` |
-//! | Gitea, Forgejo | [`Gitea`] | `X-Gitea-Signature: <hex>` | `{body}` |
-//! | Bitbucket | [`Bitbucket`] | `X-Hub-Signature: sha256=<hex>` | `{body}` |
-//! | Intercom | [`Intercom`] | `X-Hub-Signature: sha1=<hex>` (HMAC-SHA1) | `{body}` |
-//! | Typeform | [`Typeform`] | `Typeform-Signature: sha256=<base64>` | `{body}` |
-//! | GitLab | [`GitLab`] | `X-Gitlab-Token: <token>` (a shared token, compared in constant time; nothing is signed) | none |
-//! | anything else HMAC | [`HmacScheme`] | configurable | configurable |
+//! | provider | type | headers | algorithm over | window | key | vector |
+//! |---|---|---|---|---|---|---|
+//! | [Standard Webhooks] (and Svix) | [`StandardWebhooks`] | `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>` | HMAC-SHA256 of `{id}.{ts}.{body}`; `v1a`: ed25519 (feature `ed25519`) | 5 min | `whsec_<base64>`; `whsk_`/`whpk_` | reference libraries' tests (`tests/vectors.rs`) |
+//! | Stripe | [`Stripe`] | `Stripe-Signature: t=…,v1=<hex>` | HMAC-SHA256 of `{t}.{body}` | 5 min | `whsec_…`, bytes as shown | computed (Python `hmac`) |
+//! | Calendly | [`Calendly`] | `Calendly-Webhook-Signature: t=…,v1=<hex>` | HMAC-SHA256 of `{t}.{body}` | 3 min | signing key, as shown | computed |
+//! | Paddle Billing | [`Paddle`] | `Paddle-Signature: ts=…;h1=<hex>` | HMAC-SHA256 of `{ts}:{body}` | 5 s | `pdl_ntfset_…`, as shown | computed |
+//! | PagerDuty (v3) | [`PagerDuty`] | `X-PagerDuty-Signature: v1=<hex>[,v1=…]`, `X-Webhook-Id` | HMAC-SHA256 of `{body}` | none | subscription secret | computed |
+//! | GitHub | [`GitHub`] | `X-Hub-Signature-256: sha256=<hex>`, `X-GitHub-Delivery` | HMAC-SHA256 of `{body}` (SHA-1 on request) | none | webhook secret | GitHub's docs |
+//! | Slack | [`Slack`] | `X-Slack-Signature: v0=<hex>`, `X-Slack-Request-Timestamp` | HMAC-SHA256 of `v0:{ts}:{body}` | 5 min | signing secret | Slack's docs |
+//! | Zoom | [`Zoom`] | `x-zm-signature: v0=<hex>`, `x-zm-request-timestamp` | HMAC-SHA256 of `v0:{ts}:{body}` | 5 min | secret token | computed |
+//! | Shopify | [`Shopify`] | `X-Shopify-Hmac-Sha256: <base64>`, `X-Shopify-Webhook-Id` | HMAC-SHA256 of `{body}` | none | client secret | computed |
+//! | Gitea, Forgejo | [`Gitea`] | `X-Gitea-Signature: <hex>`, `X-Gitea-Delivery` | HMAC-SHA256 of `{body}` | none | webhook secret | computed |
+//! | Bitbucket | [`Bitbucket`] | `X-Hub-Signature: sha256=<hex>`, `X-Request-UUID` | HMAC-SHA256 of `{body}` | none | webhook secret | computed |
+//! | Intercom | [`Intercom`] | `X-Hub-Signature: sha1=<hex>` | HMAC-SHA1 of `{body}` | none | client secret | computed |
+//! | Typeform | [`Typeform`] | `Typeform-Signature: sha256=<base64>` | HMAC-SHA256 of `{body}` | none | webhook secret | computed |
+//! | Twitch EventSub | [`Twitch`] | `Twitch-Eventsub-Message-Signature: sha256=<hex>`, `-Id`, `-Timestamp` (RFC 3339) | HMAC-SHA256 of `{id}{ts}{body}` | 10 min | subscription secret | computed |
+//! | Linear | [`Linear`] | `Linear-Signature: <hex>`, `Linear-Delivery` | HMAC-SHA256 of `{body}`; `webhookTimestamp` (ms) in the body | 1 min | signing secret | computed |
+//! | Mailgun | [`Mailgun`] | none: `signature.{timestamp,token,signature}` in a JSON body, or form fields | HMAC-SHA256 of `{timestamp}{token}` (not the event) | 5 min | HTTP webhook signing key | computed |
+//! | Twilio | [`Twilio`] | `X-Twilio-Signature: <base64>`, `I-Twilio-Idempotency-Token` | HMAC-SHA1 of the full URL and the sorted form parameters (`bodySHA256` in the URL for JSON) | none | auth token | twilio-python's tests |
+//! | Square | [`Square`] | `x-square-hmacsha256-signature: <base64>` | HMAC-SHA256 of `{notification URL}{body}` | none | signature key, and the URL as registered | square-nodejs-sdk's tests |
+//! | HubSpot | [`HubSpot`] | `X-HubSpot-Signature-v3: <base64>`, `X-HubSpot-Request-Timestamp` (ms) | HMAC-SHA256 of `{method}{URL}{body}{ts}`; v1/v2 (SHA-256 of the secret and content) on request | 5 min | client secret | v1/v2: hubspot-api-nodejs's tests; v3 computed |
+//! | Discord | [`Discord`] (feature `ed25519`) | `X-Signature-Ed25519: <hex>`, `X-Signature-Timestamp` | ed25519 of `{ts}{body}` | 5 min | application public key, hex | computed (Python `cryptography`) |
+//! | GitLab | [`GitLab`] | `X-Gitlab-Token: <token>` | none: a shared token, compared in constant time | none | secret token | n/a |
+//! | anything else HMAC | [`HmacScheme`] | configurable | HMAC-SHA256/512/1, hex or base64, optional timestamp | configurable | bytes | n/a |
+//!
+//! "Computed" vectors were made independently of hookwire, with Python's standard library from
+//! the provider's documented layout, where the provider publishes none; each test file names
+//! its commands. Schemes that sign the URL (Twilio, Square, HubSpot) need the request's method
+//! and URI ([`Inbound::from_request`]); behind a proxy that changes the host, give Twilio and
+//! HubSpot the public origin. A scheme with no timestamp can be replayed: keep a
+//! [`ReplayGuard`] on the id it reports.
 //!
 //! A [`MultiVerifier`] serves one endpoint for several providers, picking the scheme by the
-//! headers present.
+//! headers present (or, for Mailgun, by the signed fields in the body).
 //!
 //! Every scheme is built the same way: `Scheme::new(secret)` with the secret exactly as its
 //! provider shows it (Standard Webhooks' `whsec_<base64>`, the other providers' plain text), or
@@ -31,7 +46,8 @@
 //! signs with a `SigningKey` and verifies with a `PublicKey`.
 //!
 //! Every verification compares in constant time, checks the timestamp where the scheme has one,
-//! never panics on what arrived, and allocates nothing on the heap. [`message_id`] makes unique,
+//! never panics on what arrived, and allocates nothing on the heap (Twilio and HubSpot
+//! rebuild the URL they sign, and Twilio sorts the form parameters, on the heap). [`message_id`] makes unique,
 //! time-sortable ids for new messages, and a [`ReplayGuard`] has each message handled once (claimed before the handler runs, committed when it succeeded, released when it failed).
 //!
 //! Verify the body exactly as it arrived, before parsing it: a body that was parsed and
@@ -43,7 +59,10 @@
 mod asymmetric;
 mod configurable;
 mod diagnose;
+#[cfg(feature = "ed25519")]
+mod discord;
 mod github;
+mod in_body;
 mod mac;
 mod presets;
 mod replay;
@@ -56,6 +75,8 @@ mod secret;
 mod sign;
 mod standard;
 mod stripe;
+mod twitch;
+mod url_signed;
 mod verify;
 
 #[cfg(feature = "ed25519")]
@@ -63,7 +84,10 @@ mod verify;
 pub use asymmetric::{KeyError, PublicKey, SigningKey};
 pub use configurable::{HmacScheme, HmacSchemeBuilder, SchemeError};
 pub use diagnose::{Diagnosis, Hint, diagnose};
+#[cfg(feature = "ed25519")]
+pub use discord::Discord;
 pub use github::GitHub;
+pub use in_body::{Linear, Mailgun};
 pub use mac::{Algorithm, Encoding};
 pub use presets::{Bitbucket, GitLab, Gitea, Intercom, Shopify, Slack, Typeform, Zoom};
 pub use replay::{Claim, MAX_ID_LEN, MemoryReplayGuard, ReplayError, ReplayGuard, ReplayKey};
@@ -83,7 +107,9 @@ pub use standard::{
     SVIX_ID, SVIX_SIGNATURE, SVIX_TIMESTAMP, StandardWebhooks, WEBHOOK_ID, WEBHOOK_SIGNATURE,
     WEBHOOK_TIMESTAMP,
 };
-pub use stripe::{Calendly, Paddle, Stripe};
+pub use stripe::{Calendly, Paddle, PagerDuty, Stripe};
+pub use twitch::Twitch;
+pub use url_signed::{HubSpot, Square, Twilio};
 #[cfg(feature = "tracing")]
 #[allow(unused_imports)] // Used by the server adapters, where their features are on.
 pub(crate) use verify::trace_verification;

@@ -677,8 +677,8 @@ impl Verify for SignsTheRequestLine {
     fn name(&self) -> &str {
         "request-line"
     }
-    fn detect(&self, headers: &hookwire::http::HeaderMap) -> bool {
-        headers.contains_key("x-line")
+    fn detect(&self, request: Inbound<'_>) -> bool {
+        request.headers().contains_key("x-line")
     }
     fn verify_at<'a>(
         &'a self,

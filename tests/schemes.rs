@@ -105,10 +105,10 @@ fn github_sha1_only_counts_when_opted_in_and_never_over_sha256() {
         github.verify(Inbound::new(&sha1_only, GH_BODY)),
         Err(VerifyError::NoSupportedSignature { .. })
     ));
-    assert!(!github.detect(&sha1_only));
+    assert!(!github.detect(Inbound::new(&sha1_only, GH_BODY)));
 
     let legacy = GitHub::new(GH_SECRET).unwrap().allow_sha1();
-    assert!(legacy.detect(&sha1_only));
+    assert!(legacy.detect(Inbound::new(&sha1_only, GH_BODY)));
     assert!(legacy.verify(Inbound::new(&sha1_only, GH_BODY)).is_ok());
 
     // With both headers present, SHA-256 decides: a bad SHA-256 cannot fall back to SHA-1.
@@ -829,7 +829,7 @@ fn standard_webhooks_verifier_is_a_scheme_that_signs_with_its_secrets() {
         signed["webhook-signature"],
         "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
     );
-    assert!(Verify::detect(&verifier, &signed));
+    assert!(Verify::detect(&verifier, Inbound::new(&signed, b"")));
     assert!(
         Verify::verify_at(
             &verifier,

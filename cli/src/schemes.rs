@@ -120,8 +120,8 @@ impl Verify for BoxedVerify {
     fn name(&self) -> &str {
         self.0.name()
     }
-    fn detect(&self, headers: &HeaderMap) -> bool {
-        self.0.detect(headers)
+    fn detect(&self, request: hookwire::webhook::Inbound<'_>) -> bool {
+        self.0.detect(request)
     }
     fn verify_at<'a>(
         &'a self,

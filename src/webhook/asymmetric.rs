@@ -142,6 +142,11 @@ impl PublicKey {
                 len,
                 expected: "32",
             })?;
+        Self::from_bytes(bytes)
+    }
+
+    /// The key of 32 bytes, refused where they are not a point or a point of small order.
+    pub(crate) fn from_bytes(bytes: &[u8; PUBLIC_KEY_LENGTH]) -> Result<Self, KeyError> {
         let key =
             ed25519_dalek::VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::InvalidPoint)?;
         if key.is_weak() {
@@ -160,13 +165,22 @@ impl PublicKey {
     /// `verify_strict`): a signature whose `R` is of small order is refused.
     pub(crate) fn verifies(&self, parts: &[&[u8]], encoded: &[u8]) -> bool {
         let mut decoded = [0u8; DECODE_BUF];
-        let signature = match STANDARD.decode_slice(encoded, &mut decoded) {
-            Ok(SIGNATURE_LENGTH) => match decoded.first_chunk::<SIGNATURE_LENGTH>() {
-                Some(bytes) => ed25519_dalek::Signature::from_bytes(bytes),
-                None => return false,
-            },
-            _ => return false,
-        };
+        match STANDARD.decode_slice(encoded, &mut decoded) {
+            Ok(SIGNATURE_LENGTH) => decoded
+                .first_chunk::<SIGNATURE_LENGTH>()
+                .is_some_and(|bytes| self.verifies_bytes(parts, bytes)),
+            _ => false,
+        }
+    }
+
+    /// Whether `signature` is this key's signature of the concatenation of `parts`, verified
+    /// as [`PublicKey::verifies`] says.
+    pub(crate) fn verifies_bytes(
+        &self,
+        parts: &[&[u8]],
+        signature: &[u8; SIGNATURE_LENGTH],
+    ) -> bool {
+        let signature = ed25519_dalek::Signature::from_bytes(signature);
         let small_order_r = curve25519_dalek::edwards::CompressedEdwardsY(*signature.r_bytes())
             .decompress()
             .is_none_or(|r| r.is_small_order());
@@ -228,6 +242,11 @@ pub enum KeyError {
         "the ed25519 key is not valid base64 after its optional `whsk_`/`whpk_` prefix: copy it exactly as the sender shows it"
     )]
     InvalidBase64,
+    /// A key given in hex (as Discord shows its application public key) is not hex.
+    #[error(
+        "the ed25519 public key is not hex: copy it exactly as the provider shows it (64 hex digits)"
+    )]
+    InvalidHex,
     /// The key decodes to the wrong number of bytes.
     #[error("the ed25519 key is {len} bytes long; expected {expected} bytes")]
     WrongLength {

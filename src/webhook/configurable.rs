@@ -250,8 +250,8 @@ impl Verify for HmacScheme {
         verbatim_advice(&self.looks)
     }
 
-    fn detect(&self, headers: &HeaderMap) -> bool {
-        headers.contains_key(&self.signature_header)
+    fn detect(&self, request: Inbound<'_>) -> bool {
+        request.headers().contains_key(&self.signature_header)
     }
 
     fn verify_at<'a>(

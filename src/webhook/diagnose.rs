@@ -227,7 +227,7 @@ pub fn diagnose<V: Verify + ?Sized>(
         }
         _ => {}
     }
-    if !verifier.detect(request.headers()) {
+    if !verifier.detect(request) {
         let other = PROVIDER_HEADERS
             .iter()
             .find(|(_, header)| request.headers().contains_key(*header));

@@ -123,8 +123,8 @@ impl Verify for GitHub {
         self.sha256.secret_advice()
     }
 
-    fn detect(&self, headers: &HeaderMap) -> bool {
-        self.sha256.detect(headers) || self.sha1.as_ref().is_some_and(|s| s.detect(headers))
+    fn detect(&self, request: Inbound<'_>) -> bool {
+        self.sha256.detect(request) || self.sha1.as_ref().is_some_and(|s| s.detect(request))
     }
 
     /// Verifies `X-Hub-Signature-256` (or, where allowed, `X-Hub-Signature`); GitHub signs no
@@ -136,10 +136,10 @@ impl Verify for GitHub {
     ) -> Result<Verified<'a>, VerifyError> {
         let headers = request.headers();
         match &self.sha1 {
-            Some(sha1) if !self.sha256.detect(headers) && sha1.detect(headers) => {
+            Some(sha1) if !self.sha256.detect(request) && sha1.detect(request) => {
                 sha1.verify_at(request, now)
             }
-            _ if !self.sha256.detect(headers) && headers.contains_key(X_HUB_SIGNATURE) => {
+            _ if !self.sha256.detect(request) && headers.contains_key(X_HUB_SIGNATURE) => {
                 Err(VerifyError::NoSupportedSignature {
                     found: "the legacy SHA-1 `X-Hub-Signature`, which is refused unless `GitHub::allow_sha1` is called",
                 })

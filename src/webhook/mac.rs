@@ -98,6 +98,125 @@ impl KeyedMac {
     }
 }
 
+/// The SHA-256 digest of the concatenation of `parts`, as a [`Tag`] to compare with: for the
+/// few schemes that hash a secret-prefixed message instead of keying an HMAC, and for body
+/// hashes.
+pub(crate) fn sha256(parts: &[&[u8]]) -> Tag {
+    use sha2::Digest;
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; MAX_TAG];
+    bytes
+        .iter_mut()
+        .zip(digest.iter())
+        .for_each(|(slot, byte)| *slot = *byte);
+    Tag {
+        bytes,
+        len: digest.len(),
+    }
+}
+
+/// The keys of a scheme, in the order they were added (the first signs), all of one algorithm
+/// and never none.
+#[derive(Clone)]
+pub(crate) struct Keys {
+    algorithm: Algorithm,
+    keys: Vec<KeyedMac>,
+}
+
+impl Keys {
+    /// One key, from a secret used byte for byte.
+    pub(crate) fn new<'s>(
+        algorithm: Algorithm,
+        secret: impl Into<super::SecretInput<'s>>,
+    ) -> Result<Self, super::SecretError> {
+        let secret = secret.into().raw()?;
+        Ok(Keys {
+            algorithm,
+            keys: vec![KeyedMac::new(algorithm, secret.expose_bytes())],
+        })
+    }
+
+    /// One more key (during a rotation).
+    pub(crate) fn add<'s>(
+        &mut self,
+        secret: impl Into<super::SecretInput<'s>>,
+    ) -> Result<(), super::SecretError> {
+        let secret = secret.into().raw()?;
+        self.keys
+            .push(KeyedMac::new(self.algorithm, secret.expose_bytes()));
+        Ok(())
+    }
+
+    /// The key that signs.
+    pub(crate) fn first(&self) -> &KeyedMac {
+        &self.keys[0]
+    }
+
+    /// How many keys there are.
+    pub(crate) fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// The position of the first key whose tag of `content` is `candidate` in `encoding`.
+    pub(crate) fn matching(
+        &self,
+        content: &[&[u8]],
+        encoding: Encoding,
+        candidate: &[u8],
+    ) -> Option<usize> {
+        self.keys
+            .iter()
+            .position(|key| key.tag(content).matches(encoding, candidate))
+    }
+}
+
+/// `new` and `with_secret` for a scheme held in a type with `keys: Keys` of `$algorithm`, built
+/// by its `from_keys`; and `tolerance`, for a field of that name, where a window is named.
+macro_rules! keyed {
+    ($name:ident, $algorithm:expr, $secret:literal $(, $window:literal)?) => {
+        impl $name {
+            #[doc = concat!("The scheme, with ", $secret, ", used byte for byte (or a [`Secret`](super::Secret)).")]
+            ///
+            /// # Errors
+            ///
+            /// [`SecretError::Empty`](super::SecretError::Empty) for an empty secret.
+            pub fn new<'s>(
+                secret: impl Into<super::SecretInput<'s>>,
+            ) -> Result<Self, super::SecretError> {
+                super::mac::Keys::new($algorithm, secret).map(Self::from_keys)
+            }
+
+            /// Adds a secret (during a rotation): a signature made with any of them passes, and
+            /// [`Verified::key`](super::Verified::key) says which. Signing uses the first.
+            ///
+            /// # Errors
+            ///
+            /// [`SecretError::Empty`](super::SecretError::Empty) for an empty secret.
+            pub fn with_secret<'s>(
+                mut self,
+                secret: impl Into<super::SecretInput<'s>>,
+            ) -> Result<Self, super::SecretError> {
+                self.keys.add(secret)?;
+                Ok(self)
+            }
+
+            $(
+            #[doc = concat!("How far the timestamp may lie from now, either way: ", $window, " unless set.")]
+            #[must_use]
+            pub fn tolerance(mut self, tolerance: std::time::Duration) -> Self {
+                self.tolerance = tolerance;
+                self
+            }
+            )?
+        }
+    };
+}
+pub(crate) use keyed;
+
 /// An expected tag, on the stack.
 pub(crate) struct Tag {
     bytes: [u8; MAX_TAG],

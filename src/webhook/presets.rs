@@ -57,8 +57,8 @@ macro_rules! preset {
                 self.0.secret_advice()
             }
 
-            fn detect(&self, headers: &HeaderMap) -> bool {
-                self.0.detect(headers)
+            fn detect(&self, request: Inbound<'_>) -> bool {
+                self.0.detect(request)
             }
 
             fn verify_at<'a>(
@@ -289,8 +289,8 @@ impl Verify for GitLab {
         "gitlab"
     }
 
-    fn detect(&self, headers: &HeaderMap) -> bool {
-        headers.contains_key(GITLAB_TOKEN)
+    fn detect(&self, request: Inbound<'_>) -> bool {
+        request.headers().contains_key(GITLAB_TOKEN)
     }
 
     fn verify_at<'a>(

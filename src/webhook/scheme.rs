@@ -140,7 +140,7 @@ pub trait Verify: Send + Sync {
     fn name(&self) -> &str;
 
     /// Whether `headers` carry this scheme's signature: how a [`MultiVerifier`] picks a scheme.
-    fn detect(&self, headers: &HeaderMap) -> bool;
+    fn detect(&self, request: Inbound<'_>) -> bool;
 
     /// Verifies `request` at the given `now` (ignored by schemes that sign no timestamp).
     ///
@@ -194,8 +194,8 @@ macro_rules! forward {
             fn name(&self) -> &str {
                 (**self).name()
             }
-            fn detect(&self, headers: &HeaderMap) -> bool {
-                (**self).detect(headers)
+            fn detect(&self, request: Inbound<'_>) -> bool {
+                (**self).detect(request)
             }
             fn verify_at<'a>(
                 &'a self,
@@ -219,15 +219,18 @@ macro_rules! forward {
 
 forward!(&V, Box<V>, Arc<V>);
 
-/// A message to sign: its id, the time of the attempt, and the body.
+/// A message to sign: its id, the time of the attempt, the body, and, for the schemes that sign
+/// the request line, the method and URL it is sent to.
 ///
-/// Schemes use what they carry: Standard Webhooks signs all three, Stripe and Slack the time and
-/// the body, GitHub and Shopify the body (and send the id in their delivery-id header).
+/// Schemes use what they carry: Standard Webhooks signs the first three, Stripe and Slack the
+/// time and the body, GitHub and Shopify the body (and send the id in their delivery-id
+/// header), Twilio and HubSpot the URL too ([`Message::to`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Message<'a> {
     id: &'a str,
     timestamp: SystemTime,
     body: &'a [u8],
+    request: Option<(&'a str, &'a str)>,
 }
 
 impl<'a> Message<'a> {
@@ -237,7 +240,21 @@ impl<'a> Message<'a> {
             id,
             timestamp: SystemTime::now(),
             body,
+            request: None,
         }
+    }
+
+    /// The same message, sent with `method` to the full `url` (such as
+    /// `https://example.com/hooks?x=1`): what the schemes that sign the request line sign.
+    #[must_use]
+    pub fn to(mut self, method: &'a str, url: &'a str) -> Self {
+        self.request = Some((method, url));
+        self
+    }
+
+    /// The method and URL given with [`Message::to`].
+    pub fn request(&self) -> Option<(&'a str, &'a str)> {
+        self.request
     }
 
     /// The same message, signed at `timestamp`.
@@ -307,8 +324,8 @@ impl Verify for MultiVerifier {
     }
 
     /// Whether any of the schemes' signature headers is present.
-    fn detect(&self, headers: &HeaderMap) -> bool {
-        self.schemes.iter().any(|scheme| scheme.detect(headers))
+    fn detect(&self, request: Inbound<'_>) -> bool {
+        self.schemes.iter().any(|scheme| scheme.detect(request))
     }
 
     /// Verifies with the first scheme whose signature header is present.
@@ -324,7 +341,7 @@ impl Verify for MultiVerifier {
     ) -> Result<Verified<'a>, VerifyError> {
         self.schemes
             .iter()
-            .find(|scheme| scheme.detect(request.headers()))
+            .find(|scheme| scheme.detect(request))
             .ok_or(VerifyError::NoScheme)?
             .verify_at(request, now)
     }

@@ -17,6 +17,12 @@ pub enum SignError {
     /// The signer holds no key that can sign, such as a verifier built from public keys only.
     #[error("no key that can sign: add a secret (or, for `v1a`, a signing key)")]
     NoKey,
+    /// The scheme signs the request's method and URL (Twilio, Square, HubSpot), and the message
+    /// has none.
+    #[error(
+        "this scheme signs the request's method and URL: give the message them with `Message::to`"
+    )]
+    NoUrl,
     /// The signature could not be computed.
     #[error("the signature could not be computed")]
     Signing,

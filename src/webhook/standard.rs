@@ -314,10 +314,10 @@ impl Verify for StandardWebhooks {
         )
     }
 
-    fn detect(&self, headers: &HeaderMap) -> bool {
+    fn detect(&self, request: Inbound<'_>) -> bool {
         SIGNATURE_NAMES
             .iter()
-            .any(|name| headers.contains_key(name))
+            .any(|name| request.headers().contains_key(name))
     }
 
     /// Verifies the body against the `webhook-*` (or `svix-*`) headers.

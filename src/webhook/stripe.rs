@@ -1,5 +1,5 @@
 //! Stripe: `Stripe-Signature: t=<seconds>,v1=<hex>[,v1=<hex>…]` over `{t}.{body}`; Calendly
-//! and Paddle Billing share its layout under other names.
+//! and Paddle Billing share its layout under other names, and PagerDuty without the timestamp.
 
 use super::diagnose::KeyLook;
 use std::fmt;
@@ -18,18 +18,21 @@ use super::{
 
 /// A header of a timestamp and signatures, `{t}={seconds}{sep}{v}={hex}[{sep}{v}={hex}…]`,
 /// over `{seconds}{joiner}{body}` with HMAC-SHA256: Stripe's layout, which Calendly and Paddle
-/// share with other names.
+/// share with other names; without a timestamp (PagerDuty), the signatures are of the body.
 pub(crate) struct Layout {
     name: &'static str,
     header: HeaderName,
     separator: char,
-    timestamp: &'static str,
+    /// The timestamp's key, where the layout has one.
+    timestamp: Option<&'static str>,
     signature: &'static str,
     joiner: &'static [u8],
     /// The syntax [`VerifyError::MalformedSignature`] names.
     expected: &'static str,
     /// What [`VerifyError::NoSupportedSignature`] says was found instead.
     others: &'static str,
+    /// The header of the (unsigned) delivery id, where the provider sends one.
+    id: Option<&'static HeaderName>,
     tolerance: Duration,
 }
 
@@ -38,11 +41,12 @@ static STRIPE: Layout = Layout {
     name: "stripe",
     header: HeaderName::from_static("stripe-signature"),
     separator: ',',
-    timestamp: "t",
+    timestamp: Some("t"),
     signature: "v1",
     joiner: b".",
     expected: "`t=<unix seconds>,v1=<hex>` (one `v1` per active secret)",
     others: "signatures of schemes other than `v1` (such as `v0`), which are refused",
+    id: None,
     tolerance: DEFAULT_TOLERANCE,
 };
 
@@ -51,11 +55,12 @@ static CALENDLY: Layout = Layout {
     name: "calendly",
     header: HeaderName::from_static("calendly-webhook-signature"),
     separator: ',',
-    timestamp: "t",
+    timestamp: Some("t"),
     signature: "v1",
     joiner: b".",
     expected: "`t=<unix seconds>,v1=<hex>`",
     others: "signatures of schemes other than `v1`, which are refused",
+    id: None,
     tolerance: Duration::from_secs(180),
 };
 
@@ -64,13 +69,31 @@ static PADDLE: Layout = Layout {
     name: "paddle",
     header: HeaderName::from_static("paddle-signature"),
     separator: ';',
-    timestamp: "ts",
+    timestamp: Some("ts"),
     signature: "h1",
     joiner: b":",
     expected: "`ts=<unix seconds>;h1=<hex>` (one `h1` per active secret)",
     others: "signatures of schemes other than `h1`, which are refused",
+    id: None,
     tolerance: Duration::from_secs(5),
 };
+
+/// PagerDuty's (v3 webhooks) layout.
+static PAGERDUTY: Layout = Layout {
+    name: "pagerduty",
+    header: HeaderName::from_static("x-pagerduty-signature"),
+    separator: ',',
+    timestamp: None,
+    signature: "v1",
+    joiner: b"",
+    expected: "`v1=<hex>` (one `v1` per active secret, comma-separated)",
+    others: "signatures of versions other than `v1`, which are refused",
+    id: Some(&PAGERDUTY_ID),
+    tolerance: Duration::ZERO,
+};
+
+/// PagerDuty's webhook id header.
+static PAGERDUTY_ID: HeaderName = HeaderName::from_static("x-webhook-id");
 
 /// A scheme of a [`Layout`], with its secrets.
 #[derive(Clone)]
@@ -122,28 +145,48 @@ impl Timestamped {
         let header = header_str(headers, &layout.header)?;
         let mut timestamp = None;
         let mut signed = false;
+        let mut others = false;
         for item in self.items(header) {
             match item {
-                Some((key, t)) if key == layout.timestamp => {
+                Some((key, t)) if Some(key) == layout.timestamp => {
                     timestamp.get_or_insert(t);
+                    others = true;
                 }
                 Some((key, _)) if key == layout.signature => signed = true,
                 // Unknown items, and items without `=`, are skipped, as the providers' own
                 // libraries skip them: a provider may add items to the header.
-                Some(_) | None => {}
+                Some(_) => others = true,
+                None => {}
             }
         }
-        let timestamp = timestamp.ok_or(VerifyError::MalformedSignature {
-            expected: layout.expected,
-        })?;
-        let sent = parse_timestamp(timestamp)?;
-        check_timestamp(sent, now, self.tolerance)?;
+        let sent = match layout.timestamp {
+            Some(_) => {
+                let timestamp = timestamp.ok_or(VerifyError::MalformedSignature {
+                    expected: layout.expected,
+                })?;
+                let sent = parse_timestamp(timestamp)?;
+                check_timestamp(sent, now, self.tolerance)?;
+                Some(sent)
+            }
+            None => None,
+        };
+        let timestamp = timestamp.unwrap_or_default();
         if !signed {
-            return Err(VerifyError::NoSupportedSignature {
-                found: layout.others,
+            return Err(if others {
+                VerifyError::NoSupportedSignature {
+                    found: layout.others,
+                }
+            } else {
+                VerifyError::MalformedSignature {
+                    expected: layout.expected,
+                }
             });
         }
         let content: [&[u8]; 3] = [timestamp.as_bytes(), layout.joiner, body];
+        let id = match layout.id {
+            Some(name) => headers.get(name).and_then(|id| id.to_str().ok()),
+            None => None,
+        };
         for (index, key) in self.keys.iter().enumerate() {
             let expected = key.tag(&content);
             let candidates = self.items(header).filter_map(|item| match item {
@@ -152,9 +195,11 @@ impl Timestamped {
             });
             for candidate in candidates {
                 if expected.matches(Encoding::Hex, candidate.as_bytes()) {
-                    return Ok(Verified::new(layout.name, None, Some(sent))
-                        .tolerance(self.tolerance)
-                        .by_key(index));
+                    let verified = Verified::new(layout.name, id, sent).by_key(index);
+                    return Ok(match sent {
+                        Some(_) => verified.tolerance(self.tolerance),
+                        None => verified,
+                    });
                 }
             }
         }
@@ -163,17 +208,31 @@ impl Timestamped {
 
     fn sign(&self, message: &Message<'_>) -> Result<HeaderMap, SignError> {
         let layout = self.layout;
-        let timestamp = unix_seconds(message.timestamp()).to_string();
+        let (timestamp, mut signature) = match layout.timestamp {
+            Some(name) => {
+                let timestamp = unix_seconds(message.timestamp()).to_string();
+                let item = format!("{name}={timestamp}");
+                (timestamp, item)
+            }
+            None => (String::new(), String::new()),
+        };
         let content: [&[u8]; 3] = [timestamp.as_bytes(), layout.joiner, message.body()];
-        let mut signature = format!("{}={timestamp}", layout.timestamp);
         for key in &self.keys {
-            signature.push(layout.separator);
+            if !signature.is_empty() {
+                signature.push(layout.separator);
+            }
             signature.push_str(layout.signature);
             signature.push('=');
             signature.push_str(&key.tag(&content).encode(Encoding::Hex));
         }
         let mut headers = HeaderMap::new();
         headers.insert(layout.header.clone(), value(&layout.header, &signature)?);
+        if let Some(name) = layout.id.filter(|_| !message.id().is_empty()) {
+            headers.insert(
+                name.clone(),
+                value(name, message.id()).map_err(|_| SignError::InvalidId)?,
+            );
+        }
         Ok(headers)
     }
 }
@@ -199,7 +258,7 @@ fn key<'s>(signing_secret: impl Into<SecretInput<'s>>) -> Result<(KeyedMac, KeyL
 macro_rules! timestamped {
     (
         $(#[$docs:meta])*
-        $name:ident, $layout:ident, $secret:literal, $window:literal
+        $name:ident, $layout:ident, $secret:literal $(, $window:literal)?
     ) => {
         $(#[$docs])*
         #[derive(Clone)]
@@ -224,12 +283,14 @@ macro_rules! timestamped {
                 self.0.with_secret(secret).map($name)
             }
 
+            $(
             #[doc = concat!("How far the timestamp may lie from now, either way: ", $window, " unless set.")]
             #[must_use]
             pub fn tolerance(mut self, tolerance: Duration) -> Self {
                 self.0.tolerance = tolerance;
                 self
             }
+            )?
         }
 
         impl Sign for $name {
@@ -260,8 +321,8 @@ macro_rules! verify_timestamped {
                 $advice
             }
 
-            fn detect(&self, headers: &HeaderMap) -> bool {
-                headers.contains_key(&self.0.layout.header)
+            fn detect(&self, request: Inbound<'_>) -> bool {
+                request.headers().contains_key(&self.0.layout.header)
             }
 
             fn verify_at<'a>(
@@ -352,6 +413,29 @@ timestamped! {
 }
 
 verify_timestamped!(Paddle, |looks| {
+    let _ = looks;
+    None
+});
+
+timestamped! {
+    /// PagerDuty's webhook signatures (v3 webhooks), as documented in "Verifying signatures":
+    /// `X-PagerDuty-Signature: v1=<hex>[,v1=<hex>…]`, HMAC-SHA256 of the body under the
+    /// subscription's secret, one `v1` per active secret while one is rotated. No timestamp is
+    /// signed: [`Verified::id`] reports the unsigned `X-Webhook-Id`, for dropping redeliveries.
+    ///
+    /// ```
+    /// use hookwire::webhook::{Inbound, Message, PagerDuty, Sign, Verify};
+    ///
+    /// let pagerduty = PagerDuty::new("pagerduty subscription secret")?;
+    /// let headers = pagerduty.sign(&Message::new("01DEMO", b"{}"))?;
+    /// assert!(headers["x-pagerduty-signature"].to_str()?.starts_with("v1="));
+    /// assert_eq!(pagerduty.verify(Inbound::new(&headers, b"{}"))?.id(), Some("01DEMO"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    PagerDuty, PAGERDUTY, "the webhook subscription's secret"
+}
+
+verify_timestamped!(PagerDuty, |looks| {
     let _ = looks;
     None
 });

@@ -227,6 +227,20 @@ pub enum VerifyError {
         "no signature matches: the body, id or timestamp was altered, or the key is not the one the sender uses"
     )]
     NoMatchingSignature,
+    /// The scheme signs the request's URL (Twilio, Square, HubSpot), and the server passed no
+    /// URI, or only a path where neither a `Host` header nor a configured public origin says
+    /// where it was sent.
+    #[error(
+        "this scheme signs the request's method and URL, which the server did not pass: build the `Inbound` with `from_request` or `from_parts`, and where a proxy rewrites the host, set the public origin on the verifier"
+    )]
+    UnknownUrl,
+    /// A value the scheme reads from the body (a timestamp or signature that the provider puts
+    /// there) is missing or malformed.
+    #[error("the webhook body does not hold the signed fields this scheme expects: {expected}")]
+    MalformedBody {
+        /// What the scheme expects, such as ``"`signature.timestamp`, `signature.token` and `signature.signature`"``.
+        expected: &'static str,
+    },
     /// A [`MultiVerifier`](super::MultiVerifier) found the signature header of none of its
     /// schemes.
     #[error("the request carries the signature header of none of the configured webhook schemes")]
@@ -236,8 +250,8 @@ pub enum VerifyError {
 impl VerifyError {
     /// A short, stable name for what was wrong, for logs and metric labels: `missing_header`,
     /// `invalid_header`, `malformed_timestamp`, `non_canonical_timestamp`, `too_old`,
-    /// `too_new`, `malformed_signature`, `no_supported_signature`, `no_matching_signature`
-    /// or `no_scheme`.
+    /// `too_new`, `malformed_signature`, `no_supported_signature`, `no_matching_signature`,
+    /// `unknown_url`, `malformed_body` or `no_scheme`.
     pub fn reason(&self) -> &'static str {
         match self {
             VerifyError::MissingHeader(_) => "missing_header",
@@ -249,6 +263,8 @@ impl VerifyError {
             VerifyError::MalformedSignature { .. } => "malformed_signature",
             VerifyError::NoSupportedSignature { .. } => "no_supported_signature",
             VerifyError::NoMatchingSignature => "no_matching_signature",
+            VerifyError::UnknownUrl => "unknown_url",
+            VerifyError::MalformedBody { .. } => "malformed_body",
             VerifyError::NoScheme => "no_scheme",
         }
     }
