@@ -87,7 +87,7 @@ pub use diagnose::{Diagnosis, Hint, diagnose};
 #[cfg(feature = "ed25519")]
 pub use discord::Discord;
 pub use github::GitHub;
-pub use in_body::{Linear, Mailgun};
+pub use in_body::{Linear, Mailgun, MicrosoftGraph};
 pub use mac::{Algorithm, Encoding};
 pub use presets::{Bitbucket, GitLab, Gitea, Intercom, Shopify, Slack, Typeform, Zoom};
 pub use replay::{Claim, MAX_ID_LEN, MemoryReplayGuard, ReplayError, ReplayGuard, ReplayKey};
@@ -97,7 +97,7 @@ pub use replay_postgres::PostgresReplayGuard;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use replay_redis::RedisReplayGuard;
-pub use scheme::{Inbound, Message, MultiVerifier, Sign, Verify};
+pub use scheme::{Handshake, Inbound, Message, MultiVerifier, Sign, Verify};
 pub use secret::{Secret, SecretError, SecretInput};
 pub use sign::{SignError, message_id};
 #[cfg(feature = "ed25519")]

@@ -827,3 +827,210 @@ async fn axum_takes_batches_and_says_why_a_verified_body_is_not_an_event() {
         "{text}"
     );
 }
+
+/// The handshakes of Slack, Zoom, Twitch, Discord and Microsoft Graph through one
+/// `MultiVerifier`, on a real axum server: answered by the adapter (extractor and layer) when
+/// turned on and, where the provider signs them, only once verified; never handed to the
+/// handler; handed to it when handshakes are off.
+#[tokio::test]
+async fn handshakes_are_answered_once_verified_and_never_reach_the_handler() {
+    use axum::routing::post;
+    use axum::{Extension, Router};
+    use hookwire::webhook::{MicrosoftGraph, Slack, Twitch, Zoom};
+
+    const SLACK: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+    let multi = || {
+        let multi = MultiVerifier::new()
+            .with(Slack::new(SLACK).unwrap())
+            .with(Zoom::new("zoom-secret-token").unwrap())
+            .with(Twitch::new("twitch-eventsub-secret").unwrap());
+        #[cfg(feature = "ed25519")]
+        let multi = multi.with(
+            hookwire::webhook::Discord::new(
+                "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8",
+            )
+            .unwrap(),
+        );
+        Arc::new(multi.with(MicrosoftGraph::new("secretClientValue").unwrap()))
+    };
+    static HANDLED: AtomicUsize = AtomicUsize::new(0);
+    async fn handler(Webhook(webhook): Webhook) -> String {
+        HANDLED.fetch_add(1, Ordering::SeqCst);
+        format!("handled {}", webhook.verified().scheme())
+    }
+    async fn layered(Extension(webhook): Extension<VerifiedWebhook>) -> String {
+        HANDLED.fetch_add(1, Ordering::SeqCst);
+        format!("handled {}", webhook.verified().scheme())
+    }
+    let on = WebhookConfig::new(multi()).handshakes(true);
+    let app = Router::new()
+        .route("/layer", post(layered))
+        .layer(VerifyLayer::new(on.clone()))
+        .merge(Router::new().route("/on", post(handler)).with_state(on))
+        .merge(
+            Router::new()
+                .route("/off", post(handler))
+                .with_state(WebhookConfig::new(multi())),
+        );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let client = reqwest::Client::new();
+    let send = |path: &str, headers: hookwire::http::HeaderMap, body: &'static str| {
+        let mut request = client.post(format!("http://{address}{path}")).body(body);
+        for (name, value) in &headers {
+            request = request.header(name, value);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let kind = response
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            (
+                response.status().as_u16(),
+                kind,
+                response.text().await.unwrap(),
+            )
+        }
+    };
+    let sign = |scheme: &dyn SignVerify, body: &'static str| {
+        scheme.sign(&Message::new("m-1", body.as_bytes())).unwrap()
+    };
+    let slack = Slack::new(SLACK).unwrap();
+    let challenge = r#"{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+    let text = "text/plain; charset=utf-8";
+
+    // Slack: answered with the challenge once signed; refused when not; handled when off.
+    let answer = send("/on", sign(&slack, challenge), challenge).await;
+    assert_eq!(
+        answer,
+        (
+            200,
+            text.to_owned(),
+            "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P".to_owned()
+        )
+    );
+    let forged = Slack::new("another secret").unwrap();
+    assert_eq!(
+        send("/on", sign(&forged, challenge), challenge).await.0,
+        401
+    );
+    assert_eq!(
+        send("/off", sign(&slack, challenge), challenge).await.2,
+        "handled slack"
+    );
+    let event = r#"{"type":"event_callback","event":{"type":"app_mention"}}"#;
+    assert_eq!(
+        send("/on", sign(&slack, event), event).await.2,
+        "handled slack"
+    );
+
+    // Zoom: the plain token and its HMAC under the secret token (computed with Python's hmac:
+    // hmac.new(b"zoom-secret-token", b"qgg8vlvZRS6UYooatFL8Aw", hashlib.sha256).hexdigest()).
+    let zoom = Zoom::new("zoom-secret-token").unwrap();
+    let validation = r#"{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1654503849680,"event":"endpoint.url_validation"}"#;
+    let (status, kind, body) = send("/on", sign(&zoom, validation), validation).await;
+    assert_eq!((status, kind.as_str()), (200, "application/json"));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+        serde_json::json!({
+            "plainToken": "qgg8vlvZRS6UYooatFL8Aw",
+            "encryptedToken": "d9e0d764a78494688ba3f2d5c0ed4ca311394b4834d959759213424d2df961e3"
+        })
+    );
+
+    // Twitch, through the layer too: the challenge of a signed callback verification.
+    let twitch = Twitch::new("twitch-eventsub-secret").unwrap();
+    let verification = r#"{"challenge":"pogchamp-kappa-360noscope-vohiyo","subscription":{"type":"channel.follow"}}"#;
+    let mut headers = sign(&twitch, verification);
+    headers.insert(
+        "twitch-eventsub-message-type",
+        HeaderValue::from_static("webhook_callback_verification"),
+    );
+    for path in ["/on", "/layer"] {
+        assert_eq!(
+            send(path, headers.clone(), verification).await,
+            (
+                200,
+                text.to_owned(),
+                "pogchamp-kappa-360noscope-vohiyo".to_owned()
+            ),
+            "{path}"
+        );
+    }
+    // The same body as a notification is handled, not answered.
+    assert_eq!(
+        send("/on", sign(&twitch, verification), verification)
+            .await
+            .2,
+        "handled twitch"
+    );
+
+    // Discord: the PONG to a signed PING.
+    #[cfg(feature = "ed25519")]
+    {
+        use ed25519_dalek::Signer;
+        let key = ed25519_dalek::SigningKey::from_bytes(&std::array::from_fn(|i| i as u8));
+        let ping = r#"{"type":1,"id":"1234","application_id":"5678"}"#;
+        let timestamp = hookwire::webhook::Message::new("", b"")
+            .timestamp()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            .to_string();
+        let signature = key.sign(format!("{timestamp}{ping}").as_bytes());
+        let mut headers = hookwire::http::HeaderMap::new();
+        headers.insert(
+            "x-signature-ed25519",
+            hex::encode(signature.to_bytes()).parse().unwrap(),
+        );
+        headers.insert("x-signature-timestamp", timestamp.parse().unwrap());
+        assert_eq!(
+            send("/on", headers.clone(), ping).await,
+            (
+                200,
+                "application/json".to_owned(),
+                r#"{"type":1}"#.to_owned()
+            )
+        );
+        headers.insert("x-signature-timestamp", HeaderValue::from_static("1"));
+        assert_eq!(send("/on", headers, ping).await.0, 401);
+    }
+
+    // Microsoft Graph validates unsigned: the token comes back, decoded, as plain text.
+    let response = client
+        .post(format!(
+            "http://{address}/on?validationToken=Validation%3A%20Testing%20client%20application"
+        ))
+        .header("content-type", "text/plain")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(response.headers()["content-type"], text);
+    assert_eq!(
+        response.text().await.unwrap(),
+        "Validation: Testing client application"
+    );
+    let notification = r#"{"value":[{"subscriptionId":"0bd9d40a","clientState":"secretClientValue","changeType":"created"}]}"#;
+    let empty = hookwire::http::HeaderMap::new();
+    assert_eq!(
+        send("/on", empty.clone(), notification).await.2,
+        "handled microsoft-graph"
+    );
+    let intruder = notification.replace("secretClientValue", "guessedClientValue");
+    let intruder: &'static str = Box::leak(intruder.into_boxed_str());
+    assert_eq!(send("/on", empty, intruder).await.0, 401);
+
+    // Handled: Slack's handshake with handshakes off, Slack's event, Twitch's notification and
+    // Graph's notification; nothing else.
+    assert_eq!(HANDLED.load(Ordering::SeqCst), 4);
+}
+
+/// A scheme that signs and verifies, for the handshake test.
+trait SignVerify: Sign + Verify {}
+impl<T: Sign + Verify> SignVerify for T {}

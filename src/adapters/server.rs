@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use futures_util::FutureExt;
 
 use bytes::Bytes;
-use http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER, X_CONTENT_TYPE_OPTIONS};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body;
 
@@ -21,8 +21,8 @@ use crate::observe::Level;
 pub use crate::observe::Rejections;
 use crate::transport::BodyLimit;
 use crate::webhook::{
-    Claim, Diagnosis, Inbound, MAX_ID_LEN, ReplayError, ReplayGuard, ReplayKey, Verified, Verify,
-    VerifyError, diagnose,
+    Claim, Diagnosis, Handshake, Inbound, MAX_ID_LEN, ReplayError, ReplayGuard, ReplayKey,
+    Verified, Verify, VerifyError, diagnose,
 };
 
 /// The default deadline for reading a webhook body: 30 seconds.
@@ -90,6 +90,7 @@ pub struct WebhookConfig {
     pub(crate) limit: ReadLimits,
     pub(crate) rejections: Rejections,
     clock: Option<Arc<dyn Clock>>,
+    handshakes: bool,
 }
 
 impl WebhookConfig {
@@ -101,7 +102,43 @@ impl WebhookConfig {
             limit: ReadLimits::default(),
             rejections: Rejections::new(),
             clock: None,
+            handshakes: false,
         }
+    }
+
+    /// Whether providers' handshakes are answered (off unless set): Slack's
+    /// `url_verification`, Zoom's `endpoint.url_validation`, Twitch's
+    /// `webhook_callback_verification`, Discord's `PING` and Microsoft Graph's
+    /// `validationToken`, each by its scheme (see [`Verify::handshake`]). A handshake is
+    /// answered `200` by the adapter, only once it verified where the provider signs it, and
+    /// never reaches the handler.
+    ///
+    /// ```
+    /// use hookwire::adapters::WebhookConfig;
+    /// use hookwire::webhook::Slack;
+    ///
+    /// let config = WebhookConfig::new(Slack::new("8f742231b10e8888abcd99yyyzzz85a5")?).handshakes(true);
+    /// # let _ = config;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn handshakes(mut self, answer: bool) -> Self {
+        self.handshakes = answer;
+        self
+    }
+
+    /// Reads and verifies `request` at `now` as this configuration says, answering
+    /// handshakes where they are on.
+    pub(crate) async fn check<B>(
+        &self,
+        request: http::Request<B>,
+        now: SystemTime,
+    ) -> Result<VerifiedWebhook, Rejection>
+    where
+        B: Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        verify(&*self.scheme, request, self.limit, now, self.handshakes).await
     }
 
     /// How refused requests are reported and answered: at WARN, with a body that says only
@@ -155,7 +192,7 @@ impl WebhookConfig {
         let (mut parts, body) = request.into_parts();
         let Some(mut webhook) = parts.extensions.remove::<VerifiedWebhook>() else {
             let request = http::Request::from_parts(parts, body);
-            return verify_request(&*self.scheme, request, self.limit, self.now()).await;
+            return self.check(request, self.now()).await;
         };
         webhook.body = read_body(&parts.headers, body, self.limit).await?;
         webhook.headers = parts.headers;
@@ -169,6 +206,7 @@ impl fmt::Debug for WebhookConfig {
             .field("scheme", &self.scheme.name())
             .field("limit", &self.limit)
             .field("rejections", &self.rejections)
+            .field("handshakes", &self.handshakes)
             .finish()
     }
 }
@@ -275,12 +313,16 @@ pub enum Rejection {
     },
     /// The replay guard could not be consulted (503 with `Retry-After`).
     Unavailable(ReplayError),
+    /// Not a refusal: a provider's handshake, answered `200` with the scheme's answer instead
+    /// of being handed to the handler (see [`WebhookConfig::handshakes`]).
+    Handshake(Handshake),
 }
 
 impl Rejection {
     /// A short, stable name for the refusal, for logs and metric labels: `too_large`,
     /// `unreadable_body`, `body_timeout`, `duplicate`, `in_flight`, `id_too_long`,
-    /// `guard_unavailable`, or the [`VerifyError::reason`] of a failed verification.
+    /// `guard_unavailable`, `handshake`, or the [`VerifyError::reason`] of a failed
+    /// verification.
     pub fn reason(&self) -> &'static str {
         match self {
             Rejection::TooLarge { .. } => "too_large",
@@ -291,6 +333,7 @@ impl Rejection {
             Rejection::InFlight => "in_flight",
             Rejection::IdTooLong { .. } => "id_too_long",
             Rejection::Unavailable(_) => "guard_unavailable",
+            Rejection::Handshake(_) => "handshake",
         }
     }
 
@@ -302,7 +345,9 @@ impl Rejection {
         #[cfg(feature = "tracing")]
         {
             let level = match self {
-                Rejection::Duplicate | Rejection::InFlight => Level::Debug,
+                Rejection::Duplicate | Rejection::InFlight | Rejection::Handshake(_) => {
+                    Level::Debug
+                }
                 Rejection::Unavailable(_) => Level::Error,
                 _ => rejections.current_level(),
             };
@@ -317,8 +362,10 @@ impl Rejection {
             );
         }
         #[cfg(feature = "metrics")]
-        metrics::counter!(crate::observe::names::REJECTIONS, "reason" => self.reason())
-            .increment(1);
+        if !matches!(self, Rejection::Handshake(_)) {
+            metrics::counter!(crate::observe::names::REJECTIONS, "reason" => self.reason())
+                .increment(1);
+        }
         let mut response = self.to_response();
         if rejections.explains() && !self.status().is_success() {
             let text = format!("{}: {self}{}\n", self.status(), Explained(self));
@@ -333,7 +380,7 @@ impl Rejection {
             Rejection::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Rejection::Body(_) => StatusCode::BAD_REQUEST,
             Rejection::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            Rejection::Duplicate => StatusCode::OK,
+            Rejection::Duplicate | Rejection::Handshake(_) => StatusCode::OK,
             Rejection::InFlight => StatusCode::CONFLICT,
             Rejection::IdTooLong { .. } => StatusCode::BAD_REQUEST,
             Rejection::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -350,6 +397,16 @@ impl Rejection {
     /// A short response for the sender: the status and a one-line reason that reveals nothing
     /// about secrets or which check failed beyond the status' own meaning.
     pub fn to_response(&self) -> Response<Bytes> {
+        if let Rejection::Handshake(answer) = self {
+            let mut response = Response::new(Bytes::from(answer.body().to_owned()));
+            let headers = response.headers_mut();
+            headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static(answer.content_type()),
+            );
+            headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+            return response;
+        }
         let text: &'static str = match self.status() {
             StatusCode::OK => "already received\n",
             StatusCode::CONFLICT => "this message is being handled; try again later\n",
@@ -402,6 +459,9 @@ impl fmt::Display for Rejection {
                 "the message id is {len} bytes long, longer than the {MAX_ID_LEN} accepted"
             ),
             Rejection::Unavailable(_) => f.write_str("the replay guard could not be consulted"),
+            Rejection::Handshake(_) => {
+                f.write_str("the request was the provider's handshake, answered by the adapter")
+            }
         }
     }
 }
@@ -450,9 +510,33 @@ where
     B: Body,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    verify(scheme, request, limits.into(), now, false).await
+}
+
+/// [`verify_request`], answering the scheme's handshakes where `handshakes` is set: a
+/// handshake comes back as [`Rejection::Handshake`].
+async fn verify<S, B>(
+    scheme: &S,
+    request: Request<B>,
+    limits: ReadLimits,
+    now: SystemTime,
+    handshakes: bool,
+) -> Result<VerifiedWebhook, Rejection>
+where
+    S: Verify + ?Sized,
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let (parts, body) = request.into_parts();
-    let body = read_body(&parts.headers, body, limits.into()).await?;
-    let result = scheme.verify_at(Inbound::from_parts(&parts, &body), now);
+    let body = read_body(&parts.headers, body, limits).await?;
+    let inbound = Inbound::from_parts(&parts, &body);
+    let result = scheme.verify_at(inbound, now);
+    if handshakes {
+        // An unsigned handshake (Microsoft Graph's) is answered before it counts as a refusal.
+        if let Some(answer) = scheme.handshake(inbound, result.is_ok()) {
+            return Err(Rejection::Handshake(answer));
+        }
+    }
     #[cfg(feature = "tracing")]
     crate::webhook::trace_verification(scheme.name(), &result, now);
     #[cfg(feature = "metrics")]

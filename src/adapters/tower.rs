@@ -13,7 +13,7 @@ use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::server::{WebhookConfig, run_once, verify_request};
+use super::server::{WebhookConfig, run_once};
 
 use crate::transport::{HttpClient, TransportError, TransportErrorKind};
 use crate::webhook::ReplayGuard;
@@ -207,8 +207,7 @@ where
             *probe.method_mut() = parts.method.clone();
             *probe.uri_mut() = parts.uri.clone();
             let now = config.now();
-            let mut webhook = match verify_request(&*config.scheme, probe, config.limit, now).await
-            {
+            let mut webhook = match config.check(probe, now).await {
                 Ok(webhook) => webhook,
                 Err(rejection) => {
                     return Ok(rejection.respond(config.rejections).map(ResBody::from));

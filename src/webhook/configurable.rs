@@ -125,6 +125,11 @@ impl HmacScheme {
     }
 
     /// The preset's own description of its signature syntax, for error messages.
+    /// The key that signs: the first one added.
+    pub(crate) fn first_key(&self) -> Option<&KeyedMac> {
+        self.keys.first()
+    }
+
     pub(crate) fn expecting(mut self, expected: &'static str) -> Self {
         self.expected = expected;
         self

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use http::HeaderName;
 
-use super::scheme::{Inbound, Verify};
+use super::scheme::{Handshake, Inbound, Verify};
 use super::verify::{header_str, parse_timestamp};
 use super::{DEFAULT_TOLERANCE, KeyError, PublicKey, Verified, VerifyError, check_timestamp};
 
@@ -21,7 +21,7 @@ const TIMESTAMP: HeaderName = HeaderName::from_static("x-signature-timestamp");
 /// refused, as for [`PublicKey`].
 ///
 /// Discord sends a `PING` (`{"type":1}`) when the endpoint is saved; the server adapters answer
-/// it once handshakes are turned on in the server adapters.
+/// it with the `PONG` when handshakes are on (`WebhookConfig::handshakes`).
 ///
 /// ```
 /// use hookwire::webhook::{Discord, Inbound, Verify};
@@ -120,6 +120,21 @@ impl Verify for Discord {
                     .by_key(index)
             })
             .ok_or(VerifyError::NoMatchingSignature)
+    }
+
+    /// The answer to a `PING` (`"type": 1`, sent signed when the endpoint is saved):
+    /// `{"type":1}`, the `PONG`.
+    fn handshake(&self, request: Inbound<'_>, verified: bool) -> Option<Handshake> {
+        #[derive(serde::Deserialize)]
+        struct Interaction {
+            #[serde(rename = "type")]
+            kind: u8,
+        }
+        if !verified {
+            return None;
+        }
+        let interaction: Interaction = serde_json::from_slice(request.body()).ok()?;
+        (interaction.kind == 1).then(|| Handshake::json(r#"{"type":1}"#))
     }
 }
 

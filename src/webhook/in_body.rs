@@ -1,6 +1,8 @@
-//! Providers that put part of what they sign in the body: Linear (the timestamp) and Mailgun
-//! (the timestamp, a token and the signature itself).
+//! Providers that put part of what they check in the body: Linear (the timestamp), Mailgun
+//! (the timestamp, a token and the signature itself) and Microsoft Graph (a shared client
+//! state).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
@@ -10,9 +12,13 @@ use serde::Deserialize;
 
 use super::configurable::value;
 use super::mac::{Algorithm, Encoding, Keys, keyed};
-use super::scheme::{Inbound, Sign, Verify};
+use super::presets::contains;
+use super::scheme::{Handshake, Inbound, Sign, Verify};
 use super::verify::{header_str, parse_timestamp};
-use super::{DEFAULT_TOLERANCE, Message, SignError, Verified, VerifyError, check_timestamp};
+use super::{
+    DEFAULT_TOLERANCE, Message, Secret, SecretError, SecretInput, SignError, Verified, VerifyError,
+    check_timestamp,
+};
 
 const LINEAR_SIGNATURE: HeaderName = HeaderName::from_static("linear-signature");
 const LINEAR_DELIVERY: HeaderName = HeaderName::from_static("linear-delivery");
@@ -274,7 +280,7 @@ impl Verify for Mailgun {
     /// Whether the body holds a signature and a token (see the type's documentation).
     fn detect(&self, request: Inbound<'_>) -> bool {
         let body = request.body();
-        let holds = |needle: &[u8]| body.windows(needle.len()).any(|window| window == needle);
+        let holds = |needle: &[u8]| contains(body, needle);
         if content_type_is(request.headers(), "application/x-www-form-urlencoded") {
             holds(b"signature=") && holds(b"token=")
         } else {
@@ -306,6 +312,147 @@ impl fmt::Debug for Mailgun {
         f.debug_struct("Mailgun")
             .field("keys", &self.keys.len())
             .field("tolerance", &self.tolerance)
+            .finish()
+    }
+}
+
+/// A Microsoft Graph change notification: only the client state of each is read.
+#[derive(Deserialize)]
+struct GraphNotifications<'a> {
+    #[serde(borrow)]
+    value: Vec<GraphNotification<'a>>,
+}
+
+#[derive(Deserialize)]
+struct GraphNotification<'a> {
+    #[serde(rename = "clientState", borrow)]
+    client_state: Option<Cow<'a, str>>,
+}
+
+/// Microsoft Graph's change notifications, as documented in "Set up notifications for changes
+/// in resource data".
+///
+/// Graph signs nothing: each notification in the body's `value` array carries the
+/// `clientState` given when subscribing, a shared secret, which must match (compared in
+/// constant time, against every configured state, for a rotation). No timestamp and no id are
+/// checked: drop repeated notifications by their `subscriptionId` and resource.
+///
+/// Graph validates a notification URL with an unsigned `POST` carrying
+/// `?validationToken=<token>`, which must be answered with the token within 10 seconds: the
+/// server adapters answer it when handshakes are on (`WebhookConfig::handshakes`).
+///
+/// ```
+/// use hookwire::http::HeaderMap;
+/// use hookwire::webhook::{Inbound, MicrosoftGraph, Verify};
+///
+/// let graph = MicrosoftGraph::new("secretClientValue")?;
+/// let body = br#"{"value":[{"subscriptionId":"0bd9d40a","clientState":"secretClientValue","changeType":"created","resource":"Users/1/messages/2"}]}"#;
+/// graph.verify(Inbound::new(&HeaderMap::new(), body))?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct MicrosoftGraph {
+    states: Vec<Secret>,
+}
+
+impl MicrosoftGraph {
+    /// The scheme, with the `clientState` given when subscribing.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError::Empty`] for an empty state.
+    pub fn new<'s>(client_state: impl Into<SecretInput<'s>>) -> Result<Self, SecretError> {
+        Ok(MicrosoftGraph {
+            states: vec![client_state.into().raw()?],
+        })
+    }
+
+    /// Accepts one more client state (while subscriptions move to a new one).
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError::Empty`] for an empty state.
+    pub fn with_secret<'s>(
+        mut self,
+        client_state: impl Into<SecretInput<'s>>,
+    ) -> Result<Self, SecretError> {
+        self.states.push(client_state.into().raw()?);
+        Ok(self)
+    }
+
+    /// The position of the configured state `sent` equals, comparing with every one in
+    /// constant time.
+    fn matching(&self, sent: &str) -> Option<usize> {
+        let sent = Secret::from_bytes_weak(sent.as_bytes()).ok()?;
+        self.states
+            .iter()
+            .enumerate()
+            .fold(None, |found, (index, state)| {
+                let equal = *state == sent;
+                found.or(equal.then_some(index))
+            })
+    }
+}
+
+/// The `validationToken` of a Graph validation request, decoded.
+fn validation_token(request: Inbound<'_>) -> Option<String> {
+    let query = request.uri()?.query()?;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name == "validationToken")
+        .map(|(_, token)| token.into_owned())
+}
+
+impl Verify for MicrosoftGraph {
+    fn name(&self) -> &str {
+        "microsoft-graph"
+    }
+
+    /// Whether the body holds a `clientState`, or the URI a `validationToken`.
+    fn detect(&self, request: Inbound<'_>) -> bool {
+        contains(request.body(), br#""clientState""#)
+            || request
+                .uri()
+                .and_then(http::Uri::query)
+                .is_some_and(|query| query.contains("validationToken="))
+    }
+
+    /// Checks the `clientState` of every notification in the body; `now` is not read.
+    fn verify_at<'a>(
+        &'a self,
+        request: Inbound<'a>,
+        _now: SystemTime,
+    ) -> Result<Verified<'a>, VerifyError> {
+        let malformed = VerifyError::MalformedBody {
+            expected: "a JSON object whose `value` holds notifications, each with its `clientState`",
+        };
+        let notifications: GraphNotifications<'_> =
+            serde_json::from_slice(request.body()).map_err(|_| malformed.clone())?;
+        let mut first = None;
+        for notification in &notifications.value {
+            let state = notification
+                .client_state
+                .as_deref()
+                .ok_or(malformed.clone())?;
+            let index = self
+                .matching(state)
+                .ok_or(VerifyError::NoMatchingSignature)?;
+            first.get_or_insert(index);
+        }
+        let index = first.ok_or(malformed)?;
+        Ok(Verified::new("microsoft-graph", None, None).by_key(index))
+    }
+
+    /// The answer to a validation request (`?validationToken=…`, unsigned): the token, as
+    /// plain text, whether or not the request verified, since Graph signs none.
+    fn handshake(&self, request: Inbound<'_>, _verified: bool) -> Option<Handshake> {
+        validation_token(request).map(Handshake::text)
+    }
+}
+
+impl fmt::Debug for MicrosoftGraph {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MicrosoftGraph")
+            .field("client_states", &self.states.len())
             .finish()
     }
 }

@@ -2,11 +2,13 @@
 //! Gitea, Bitbucket, Intercom and Typeform; and GitLab, which sends a shared token instead of a
 //! signature.
 
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
+use serde::Deserialize;
 
-use super::scheme::{Inbound, Sign, Verify};
+use super::scheme::{Handshake, Inbound, Sign, Verify};
 use super::verify::header_str;
 use super::{
     Algorithm, Encoding, HmacScheme, Message, SchemeError, Secret, SecretError, SecretInput,
@@ -19,6 +21,7 @@ macro_rules! preset {
         $(#[$docs:meta])*
         $name:ident, $label:literal, $header:literal, $secret:literal, $expected:literal,
         |$builder:ident| $build:expr
+        $(, handshake = $handshake:path)?
     ) => {
         $(#[$docs])*
         #[derive(Debug, Clone)]
@@ -68,6 +71,12 @@ macro_rules! preset {
             ) -> Result<Verified<'a>, VerifyError> {
                 self.0.verify_at(request, now)
             }
+
+            $(
+            fn handshake(&self, request: Inbound<'_>, verified: bool) -> Option<Handshake> {
+                if verified { $handshake(&self.0, request) } else { None }
+            }
+            )?
         }
 
         impl Sign for $name {
@@ -105,7 +114,35 @@ preset! {
     /// ```
     Slack, "slack", "x-slack-signature", "the app's signing secret", "`v0=` and the lowercase hex HMAC-SHA256",
     |builder| builder.prefix("v0=")
-        .timestamp("x-slack-request-timestamp", "v0:", ":")
+        .timestamp("x-slack-request-timestamp", "v0:", ":"),
+    handshake = slack_challenge
+}
+
+/// Slack's `url_verification` request, which the Events API sends (signed) when a request URL
+/// is saved.
+#[derive(Deserialize)]
+struct SlackChallenge<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(borrow)]
+    challenge: Cow<'a, str>,
+}
+
+/// The answer to Slack's `url_verification`: the challenge, as plain text.
+fn slack_challenge(_: &HmacScheme, request: Inbound<'_>) -> Option<Handshake> {
+    let body = request.body();
+    if !contains(body, b"url_verification") {
+        return None;
+    }
+    let challenge: SlackChallenge<'_> = serde_json::from_slice(body).ok()?;
+    (challenge.kind == "url_verification").then(|| Handshake::text(challenge.challenge))
+}
+
+/// Whether `needle` occurs in `haystack`: a cheap test before a handshake's body is parsed.
+pub(crate) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
 }
 
 preset! {
@@ -147,7 +184,43 @@ preset! {
     /// ```
     Zoom, "zoom", "x-zm-signature", "the app's secret token", "`v0=` and the hex HMAC-SHA256 of `v0:{timestamp}:{body}`",
     |builder| builder.prefix("v0=")
-        .timestamp("x-zm-request-timestamp", "v0:", ":")
+        .timestamp("x-zm-request-timestamp", "v0:", ":"),
+    handshake = zoom_validation
+}
+
+/// Zoom's `endpoint.url_validation` event, sent (signed) when an endpoint is saved and every 72
+/// hours after.
+#[derive(Deserialize)]
+struct ZoomValidation<'a> {
+    event: &'a str,
+    #[serde(borrow)]
+    payload: ZoomPlainToken<'a>,
+}
+
+#[derive(Deserialize)]
+struct ZoomPlainToken<'a> {
+    #[serde(rename = "plainToken", borrow)]
+    plain_token: Cow<'a, str>,
+}
+
+/// The answer to Zoom's `endpoint.url_validation`: the plain token, and its hex HMAC-SHA256
+/// under the secret token as `encryptedToken`, in JSON.
+fn zoom_validation(scheme: &HmacScheme, request: Inbound<'_>) -> Option<Handshake> {
+    let body = request.body();
+    if !contains(body, b"endpoint.url_validation") {
+        return None;
+    }
+    let validation: ZoomValidation<'_> = serde_json::from_slice(body).ok()?;
+    if validation.event != "endpoint.url_validation" {
+        return None;
+    }
+    let token = validation.payload.plain_token;
+    let encrypted = scheme
+        .first_key()?
+        .tag(&[token.as_bytes()])
+        .encode(Encoding::Hex);
+    let answer = serde_json::json!({ "plainToken": token, "encryptedToken": encrypted });
+    Some(Handshake::json(answer.to_string()))
 }
 
 preset! {

@@ -161,6 +161,23 @@ pub trait Verify: Send + Sync {
         None
     }
 
+    /// The answer to `request` where it is a handshake of this scheme's provider (Slack's
+    /// `url_verification`, Zoom's `endpoint.url_validation`, Twitch's
+    /// `webhook_callback_verification`, Discord's `PING`, Microsoft Graph's `validationToken`),
+    /// or `None` (the default) where it is not.
+    ///
+    /// The server adapters ask when handshakes are turned on (`WebhookConfig::handshakes`, with
+    /// an adapter feature), and answer
+    /// instead of calling the handler: with `verified` true once `request` passed
+    /// [`verify_at`](Verify::verify_at), and with `verified` false once it failed. A scheme
+    /// whose provider signs its handshake answers only verified requests; only a provider that
+    /// sends its handshake unsigned (Microsoft Graph) is answered unverified, and its answer
+    /// must reveal nothing (it echoes what the request carried).
+    fn handshake(&self, request: Inbound<'_>, verified: bool) -> Option<Handshake> {
+        let _ = (request, verified);
+        None
+    }
+
     /// Verifies `request` at the system clock's now, and reports the result through
     /// `tracing` with that feature (see [`observe`](crate::observe)).
     ///
@@ -206,6 +223,9 @@ macro_rules! forward {
             }
             fn secret_advice(&self) -> Option<&'static str> {
                 (**self).secret_advice()
+            }
+            fn handshake(&self, request: Inbound<'_>, verified: bool) -> Option<Handshake> {
+                (**self).handshake(request, verified)
             }
         }
 
@@ -344,6 +364,50 @@ impl Verify for MultiVerifier {
             .find(|scheme| scheme.detect(request))
             .ok_or(VerifyError::NoScheme)?
             .verify_at(request, now)
+    }
+
+    /// The handshake answer of the scheme that [`verify_at`](Verify::verify_at) picks.
+    fn handshake(&self, request: Inbound<'_>, verified: bool) -> Option<Handshake> {
+        self.schemes
+            .iter()
+            .find(|scheme| scheme.detect(request))?
+            .handshake(request, verified)
+    }
+}
+
+/// The answer to a provider's handshake: `200 OK` with this content type and body. See
+/// [`Verify::handshake`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handshake {
+    content_type: &'static str,
+    body: String,
+}
+
+impl Handshake {
+    /// An answer in plain text (`text/plain; charset=utf-8`), such as an echoed challenge.
+    pub fn text(body: impl Into<String>) -> Self {
+        Handshake {
+            content_type: "text/plain; charset=utf-8",
+            body: body.into(),
+        }
+    }
+
+    /// An answer in JSON (`application/json`).
+    pub fn json(body: impl Into<String>) -> Self {
+        Handshake {
+            content_type: "application/json",
+            body: body.into(),
+        }
+    }
+
+    /// The content type of the answer.
+    pub fn content_type(&self) -> &'static str {
+        self.content_type
+    }
+
+    /// The body of the answer.
+    pub fn body(&self) -> &str {
+        &self.body
     }
 }
 

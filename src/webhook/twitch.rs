@@ -1,15 +1,17 @@
 //! Twitch EventSub: HMAC-SHA256 of the message id, its RFC 3339 timestamp and the body.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
+use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::configurable::value;
 use super::mac::{Algorithm, Encoding, Keys, keyed};
-use super::scheme::{Inbound, Sign, Verify};
+use super::scheme::{Handshake, Inbound, Sign, Verify};
 use super::verify::{header_str, unix_seconds};
 use super::{Message, SignError, Verified, VerifyError, check_timestamp};
 
@@ -96,6 +98,22 @@ impl Verify for Twitch {
         Ok(Verified::new("twitch", Some(id), Some(sent))
             .tolerance(self.tolerance)
             .by_key(index))
+    }
+
+    /// The answer to `webhook_callback_verification` (the signed request Twitch sends when a
+    /// subscription is made): its `challenge`, as plain text.
+    fn handshake(&self, request: Inbound<'_>, verified: bool) -> Option<Handshake> {
+        #[derive(Deserialize)]
+        struct Challenge<'a> {
+            #[serde(borrow)]
+            challenge: Cow<'a, str>,
+        }
+        let kind = request.headers().get(MESSAGE_TYPE)?;
+        if !verified || kind != "webhook_callback_verification" {
+            return None;
+        }
+        let challenge: Challenge<'_> = serde_json::from_slice(request.body()).ok()?;
+        Some(Handshake::text(challenge.challenge))
     }
 }
 

@@ -73,7 +73,7 @@ where
     F: FnOnce(VerifiedWebhook) -> Fut,
     Fut: Future<Output = Response<Bytes>>,
 {
-    let verified = verify_request(&*config.scheme, request, config.limit, config.now()).await;
+    let verified = config.check(request, config.now()).await;
     answer(verified, config.rejections, handler).await
 }
 
@@ -131,7 +131,7 @@ where
     Fut: Future<Output = Response<Bytes>>,
 {
     let now = config.now();
-    let verified = verify_request(&*config.scheme, request, config.limit, now).await;
+    let verified = config.check(request, now).await;
     answer_once(verified, guard, now, config.rejections, handler).await
 }
 
