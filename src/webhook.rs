@@ -26,8 +26,15 @@
 //! | Square | [`Square`] | `x-square-hmacsha256-signature: <base64>` | HMAC-SHA256 of `{notification URL}{body}` | none | signature key, and the URL as registered | square-nodejs-sdk's tests |
 //! | HubSpot | [`HubSpot`] | `X-HubSpot-Signature-v3: <base64>`, `X-HubSpot-Request-Timestamp` (ms) | HMAC-SHA256 of `{method}{URL}{body}{ts}`; v1/v2 (SHA-256 of the secret and content) on request | 5 min | client secret | v1/v2: hubspot-api-nodejs's tests; v3 computed |
 //! | Discord | [`Discord`] (feature `ed25519`) | `X-Signature-Ed25519: <hex>`, `X-Signature-Timestamp` | ed25519 of `{ts}{body}` | 5 min | application public key, hex | computed (Python `cryptography`) |
+//! | Microsoft Graph | [`MicrosoftGraph`] | none: `clientState` of each notification in the body | none: a shared secret, compared in constant time | none | client state | n/a |
 //! | GitLab | [`GitLab`] | `X-Gitlab-Token: <token>` | none: a shared token, compared in constant time | none | secret token | n/a |
 //! | anything else HMAC | [`HmacScheme`] | configurable | HMAC-SHA256/512/1, hex or base64, optional timestamp | configurable | bytes | n/a |
+//!
+//! Handshakes: with `WebhookConfig::handshakes(true)` (adapter features), the server adapters
+//! answer Slack's `url_verification`, Zoom's `endpoint.url_validation`, Twitch's
+//! `webhook_callback_verification` and Discord's `PING` once they verified, and Microsoft
+//! Graph's unsigned `validationToken`, through [`Verify::handshake`], without calling the
+//! handler.
 //!
 //! "Computed" vectors were made independently of hookwire, with Python's standard library from
 //! the provider's documented layout, where the provider publishes none; each test file names
