@@ -15,10 +15,12 @@
 //!   request ([`Inbound`](webhook::Inbound): method, URI, headers, the raw body);
 //!   [`Sign`](webhook::Sign) signs for the schemes that are symmetric. Schemes:
 //!   [Standard Webhooks](https://www.standardwebhooks.com/) (`v1`, and `v1a` ed25519 with the
-//!   `ed25519` feature), Stripe, GitHub, Slack, Shopify and a configurable HMAC scheme;
+//!   `ed25519` feature), Stripe, GitHub, Slack, Shopify, Twilio, Square, HubSpot, Twitch,
+//!   PagerDuty, Linear, Mailgun, Zoom, Paddle, Calendly and more (Discord with `ed25519`,
+//!   SendGrid with `p256`; the [`webhook`] docs hold the table) and a configurable HMAC scheme;
 //!   a [`MultiVerifier`](webhook::MultiVerifier) for endpoints several providers call; a
 //!   [`ReplayGuard`](webhook::ReplayGuard). Constant-time, and no heap allocation while
-//!   verifying.
+//!   verifying (but for the URL that Twilio and HubSpot sign).
 //! - [`event`]: one envelope, [`Event<T>`](event::Event), compatible with CloudEvents 1.0:
 //!   the JSON format, the HTTP binding (binary, structured and batch modes), the Standard
 //!   Webhooks payload form, typed data, dispatch by type without parsing the data twice.
@@ -107,7 +109,8 @@
 //! | `sqlite` | `deliver::SqliteOutbox`: a durable outbox in an SQLite file (rusqlite, SQLite built in), and `deliver::Worker` |
 //! | `test-util` | `testing::MockClient` (a scripted transport that records requests) and `testing::FakeClock` (a virtual clock) for users' own tests |
 //! | `time`, `chrono`, `jiff` | conversions between `event::Timestamp` and those crates' types |
-//! | `ed25519` | Standard Webhooks `v1a` signatures: `SigningKey` (`whsk_`), `PublicKey` (`whpk_`), through `ed25519-dalek` |
+//! | `ed25519` | Standard Webhooks `v1a` signatures: `SigningKey` (`whsk_`), `PublicKey` (`whpk_`), and Discord's, through `ed25519-dalek` |
+//! | `p256` | SendGrid's ECDSA P-256 signatures (`SendGrid`), through RustCrypto's `p256` |
 //! | `tracing` | spans and events on every path through the `tracing` crate: verification, the server adapters' refusals, delivery attempts, workers, inbox handlers, API calls (see [`observe`]) |
 //! | `metrics` | counters, histograms and gauges through the `metrics` facade, for any exporter (see [`observe`]) |
 //!

@@ -26,6 +26,7 @@
 //! | Square | [`Square`] | `x-square-hmacsha256-signature: <base64>` | HMAC-SHA256 of `{notification URL}{body}` | none | signature key, and the URL as registered | square-nodejs-sdk's tests |
 //! | HubSpot | [`HubSpot`] | `X-HubSpot-Signature-v3: <base64>`, `X-HubSpot-Request-Timestamp` (ms) | HMAC-SHA256 of `{method}{URL}{body}{ts}`; v1/v2 (SHA-256 of the secret and content) on request | 5 min | client secret | v1/v2: hubspot-api-nodejs's tests; v3 computed |
 //! | Discord | [`Discord`] (feature `ed25519`) | `X-Signature-Ed25519: <hex>`, `X-Signature-Timestamp` | ed25519 of `{ts}{body}` | 5 min | application public key, hex | computed (Python `cryptography`) |
+//! | SendGrid (Event Webhook) | [`SendGrid`] (feature `p256`) | `X-Twilio-Email-Event-Webhook-Signature: <base64 DER>`, `-Timestamp` | ECDSA P-256 with SHA-256 of `{ts}{body}` | 5 min | verification key: base64 DER public key | sendgrid-nodejs's tests |
 //! | Microsoft Graph | [`MicrosoftGraph`] | none: `clientState` of each notification in the body | none: a shared secret, compared in constant time | none | client state | n/a |
 //! | GitLab | [`GitLab`] | `X-Gitlab-Token: <token>` | none: a shared token, compared in constant time | none | secret token | n/a |
 //! | anything else HMAC | [`HmacScheme`] | configurable | HMAC-SHA256/512/1, hex or base64, optional timestamp | configurable | bytes | n/a |
@@ -79,6 +80,8 @@ mod replay_postgres;
 mod replay_redis;
 mod scheme;
 mod secret;
+#[cfg(feature = "p256")]
+mod sendgrid;
 mod sign;
 mod standard;
 mod stripe;
@@ -88,7 +91,7 @@ mod verify;
 
 #[cfg(feature = "ed25519")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
-pub use asymmetric::{KeyError, PublicKey, SigningKey};
+pub use asymmetric::{PublicKey, SigningKey};
 pub use configurable::{HmacScheme, HmacSchemeBuilder, SchemeError};
 pub use diagnose::{Diagnosis, Hint, diagnose};
 #[cfg(feature = "ed25519")]
@@ -105,7 +108,9 @@ pub use replay_postgres::PostgresReplayGuard;
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use replay_redis::RedisReplayGuard;
 pub use scheme::{Handshake, Inbound, Message, MultiVerifier, Sign, Verify};
-pub use secret::{Secret, SecretError, SecretInput};
+pub use secret::{KeyError, Secret, SecretError, SecretInput};
+#[cfg(feature = "p256")]
+pub use sendgrid::SendGrid;
 pub use sign::{SignError, message_id};
 #[cfg(feature = "ed25519")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]

@@ -1157,3 +1157,122 @@ fn discord_verifies_ed25519_over_timestamp_and_body_with_a_hex_key() {
     let identity = format!("01{}", "00".repeat(31));
     assert_eq!(Discord::new(&identity).unwrap_err(), KeyError::WeakKey);
 }
+
+/// SendGrid's vectors and negative cases, from its Node.js SDK
+/// (sendgrid-nodejs, packages/eventwebhook/src/eventwebhook.spec.js): ECDSA P-256 over the
+/// timestamp and the body, which ends in `\r\n`.
+#[cfg(feature = "p256")]
+#[test]
+fn sendgrid_agrees_with_its_sdk_vectors_and_refuses_their_negative_cases() {
+    use hookwire::webhook::{KeyError, SendGrid};
+    const KEY: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfSmpqIM8kF9mN1flpVKS3GRqe62gw+2fNNRaINXvVpiglSI8eNEc6wEA3F+g==";
+    const SIGNATURE: &str = "MEUCIGHQVtGj+Y3LkG9fLcxf3qfI10QysgDWmMOVmxG0u6ZUAiEAyBiXDWzM+uOe5W0JuG+luQAbPIqHh89M15TluLtEZtM=";
+    const PAYLOAD: &str = concat!(
+        r#"[{"email":"hello@world.com","event":"dropped","reason":"Bounced Address","#,
+        r#""sg_event_id":"ZHJvcC0xMDk5NDkxOS1MUnpYbF9OSFN0T0doUTRrb2ZTbV9BLTA","#,
+        r#""sg_message_id":"LRzXl_NHStOGhQ4kofSm_A.filterdrecv-p3mdw1-756b745b58-kmzbl-18-5F5FC76C-9.0","#,
+        r#""smtp-id":"<LRzXl_NHStOGhQ4kofSm_A@ismtpd0039p1iad1.sendgrid.net>","timestamp":1600112492}]"#,
+        "\r\n"
+    );
+    const KEY_MULTIPLE: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEQ4LIFtWztlsF7skFqOncjD1lun4H5w8XOhyOArHW9RcIx/FfEzx6cikC/yPfUvwaX/JScE7Fc9CJD2afQ9Ok3Q==";
+    const SIGNATURE_MULTIPLE: &str = "MEYCIQC/I4o6vCgqRYrTljjoVWB/GRWNtxeePlLMHr3x9ETeRQIhAIpV+03nREPTTHWSW0wIOA0EoMPdcNgXa70yCaqDJlu5";
+    const PAYLOAD_MULTIPLE: &str = concat!(
+        r#"[{"email":"invalid@gmail.com","event":"processed","send_at":0,"sg_event_id":"cHJvY2Vzc2VkLTE5OTQyMTEyLXFOd0JMZ1BRUWpXNkRKdktRd1NBYnctMA","sg_message_id":"qNwBLgPQQjW6DJvKQwSAbw.filterdrecv-canary-547b64655b-cw6zx-1-6089EA4A-56.0","smtp-id":"<qNwBLgPQQjW6DJvKQwSAbw@ismtpd0178p1mdw1.sendgrid.net>","timestamp":1619651146},"#,
+        "\r\n",
+        r#"{"email":"invalid@gmail.com","event":"bounce","ip":"167.89.101.76","reason":"552 5.2.2 The email account that you tried to reach is over quota and inactive. Please direct the recipient to https://support.google.com/mail/?p=OverQuotaPerm c17si1130468pgv.34 - gsmtp","sg_event_id":"Ym91bmNlLTAtMTk5NDIxMTItcU53QkxnUFFRalc2REp2S1F3U0Fidy0w","sg_message_id":"qNwBLgPQQjW6DJvKQwSAbw.filterdrecv-canary-547b64655b-cw6zx-1-6089EA4A-56.0","smtp-id":"<qNwBLgPQQjW6DJvKQwSAbw@ismtpd0178p1mdw1.sendgrid.net>","status":"5.2.2","timestamp":1619651147,"tls":1,"type":"blocked"}]"#,
+        "\r\n"
+    );
+    let signed = |signature: &str, timestamp: &str| {
+        headers(&[
+            ("x-twilio-email-event-webhook-signature", signature),
+            ("x-twilio-email-event-webhook-timestamp", timestamp),
+        ])
+    };
+    let verify = |key: &str, headers: &HeaderMap, body: &str, now: u64| {
+        SendGrid::new(key)
+            .unwrap()
+            .verify_at(Inbound::new(headers, body.as_bytes()), at(now))
+            .map(|v| (v.timestamp(), v.key()))
+    };
+    let single = signed(SIGNATURE, "1600112502");
+    assert_eq!(
+        verify(KEY, &single, PAYLOAD, 1_600_112_502),
+        Ok((Some(1_600_112_502), Some(0)))
+    );
+    assert!(
+        verify(
+            KEY_MULTIPLE,
+            &signed(SIGNATURE_MULTIPLE, "1619651159"),
+            PAYLOAD_MULTIPLE,
+            1_619_651_159
+        )
+        .is_ok()
+    );
+    let refused = Err(VerifyError::NoMatchingSignature);
+    // The SDK's negative cases: another key, another payload, another signature, a timestamp
+    // that is not one.
+    let other_key = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEqTxd43gyp8IOEto2LdIfjRQrIbsd4SXZkLW6jDutdhXSJCWHw8REntlo7aNDthvj+y7GjUuFDb/R1NGe1OPzpA==";
+    assert_eq!(verify(other_key, &single, PAYLOAD, 1_600_112_502), refused);
+    assert_eq!(verify(KEY, &single, "payload", 1_600_112_502), refused);
+    let other_signature = signed(
+        "MEUCIQCtIHJeH93Y+qpYeWrySphQgpNGNr/U+UyUlBkU6n7RAwIgJTz2C+8a8xonZGi6BpSzoQsbVRamr2nlxFDWYNH3j/0=",
+        "1600112502",
+    );
+    assert_eq!(
+        verify(KEY, &other_signature, PAYLOAD, 1_600_112_502),
+        refused
+    );
+    assert_eq!(
+        verify(KEY, &signed(SIGNATURE, "timestamp"), PAYLOAD, 1_600_112_502),
+        Err(VerifyError::MalformedTimestamp)
+    );
+    // The timestamp is signed, and must lie within the window.
+    assert_eq!(
+        verify(
+            KEY,
+            &signed(SIGNATURE, "1600112503"),
+            PAYLOAD,
+            1_600_112_502
+        ),
+        refused
+    );
+    assert!(matches!(
+        verify(KEY, &single, PAYLOAD, 1_600_112_803),
+        Err(VerifyError::TooOld { .. })
+    ));
+    assert!(matches!(
+        verify(KEY, &single, PAYLOAD, 1_600_112_201),
+        Err(VerifyError::TooNew { .. })
+    ));
+    assert!(matches!(
+        verify(
+            KEY,
+            &signed("not base64!", "1600112502"),
+            PAYLOAD,
+            1_600_112_502
+        ),
+        Err(VerifyError::MalformedSignature { .. })
+    ));
+    assert!(matches!(
+        verify(KEY, &headers(&[]), PAYLOAD, 1_600_112_502),
+        Err(VerifyError::MissingHeader(_))
+    ));
+    // Two keys: the second one matches.
+    let both = SendGrid::new(other_key).unwrap().with_key(KEY).unwrap();
+    assert_eq!(
+        both.verify_at(Inbound::new(&single, PAYLOAD.as_bytes()), at(1_600_112_502))
+            .unwrap()
+            .key(),
+        Some(1)
+    );
+    // Keys in another form are refused when built: not base64, or not a P-256 key.
+    for key in [
+        "not a key",
+        "MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=",
+    ] {
+        assert!(matches!(
+            SendGrid::new(key).unwrap_err(),
+            KeyError::NotAPublicKey { .. }
+        ));
+    }
+}

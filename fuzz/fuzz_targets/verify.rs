@@ -10,8 +10,9 @@ use std::time::{Duration, UNIX_EPOCH};
 use hookwire::http::{Method, Uri};
 use hookwire::webhook::{
     Calendly, Discord, GitHub, GitLab, Gitea, HubSpot, Inbound, Intercom, Linear, Mailgun,
-    MicrosoftGraph, MultiVerifier, Paddle, PagerDuty, PublicKey, Secret, Shopify, SigningKey,
-    Slack, Square, StandardWebhooks, Stripe, Twilio, Twitch, Typeform, Verify, Zoom, diagnose,
+    MicrosoftGraph, MultiVerifier, Paddle, PagerDuty, PublicKey, Secret, SendGrid, Shopify,
+    SigningKey, Slack, Square, StandardWebhooks, Stripe, Twilio, Twitch, Typeform, Verify, Zoom,
+    diagnose,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -46,6 +47,10 @@ static SCHEMES: LazyLock<MultiVerifier> = LazyLock::new(|| {
         .with(HubSpot::new("fuzz hubspot secret").unwrap().allow_legacy())
         .with(
             Discord::new("03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8")
+                .unwrap(),
+        )
+        .with(
+            SendGrid::new("MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAERxw+dYxJBChbun5TEY7Q9SSt6wdX0lvS+Oew1236cUzdUg96yoqLkXrMN/Ud6PDJu+OthYOC5wLcJaEtCfeoWA==")
                 .unwrap(),
         )
         // Mailgun last: it is detected by its fields in the body, not by a header.

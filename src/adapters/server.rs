@@ -114,7 +114,7 @@ impl WebhookConfig {
     /// never reaches the handler.
     ///
     /// ```
-    /// use hookwire::adapters::WebhookConfig;
+    /// use hookwire::adapters::server::WebhookConfig;
     /// use hookwire::webhook::Slack;
     ///
     /// let config = WebhookConfig::new(Slack::new("8f742231b10e8888abcd99yyyzzz85a5")?).handshakes(true);

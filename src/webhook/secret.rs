@@ -287,3 +287,46 @@ impl fmt::Debug for SecretInput<'_> {
         f.write_str("SecretInput([REDACTED])")
     }
 }
+
+/// Why a public or signing key was refused (ed25519, P-256). No variant carries any part of a
+/// secret key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The part after the optional `whsk_` / `whpk_` prefix is not base64.
+    #[error(
+        "the ed25519 key is not valid base64 after its optional `whsk_`/`whpk_` prefix: copy it exactly as the sender shows it"
+    )]
+    InvalidBase64,
+    /// A key given in hex (as Discord shows its application public key) is not hex.
+    #[error(
+        "the ed25519 public key is not hex: copy it exactly as the provider shows it (64 hex digits)"
+    )]
+    InvalidHex,
+    /// The key decodes to the wrong number of bytes.
+    #[error("the ed25519 key is {len} bytes long; expected {expected} bytes")]
+    WrongLength {
+        /// The decoded length.
+        len: usize,
+        /// The accepted lengths.
+        expected: &'static str,
+    },
+    /// A 64-byte key pair whose public half is not derived from its seed.
+    #[error("the ed25519 key pair's public half does not belong to its secret half")]
+    Mismatched,
+    /// 32 bytes that are not a valid ed25519 public key.
+    #[error("the ed25519 public key is not a valid curve point")]
+    InvalidPoint,
+    /// A public key of small order (such as the identity point): signatures that verify
+    /// under it can be made without any secret.
+    #[error(
+        "the ed25519 public key is a weak (small-order) point under which anyone can forge signatures; use the sender's real public key"
+    )]
+    WeakKey,
+    /// A public key in another form than the provider's, or of another algorithm or curve.
+    #[error("the public key is not {expected}: copy it exactly as the provider shows it")]
+    NotAPublicKey {
+        /// The form expected, such as "base64 of a DER P-256 public key (SubjectPublicKeyInfo)".
+        expected: &'static str,
+    },
+}
