@@ -8,6 +8,7 @@
 //! | `reqwest` | [`reqwest::ReqwestClient`] |
 //! | `tower` | [`tower::ServiceClient`] (any `tower::Service` over `http` types as an `HttpClient`) and [`tower::VerifyLayer`], which verifies webhooks for any tower server |
 //! | `axum` | [`axum::Webhook`] and [`axum::WebhookEvent`] extractors |
+//! | `actix` | [`actix::Webhook`], an actix-web extractor (body within its limit, any scheme, handshakes) |
 //!
 //! What every server-side adapter shares is in [`server`] (features `hyper` or `tower`): the
 //! [`WebhookConfig`](server::WebhookConfig) receivers verify with, body reading within
@@ -15,6 +16,9 @@
 //! [`run_once`](server::run_once) and the [`Rejection`](server::Rejection) answers. Each type
 //! has one path.
 
+#[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
+pub mod actix;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;

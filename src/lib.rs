@@ -102,6 +102,7 @@
 //! | `hyper` | `adapters::hyper`: `HyperClient` (hyper-util's pooled client as an `HttpClient`) and server helpers (bounded body reading, verification, a ready handler, the CloudEvents validation handshake) |
 //! | `reqwest` | `adapters::reqwest::ReqwestClient`: a `reqwest::Client` as an `HttpClient` |
 //! | `axum` | `adapters::axum`: `Webhook` and `WebhookEvent<T>` extractors (brings `tower`) |
+//! | `actix` | `adapters::actix`: the `Webhook` extractor for actix-web 4 (brings `tower`) |
 //! | `rustls` | HTTPS through rustls (webpki roots): `adapters::tls_config`, `HyperClient::https`, `HyperClient::with_tls_config`, `HyperClient::guarded_https`; the crypto provider is the process default the application installed |
 //! | `rustls-ring`, `rustls-aws-lc` | `rustls` with that crypto provider. Pick the one the rest of the application uses (reqwest 0.13's default is aws-lc-rs): with two providers compiled in, rustls cannot choose a process default for other crates |
 //! | `tower` | `adapters::tower`: `ServiceClient` (any `tower::Service` over `http` types as an `HttpClient`) and `VerifyLayer` (verifies webhooks for any tower server) |

@@ -127,6 +127,17 @@ impl WebhookConfig {
         self
     }
 
+    /// Verifies a request whose body the adapter read, at `now`, as this configuration says.
+    #[cfg(feature = "actix")]
+    pub(crate) fn check_read(
+        &self,
+        parts: http::request::Parts,
+        body: Bytes,
+        now: SystemTime,
+    ) -> Result<VerifiedWebhook, Rejection> {
+        verify_read(&*self.scheme, parts, body, now, self.handshakes)
+    }
+
     /// Reads and verifies `request` at `now` as this configuration says, answering
     /// handshakes where they are on.
     pub(crate) async fn check<B>(
@@ -529,6 +540,21 @@ where
 {
     let (parts, body) = request.into_parts();
     let body = read_body(&parts.headers, body, limits).await?;
+    verify_read(scheme, parts, body, now, handshakes)
+}
+
+/// Verifies a request whose body was read (within its limits) by the caller: what every
+/// server adapter shares once it holds the body.
+pub(crate) fn verify_read<S>(
+    scheme: &S,
+    parts: http::request::Parts,
+    body: Bytes,
+    now: SystemTime,
+    handshakes: bool,
+) -> Result<VerifiedWebhook, Rejection>
+where
+    S: Verify + ?Sized,
+{
     let inbound = Inbound::from_parts(&parts, &body);
     let result = scheme.verify_at(inbound, now);
     if handshakes {
