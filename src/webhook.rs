@@ -27,9 +27,13 @@
 //! | HubSpot | [`HubSpot`] | `X-HubSpot-Signature-v3: <base64>`, `X-HubSpot-Request-Timestamp` (ms) | HMAC-SHA256 of `{method}{URL}{body}{ts}`; v1/v2 (SHA-256 of the secret and content) on request | 5 min | client secret | v1/v2: hubspot-api-nodejs's tests; v3 computed |
 //! | Discord | [`Discord`] (feature `ed25519`) | `X-Signature-Ed25519: <hex>`, `X-Signature-Timestamp` | ed25519 of `{ts}{body}` | 5 min | application public key, hex | computed (Python `cryptography`) |
 //! | SendGrid (Event Webhook) | [`SendGrid`] (feature `p256`) | `X-Twilio-Email-Event-Webhook-Signature: <base64 DER>`, `-Timestamp` | ECDSA P-256 with SHA-256 of `{ts}{body}` | 5 min | verification key: base64 DER public key | sendgrid-nodejs's tests |
+//! | Google Pub/Sub push (and other OpenID Connect pushes) | [`Oidc`] (feature `oidc`, through [`VerifyAsync`]) | `Authorization: Bearer <JWT>` | RS256 JWT against the issuer's key set (JWKS, fetched and cached); issuer, audience, expiry, email | expiry (60 s leeway) | audience (and service account) | computed (Python `cryptography`) |
 //! | Microsoft Graph | [`MicrosoftGraph`] | none: `clientState` of each notification in the body | none: a shared secret, compared in constant time | none | client state | n/a |
 //! | GitLab | [`GitLab`] | `X-Gitlab-Token: <token>` | none: a shared token, compared in constant time | none | secret token | n/a |
 //! | anything else HMAC | [`HmacScheme`] | configurable | HMAC-SHA256/512/1, hex or base64, optional timestamp | configurable | bytes | n/a |
+//!
+//! [`VerifyAsync`] verifies where checking may wait for keys fetched over HTTP ([`Oidc`]);
+//! every [`Verify`] scheme is a `VerifyAsync` too, at no cost (a ready future, no allocation).
 //!
 //! Handshakes: with `WebhookConfig::handshakes(true)` (adapter features), the server adapters
 //! answer Slack's `url_verification`, Zoom's `endpoint.url_validation`, Twitch's
@@ -72,6 +76,8 @@ mod discord;
 mod github;
 mod in_body;
 mod mac;
+#[cfg(feature = "oidc")]
+mod oidc;
 mod presets;
 mod replay;
 #[cfg(feature = "postgres")]
@@ -99,6 +105,8 @@ pub use discord::Discord;
 pub use github::GitHub;
 pub use in_body::{Linear, Mailgun, MicrosoftGraph};
 pub use mac::{Algorithm, Encoding};
+#[cfg(feature = "oidc")]
+pub use oidc::{Oidc, OidcError};
 pub use presets::{Bitbucket, GitLab, Gitea, Intercom, Shopify, Slack, Typeform, Zoom};
 pub use replay::{Claim, MAX_ID_LEN, MemoryReplayGuard, ReplayError, ReplayGuard, ReplayKey};
 #[cfg(feature = "postgres")]
@@ -107,7 +115,7 @@ pub use replay_postgres::PostgresReplayGuard;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use replay_redis::RedisReplayGuard;
-pub use scheme::{Handshake, Inbound, Message, MultiVerifier, Sign, Verify};
+pub use scheme::{Handshake, Inbound, Message, MultiVerifier, Sign, Verify, VerifyAsync};
 pub use secret::{KeyError, Secret, SecretError, SecretInput};
 #[cfg(feature = "p256")]
 pub use sendgrid::SendGrid;

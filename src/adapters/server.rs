@@ -396,6 +396,7 @@ impl Rejection {
             Rejection::IdTooLong { .. } => StatusCode::BAD_REQUEST,
             Rejection::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Rejection::Verify(diagnosis) => match diagnosis.error() {
+                VerifyError::KeysUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 VerifyError::TooOld { .. }
                 | VerifyError::TooNew { .. }
                 | VerifyError::NoMatchingSignature

@@ -2,6 +2,7 @@
 //! the [`Inbound`] request a verifier sees, and a verifier that serves several schemes at once.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -190,6 +191,55 @@ pub trait Verify: Send + Sync {
         #[cfg(feature = "tracing")]
         super::verify::trace_verification(self.name(), &result, now);
         result
+    }
+}
+
+/// Checks a received webhook where checking may wait: for schemes whose keys are fetched over
+/// HTTP ([`Oidc`](super::Oidc), with the `oidc` feature). Every synchronous [`Verify`] scheme
+/// is one too, at no cost: its future is ready at once, holds nothing on the heap, and runs
+/// exactly [`Verify::verify_at`].
+///
+/// ```
+/// use std::time::SystemTime;
+/// use hookwire::webhook::{GitHub, Inbound, Message, Sign, VerifyAsync};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let github = GitHub::new("It's a Secret to Everybody")?;
+/// let headers = github.sign(&Message::new("delivery-1", b"{}"))?;
+/// let verified = github
+///     .verify_async(Inbound::new(&headers, b"{}"), SystemTime::now())
+///     .await?;
+/// assert_eq!(verified.scheme(), "github");
+/// # Ok(()) }
+/// ```
+pub trait VerifyAsync: Send + Sync {
+    /// A short, stable name, such as `"oidc"`.
+    fn scheme_name(&self) -> &str;
+
+    /// Verifies `request` at `now`, fetching keys where the scheme needs them.
+    ///
+    /// # Errors
+    ///
+    /// A [`VerifyError`] that says what was wrong, or
+    /// [`VerifyError::KeysUnavailable`] when the keys could not be fetched.
+    fn verify_async<'a>(
+        &'a self,
+        request: Inbound<'a>,
+        now: SystemTime,
+    ) -> impl Future<Output = Result<Verified<'a>, VerifyError>> + Send + 'a;
+}
+
+impl<V: Verify + ?Sized> VerifyAsync for V {
+    fn scheme_name(&self) -> &str {
+        self.name()
+    }
+
+    fn verify_async<'a>(
+        &'a self,
+        request: Inbound<'a>,
+        now: SystemTime,
+    ) -> impl Future<Output = Result<Verified<'a>, VerifyError>> + Send + 'a {
+        std::future::ready(self.verify_at(request, now))
     }
 }
 

@@ -241,6 +241,13 @@ pub enum VerifyError {
         /// What the scheme expects, such as ``"`signature.timestamp`, `signature.token` and `signature.signature`"``.
         expected: &'static str,
     },
+    /// The keys to verify with are fetched over HTTP, and could not be: answer 503, so that
+    /// the sender tries again.
+    #[error("the keys to verify the webhook with could not be fetched: {reason}")]
+    KeysUnavailable {
+        /// What went wrong, such as "the key set answered 500".
+        reason: String,
+    },
     /// A [`MultiVerifier`](super::MultiVerifier) found the signature header of none of its
     /// schemes.
     #[error("the request carries the signature header of none of the configured webhook schemes")]
@@ -251,7 +258,7 @@ impl VerifyError {
     /// A short, stable name for what was wrong, for logs and metric labels: `missing_header`,
     /// `invalid_header`, `malformed_timestamp`, `non_canonical_timestamp`, `too_old`,
     /// `too_new`, `malformed_signature`, `no_supported_signature`, `no_matching_signature`,
-    /// `unknown_url`, `malformed_body` or `no_scheme`.
+    /// `unknown_url`, `malformed_body`, `keys_unavailable` or `no_scheme`.
     pub fn reason(&self) -> &'static str {
         match self {
             VerifyError::MissingHeader(_) => "missing_header",
@@ -265,6 +272,7 @@ impl VerifyError {
             VerifyError::NoMatchingSignature => "no_matching_signature",
             VerifyError::UnknownUrl => "unknown_url",
             VerifyError::MalformedBody { .. } => "malformed_body",
+            VerifyError::KeysUnavailable { .. } => "keys_unavailable",
             VerifyError::NoScheme => "no_scheme",
         }
     }
