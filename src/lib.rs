@@ -112,6 +112,7 @@
 //! | `time`, `chrono`, `jiff` | conversions between `event::Timestamp` and those crates' types |
 //! | `ed25519` | Standard Webhooks `v1a` signatures: `SigningKey` (`whsk_`), `PublicKey` (`whpk_`), and Discord's, through `ed25519-dalek` |
 //! | `p256` | SendGrid's ECDSA P-256 signatures (`SendGrid`), through RustCrypto's `p256` |
+//! | `sns` | AWS SNS notifications (`Sns`, a `VerifyAsync` scheme): certificates from SNS's own hosts, fetched and cached |
 //! | `oidc` | Google Pub/Sub push and other OpenID Connect pushes (`Oidc`, a `VerifyAsync` scheme): RS256 through RustCrypto's `rsa`, key sets fetched and cached |
 //! | `tracing` | spans and events on every path through the `tracing` crate: verification, the server adapters' refusals, delivery attempts, workers, inbox handlers, API calls (see [`observe`]) |
 //! | `metrics` | counters, histograms and gauges through the `metrics` facade, for any exporter (see [`observe`]) |

@@ -28,11 +28,13 @@
 //! | Discord | [`Discord`] (feature `ed25519`) | `X-Signature-Ed25519: <hex>`, `X-Signature-Timestamp` | ed25519 of `{ts}{body}` | 5 min | application public key, hex | computed (Python `cryptography`) |
 //! | SendGrid (Event Webhook) | [`SendGrid`] (feature `p256`) | `X-Twilio-Email-Event-Webhook-Signature: <base64 DER>`, `-Timestamp` | ECDSA P-256 with SHA-256 of `{ts}{body}` | 5 min | verification key: base64 DER public key | sendgrid-nodejs's tests |
 //! | Google Pub/Sub push (and other OpenID Connect pushes) | [`Oidc`] (feature `oidc`, through [`VerifyAsync`]) | `Authorization: Bearer <JWT>` | RS256 JWT against the issuer's key set (JWKS, fetched and cached); issuer, audience, expiry, email | expiry (60 s leeway) | audience (and service account) | computed (Python `cryptography`) |
+//! | AWS SNS (HTTP/S subscriptions) | [`Sns`] (feature `sns`, through [`VerifyAsync`]) | `x-amz-sns-message-type`; `Signature`, `SignatureVersion`, `SigningCertURL` in the JSON body | RSA with SHA-1 (v1) or SHA-256 (v2) of the canonical fields, the key from the certificate at `SigningCertURL` (https, `sns.<region>.amazonaws.com` only) | none (replay guard on `MessageId`) | none: the certificate is fetched and cached | computed (Python `cryptography`) |
 //! | Microsoft Graph | [`MicrosoftGraph`] | none: `clientState` of each notification in the body | none: a shared secret, compared in constant time | none | client state | n/a |
 //! | GitLab | [`GitLab`] | `X-Gitlab-Token: <token>` | none: a shared token, compared in constant time | none | secret token | n/a |
 //! | anything else HMAC | [`HmacScheme`] | configurable | HMAC-SHA256/512/1, hex or base64, optional timestamp | configurable | bytes | n/a |
 //!
-//! [`VerifyAsync`] verifies where checking may wait for keys fetched over HTTP ([`Oidc`]);
+//! [`VerifyAsync`] verifies where checking may wait for keys fetched over HTTP ([`Oidc`],
+//! [`Sns`]);
 //! every [`Verify`] scheme is a `VerifyAsync` too, at no cost (a ready future, no allocation).
 //!
 //! Handshakes: with `WebhookConfig::handshakes(true)` (adapter features), the server adapters
@@ -89,6 +91,8 @@ mod secret;
 #[cfg(feature = "p256")]
 mod sendgrid;
 mod sign;
+#[cfg(feature = "sns")]
+mod sns;
 mod standard;
 mod stripe;
 mod twitch;
@@ -120,6 +124,8 @@ pub use secret::{KeyError, Secret, SecretError, SecretInput};
 #[cfg(feature = "p256")]
 pub use sendgrid::SendGrid;
 pub use sign::{SignError, message_id};
+#[cfg(feature = "sns")]
+pub use sns::Sns;
 #[cfg(feature = "ed25519")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
 pub use standard::MAX_V1A_CANDIDATES;
