@@ -41,7 +41,9 @@
 //! answer Slack's `url_verification`, Zoom's `endpoint.url_validation`, Twitch's
 //! `webhook_callback_verification` and Discord's `PING` once they verified, and Microsoft
 //! Graph's unsigned `validationToken`, through [`Verify::handshake`], without calling the
-//! handler.
+//! handler; and, for a [`VerifyAsync`] scheme given to `WebhookConfig::new_async`, SNS's
+//! `SubscriptionConfirmation` with [`Sns::confirm_subscriptions`], through
+//! [`VerifyAsync::handshake_async`].
 //!
 //! "Computed" vectors were made independently of hookwire, with Python's standard library from
 //! the provider's documented layout, where the provider publishes none; each test file names

@@ -271,3 +271,69 @@ async fn keys_that_cannot_be_fetched_are_unavailable_and_only_https_is_accepted(
         Err(OidcError::KeysUrl(_))
     ));
 }
+
+/// Through axum's `Webhook` extractor and tower's `VerifyLayer` on a real loopback server,
+/// configured with `WebhookConfig::new_async` at a fixed time: a valid push reaches the
+/// handler; a token for another audience or with no header is refused; a key set that cannot
+/// be fetched answers 503, so that the push is sent again.
+#[cfg(feature = "axum")]
+#[tokio::test]
+async fn the_axum_and_tower_adapters_verify_pushes_and_answer_503_without_keys() {
+    use axum::Router;
+    use axum::routing::post;
+    use hookwire::adapters::axum::Webhook;
+    use hookwire::adapters::server::WebhookConfig;
+    use hookwire::adapters::tower::VerifyLayer;
+    use hookwire::testing::FakeClock;
+    use hookwire::transport::HttpClient;
+
+    async fn push(Webhook(webhook): Webhook) -> String {
+        format!("handled {}", webhook.verified().scheme())
+    }
+    let keys = key_server().await;
+    let config = WebhookConfig::new_async(google(&keys)).clock(FakeClock::at(at(1_700_000_100)));
+    let mut addresses = Vec::new();
+    for layered in [false, true] {
+        let app = Router::new().route("/push", post(push));
+        let app = match layered {
+            true => app.layer(VerifyLayer::new(config.clone())),
+            false => app,
+        }
+        .with_state(config.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        addresses.push(listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+    }
+    let client = HyperClient::new();
+    let send = |address: std::net::SocketAddr, token: Option<&str>| {
+        let mut request = hookwire::http::Request::post(format!("http://{address}/push"));
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = request
+            .body(Bytes::from_static(b"{\"message\":{}}"))
+            .unwrap();
+        let client = client.clone();
+        async move {
+            let response = client.send(request).await.unwrap();
+            let body = String::from_utf8(response.body().to_vec()).unwrap();
+            (response.status().as_u16(), body)
+        }
+    };
+    for &address in &addresses {
+        // The first request fails to fetch keys; the next one (its own fetch) succeeds.
+        keys.failing.store(true, Ordering::SeqCst);
+        let requests = keys.requests.load(Ordering::SeqCst);
+        assert_eq!(send(address, Some(TOKEN_K1)).await.0, 503, "{address}");
+        assert_eq!(keys.requests.load(Ordering::SeqCst), requests + 1);
+        keys.failing.store(false, Ordering::SeqCst);
+    }
+    for &address in &addresses {
+        assert_eq!(
+            send(address, Some(TOKEN_K1)).await,
+            (200, "handled google-oidc".to_owned())
+        );
+        assert_eq!(send(address, Some(TOKEN_OTHER_AUD)).await.0, 401);
+        assert_eq!(send(address, None).await.0, 400);
+    }
+}

@@ -2,7 +2,8 @@
 //! the test-only host), through the guarded hyper client. Version 1 (SHA-1) and 2 (SHA-256)
 //! notifications and a subscription confirmation verify; changed fields, another topic and
 //! certificate URLs off SNS's hosts are refused, the latter without a request; a hundred
-//! requests on a cold cache fetch the certificate once.
+//! requests on a cold cache fetch the certificate once. Through hyper's `handle_with`, the
+//! adapter confirms a verified subscription with one request to SNS, and only on SNS's hosts.
 //!
 //! The certificate and signatures were made independently of hookwire, with Python's
 //! `cryptography` package: a fresh 2048-bit RSA key in a self-signed certificate; each message's
@@ -19,9 +20,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use common::loopback::serve_for_the_test;
-use hookwire::adapters::hyper::HyperClient;
+use hookwire::adapters::hyper::{HyperClient, handle_with};
+use hookwire::adapters::server::WebhookConfig;
 use hookwire::http::{HeaderMap, Response};
-use hookwire::transport::AddressPolicy;
+use hookwire::transport::{AddressPolicy, HttpClient};
 use hookwire::webhook::{Inbound, Sns, VerifyAsync, VerifyError};
 use http_body_util::Full;
 
@@ -174,4 +176,229 @@ async fn certificate_urls_off_the_sns_hosts_are_refused_without_a_request() {
         verify(&sns, "{}").await,
         Err(VerifyError::MalformedBody { .. })
     ));
+}
+
+/// The certificate of the key the confirmation test signs with (made with Python's
+/// `cryptography`, as `CERT`), and that key (PKCS #8 DER, base64). The confirmation test signs
+/// in the test because `SubscribeURL`, which is signed, must name the loopback server's port;
+/// the canonical string is built here from the documented field order, not by hookwire.
+const SIGNER_CERT: &str = r##"-----BEGIN CERTIFICATE-----
+MIICxTCCAa2gAwIBAgIBAjANBgkqhkiG9w0BAQsFADAmMSQwIgYDVQQDDBtzbnMu
+dXMtZWFzdC0xLmFtYXpvbmF3cy5jb20wHhcNMjMwMTAxMDAwMDAwWhcNMzMwMTAx
+MDAwMDAwWjAmMSQwIgYDVQQDDBtzbnMudXMtZWFzdC0xLmFtYXpvbmF3cy5jb20w
+ggEiMA0GCSqGSIb3DQEBAQUAA4IBDwAwggEKAoIBAQDhM6BXXxF4Logv5UDqLcXc
+QRNWTCCAmNY8rfE0kxGV3AA9y8HTk+lXt70Dhyw7XDyeNMU2lpXaj+AGNW+6ajp7
+wWd07Gbr2Tez2opeQGqJVxTQK/cgH4D5+v3xFyQMBHerotp5rIptBPQfWPfdridA
+jHZNsPivOMR4RKUgVs7kyIIASHBYaA1154DYr7dLIbooeUX4pfC92lVL+7jm9Zct
+iO2BYngdXFAZSOc1aRLZpk29Eq8VRcCg7jIKCOrGRwP9bIPgac9RIBv7Knae3HjL
+j1nP+/JcVIouT9JWSv3wRSlwglJhHue6bfLe0azRe32r8XMNPu4rdKxMwCq4DSQv
+AgMBAAEwDQYJKoZIhvcNAQELBQADggEBAJh1Vf0ebxXeZXkAD90qSNT224wpJVXl
+Bwa99wAr9JHBlB4qGLYN+9/1ZS8GhflWoP/2RMEONK0S2nrQjzBRkhImm9m4pC/W
+8vvhHhSEZqY99ALdxDlR7uuUZtEY+2j5jv92JDiYlUf6hZTqnxyROZgcwhukts/A
+wkftNeBzAMa/dSJirfsfkZjwSSEK7hsHJLfwM/S+9EmDU92W0uwQQYKV5R/18iPQ
+cKxbpjcS/73gDnEPuk18dGJAKx1YvkB8hztgv5CHkKNVp5b6iPPIXNAghtwwxQMg
+QmtjUvbdRJ3ttJ3SKTjmopHKTEjt3WB2I+pWoK9FYm8pAd2RpJSbS3k=
+-----END CERTIFICATE-----
+"##;
+const SIGNER_KEY: &str = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQDhM6BXXxF4Logv5UDqLcXcQRNWTCCAmNY8rfE0kxGV3AA9y8HTk+lXt70Dhyw7XDyeNMU2lpXaj+AGNW+6ajp7wWd07Gbr2Tez2opeQGqJVxTQK/cgH4D5+v3xFyQMBHerotp5rIptBPQfWPfdridAjHZNsPivOMR4RKUgVs7kyIIASHBYaA1154DYr7dLIbooeUX4pfC92lVL+7jm9ZctiO2BYngdXFAZSOc1aRLZpk29Eq8VRcCg7jIKCOrGRwP9bIPgac9RIBv7Knae3HjLj1nP+/JcVIouT9JWSv3wRSlwglJhHue6bfLe0azRe32r8XMNPu4rdKxMwCq4DSQvAgMBAAECggEAGqO5RWydC+rxOD01yx3kCHR4PZ6ev6eUvDPVUyNMkr4mFylJweX+1d4J0WeFj3YPQ6W5aIYyrtqTJRjgIRyc03Pi8Z1fZWnaIX/qG1EiaSGweBmjT5z6bFfI/2J95KAIqfiHQJps+4149VZYZ9RIl2WmPvV+zXd5IkL4h5VNPxnSEm9DSvD8BgceHo+sfNWIs98wHWjGv/Mmp4awY3ahF9Bc34qECt3WdIgJdJFN0IK9MNUkR+b5dw33ZwW4AUn/BOAzTgrLQpY052gc4r0sKn9+L+CTCTsm1VxLloTAIRw43FN+6csDzca1vsgB1DSgEGVy+yOy+fxtGqoYL5JItQKBgQD5PrgZvKfg/3KSzbCChj3cosecOfvwYoe64C1Sd4BzhhTVXiZ6hnnXWsnyLx6JWOQdj6TCM1bMTeKzgNi/REx0lzWYi+nsyGILEhd7zxLEamT4dZeiO6XacWCRMMwYFeNEsQoxqbv25wYVfUzLfJFUVhS03W4iB/LtQLutAonUlQKBgQDnThe8ZAi5KtlgcL5ItsGSODZgmUVL9/84X8ZpZvyoeAkyebz0JitbMbEquxNtjmlFV4mX+4iCXaniQvJ8FIdSMq1UKmkGIqhBbpR23Lr/IoSwMkuEQjnjDZ5eqEyzPEvefR34jXOQXC5GPcgGp9VdjvCPV7uX/dDc8eyFtheAswKBgDY5kO/4fUWUDacmnMooznib6XVxoAAyT3k2oGWanhWEDDBHZXOuof9aPykzWx9ieW58+8lMRgv4veNzmrQx9bg/1Wc0uVXMWpgx/W3wJRMaWpE7dBvVgkW9+NZdmWl8CY++PIuFc+FJbadrNTPoC+4fNC4NJpK8y/sV5D7FmJrpAoGAap9i7aKnKsQHxB70eAxWmpJy7oB4oxZEfbYYfgnNOdNrWesoINtfbQAxDOODhyL4f9BkSrzWJlIKt5Poty23WzqlD4ElPIDJUrAom8oQIP/GbnoguWzVxkZG1Jd8E7sdtgeywxphRRBY/GQKSpcfEauMVGc6wEtt9gtG3jQcDWUCgYEAzMFj/oN1GVqN1/qKpJq8+yA/InrxQ09uTOzx7dKvGMTnobCZyFnjcyMY6DR6xIFLDal0pkXeQaq7/i41HA7YSgzcx6YkVav3r2ASYCRK2SxPyMvQwTQmYs+BSt6Ok7u7qCxD6oByASPt74rxvsPTTsrDaYL1Nsr0WGFXNAi5HZI=";
+
+/// An SNS message of `kind`, signed (version 2) as SNS signs it, with `SubscribeURL` and `Token`
+/// where it is a confirmation.
+fn signed(kind: &str, subscribe_url: &str, certificate_url: &str, token: &str) -> String {
+    use base64::Engine;
+    use rsa::pkcs8::DecodePrivateKey;
+    use rsa::signature::{SignatureEncoding, Signer};
+    let (id, topic, time) = (
+        "0f1e2d3c-aaaa-4bbb-8ccc-000000000001",
+        "arn:aws:sns:us-east-1:123456789012:orders",
+        "2023-11-14T22:13:20.000Z",
+    );
+    let text = "You have chosen to subscribe to the topic.";
+    let confirmation = kind != "Notification";
+    let mut fields = vec![("Message", text), ("MessageId", id)];
+    if confirmation {
+        fields.push(("SubscribeURL", subscribe_url));
+    }
+    fields.push(("Timestamp", time));
+    if confirmation {
+        fields.push(("Token", token));
+    }
+    fields.extend([("TopicArn", topic), ("Type", kind)]);
+    let canonical: String = fields
+        .iter()
+        .map(|(key, value)| format!("{key}\n{value}\n"))
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(SIGNER_KEY)
+        .unwrap();
+    let key = rsa::RsaPrivateKey::from_pkcs8_der(&der).unwrap();
+    let signer = rsa::pkcs1v15::SigningKey::<rsa::sha2::Sha256>::new(key);
+    let signature = base64::engine::general_purpose::STANDARD
+        .encode(signer.sign(canonical.as_bytes()).to_bytes());
+    let mut message = serde_json::json!({
+        "Type": kind, "MessageId": id, "TopicArn": topic, "Message": text, "Timestamp": time,
+        "SignatureVersion": "2", "Signature": signature, "SigningCertURL": certificate_url,
+    });
+    if confirmation {
+        message["SubscribeURL"] = subscribe_url.into();
+        message["Token"] = token.into();
+    }
+    message.to_string()
+}
+
+/// A loopback stand-in for SNS: the signer's certificate at any `.pem` path, and subscription
+/// confirmations (`Action=ConfirmSubscription`), counted, answered 200 or, once `failing`, 500.
+async fn sns_host() -> (String, Arc<AtomicUsize>, Arc<std::sync::atomic::AtomicBool>) {
+    let confirmations = Arc::new(AtomicUsize::new(0));
+    let failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (count, fail) = (confirmations.clone(), failing.clone());
+    let address = serve_for_the_test(move |request: hyper::Request<hyper::body::Incoming>| {
+        let (count, fail) = (count.clone(), fail.clone());
+        async move {
+            if request.uri().path().ends_with(".pem") {
+                return Response::new(Full::new(Bytes::from_static(SIGNER_CERT.as_bytes())));
+            }
+            count.fetch_add(1, Ordering::SeqCst);
+            let mut response = Response::new(Full::new(Bytes::from_static(
+                b"<ConfirmSubscriptionResponse/>",
+            )));
+            if fail.load(Ordering::SeqCst) {
+                *response.status_mut() = hookwire::http::StatusCode::INTERNAL_SERVER_ERROR;
+            }
+            response
+        }
+    })
+    .await;
+    (address.to_string(), confirmations, failing)
+}
+
+/// A receiver on loopback answering with hyper's `handle_with` under `config`, counting the
+/// webhooks its handler gets.
+async fn receiver(config: WebhookConfig) -> (String, Arc<AtomicUsize>) {
+    let handled = Arc::new(AtomicUsize::new(0));
+    let count = handled.clone();
+    let config = Arc::new(config);
+    let address = serve_for_the_test(move |request| {
+        let (count, config) = (count.clone(), config.clone());
+        async move {
+            handle_with(&config, request, |_webhook| async move {
+                count.fetch_add(1, Ordering::SeqCst);
+                Response::new(Bytes::from_static(b"handled"))
+            })
+            .await
+        }
+    })
+    .await;
+    (format!("http://{address}/sns"), handled)
+}
+
+/// Posts `body` as SNS does; the status and the body of the answer.
+async fn post(url: &str, kind: &str, body: String) -> (u16, String) {
+    let client = HyperClient::new();
+    let request = hookwire::http::Request::post(url)
+        .header("x-amz-sns-message-type", kind)
+        .header("content-type", "text/plain; charset=UTF-8")
+        .body(Bytes::from(body))
+        .unwrap();
+    let response = client.send(request).await.unwrap();
+    let text = String::from_utf8(response.body().to_vec()).unwrap();
+    (response.status().as_u16(), text)
+}
+
+#[tokio::test]
+async fn subscriptions_are_confirmed_by_the_adapter_once_verified_and_only_on_sns_hosts() {
+    let (host, confirmations, failing) = sns_host().await;
+    let (elsewhere, elsewhere_requests, _) = sns_host().await;
+    let certificate = format!("http://{host}/SimpleNotificationService-signer.pem");
+    let subscribe = format!(
+        "http://{host}/?Action=ConfirmSubscription&TopicArn=arn:aws:sns:us-east-1:123456789012:orders&Token=t0k3n"
+    );
+    let confirming = sns(&host)
+        .topic("arn:aws:sns:us-east-1:123456789012:orders")
+        .confirm_subscriptions();
+    let (url, handled) = receiver(WebhookConfig::new_async(confirming).handshakes(true)).await;
+    let confirmation = signed(
+        "SubscriptionConfirmation",
+        &subscribe,
+        &certificate,
+        "t0k3n",
+    );
+
+    // Verified: confirmed with one GET of SubscribeURL, answered 200, not handed to the handler.
+    let answer = post(&url, "SubscriptionConfirmation", confirmation.clone()).await;
+    assert_eq!(answer, (200, "subscription confirmed\n".to_owned()));
+    assert_eq!(
+        (
+            confirmations.load(Ordering::SeqCst),
+            handled.load(Ordering::SeqCst)
+        ),
+        (1, 0)
+    );
+
+    // A changed token no longer verifies: refused, and SNS is not asked.
+    let tampered = confirmation.replace("\"Token\":\"t0k3n\"", "\"Token\":\"other\"");
+    assert_ne!(tampered, confirmation);
+    let (status, _) = post(&url, "SubscriptionConfirmation", tampered).await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        (
+            confirmations.load(Ordering::SeqCst),
+            handled.load(Ordering::SeqCst)
+        ),
+        (1, 0)
+    );
+
+    // SNS failing to confirm: 503, so that SNS sends the confirmation again.
+    failing.store(true, Ordering::SeqCst);
+    let (status, _) = post(&url, "SubscriptionConfirmation", confirmation.clone()).await;
+    assert_eq!(status, 503);
+    assert_eq!(
+        (
+            confirmations.load(Ordering::SeqCst),
+            handled.load(Ordering::SeqCst)
+        ),
+        (2, 0)
+    );
+    failing.store(false, Ordering::SeqCst);
+
+    // A signed SubscribeURL off SNS's hosts is not requested: the handler gets the message.
+    let off_host = format!("http://{elsewhere}/?Action=ConfirmSubscription&Token=t0k3n");
+    let (status, body) = post(
+        &url,
+        "SubscriptionConfirmation",
+        signed("SubscriptionConfirmation", &off_host, &certificate, "t0k3n"),
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (200, "handled"));
+    assert_eq!(elsewhere_requests.load(Ordering::SeqCst), 0);
+
+    // A notification reaches the handler.
+    let (status, body) = post(
+        &url,
+        "Notification",
+        signed("Notification", "", &certificate, ""),
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (200, "handled"));
+    assert_eq!(
+        (
+            confirmations.load(Ordering::SeqCst),
+            handled.load(Ordering::SeqCst)
+        ),
+        (2, 2)
+    );
+
+    // Without `confirm_subscriptions`, a confirmation is the application's: handed over, SNS
+    // not asked.
+    let (plain, plain_handled) =
+        receiver(WebhookConfig::new_async(sns(&host)).handshakes(true)).await;
+    let (status, body) = post(&plain, "SubscriptionConfirmation", confirmation).await;
+    assert_eq!((status, body.as_str()), (200, "handled"));
+    assert_eq!(
+        (
+            confirmations.load(Ordering::SeqCst),
+            plain_handled.load(Ordering::SeqCst)
+        ),
+        (2, 1)
+    );
 }

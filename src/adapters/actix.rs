@@ -130,6 +130,7 @@ impl FromRequest for Webhook {
             let now = config.now();
             config
                 .check_read(parts, body, now)
+                .await
                 .map(Webhook)
                 .map_err(|rejection| WebhookRejection::Rejected(rejection, config.rejections))
         })

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -22,7 +23,7 @@ pub use crate::observe::Rejections;
 use crate::transport::BodyLimit;
 use crate::webhook::{
     Claim, Diagnosis, Handshake, Inbound, MAX_ID_LEN, ReplayError, ReplayGuard, ReplayKey,
-    Verified, Verify, VerifyError, diagnose,
+    Verified, Verify, VerifyAsync, VerifyError, diagnose,
 };
 
 /// The default deadline for reading a webhook body: 30 seconds.
@@ -81,12 +82,86 @@ impl ReadLimits {
     }
 }
 
-/// What a receiver verifies with: a scheme (any [`Verify`]), the body's [`ReadLimits`], and
-/// the clock timestamps are checked against. axum's extractors take it from the router's
-/// state; tower's `VerifyLayer` is built from it.
+/// A future on the heap, for schemes that wait.
+type Waiting<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// [`VerifyAsync`] in a form that can stand behind a pointer: each future on the heap.
+trait DynVerifyAsync: Send + Sync {
+    fn boxed_name(&self) -> &str;
+    fn verify_boxed<'a>(
+        &'a self,
+        request: Inbound<'a>,
+        now: SystemTime,
+    ) -> Waiting<'a, Result<Verified<'a>, VerifyError>>;
+    fn handshake_boxed<'a>(
+        &'a self,
+        request: Inbound<'a>,
+        verified: bool,
+    ) -> Waiting<'a, Option<Handshake>>;
+}
+
+impl<V: VerifyAsync> DynVerifyAsync for V {
+    fn boxed_name(&self) -> &str {
+        self.scheme_name()
+    }
+
+    fn verify_boxed<'a>(
+        &'a self,
+        request: Inbound<'a>,
+        now: SystemTime,
+    ) -> Waiting<'a, Result<Verified<'a>, VerifyError>> {
+        Box::pin(self.verify_async(request, now))
+    }
+
+    fn handshake_boxed<'a>(
+        &'a self,
+        request: Inbound<'a>,
+        verified: bool,
+    ) -> Waiting<'a, Option<Handshake>> {
+        Box::pin(self.handshake_async(request, verified))
+    }
+}
+
+/// The scheme a configuration verifies with: a synchronous one, called as it is, or one that
+/// waits, its futures on the heap.
+#[derive(Clone)]
+enum Scheme {
+    Sync(Arc<dyn Verify>),
+    Async(Arc<dyn DynVerifyAsync>),
+}
+
+/// A scheme borrowed for one request.
+#[derive(Clone, Copy)]
+enum SchemeRef<'s> {
+    Sync(&'s dyn Verify),
+    Async(&'s dyn DynVerifyAsync),
+}
+
+impl SchemeRef<'_> {
+    fn name(&self) -> &str {
+        match self {
+            SchemeRef::Sync(scheme) => scheme.name(),
+            SchemeRef::Async(scheme) => scheme.boxed_name(),
+        }
+    }
+}
+
+impl Scheme {
+    fn as_ref(&self) -> SchemeRef<'_> {
+        match self {
+            Scheme::Sync(scheme) => SchemeRef::Sync(&**scheme),
+            Scheme::Async(scheme) => SchemeRef::Async(&**scheme),
+        }
+    }
+}
+
+/// What a receiver verifies with: a scheme (any [`Verify`], or any [`VerifyAsync`] through
+/// [`WebhookConfig::new_async`]), the body's [`ReadLimits`], and the clock timestamps are
+/// checked against. axum's extractors take it from the router's state; tower's `VerifyLayer`
+/// is built from it.
 #[derive(Clone)]
 pub struct WebhookConfig {
-    pub(crate) scheme: Arc<dyn Verify>,
+    scheme: Scheme,
     pub(crate) limit: ReadLimits,
     pub(crate) rejections: Rejections,
     clock: Option<Arc<dyn Clock>>,
@@ -97,8 +172,34 @@ impl WebhookConfig {
     /// Verification under `scheme`, with bodies up to [`BodyLimit::WEBHOOK`] (1 MiB) read within
     /// 30 seconds.
     pub fn new(scheme: impl Verify + 'static) -> Self {
+        Self::with_scheme(Scheme::Sync(Arc::new(scheme)))
+    }
+
+    /// Verification under a scheme that may wait, such as one whose keys are fetched over HTTP
+    /// (`Oidc`, `Sns`), with the same defaults as [`new`](WebhookConfig::new). Each request's
+    /// verification is one future on the heap; a synchronous scheme is better given to `new`,
+    /// which calls it as it is.
+    ///
+    /// ```
+    /// # #[cfg(all(feature = "oidc", feature = "hyper", feature = "rustls"))]
+    /// # {
+    /// use hookwire::adapters::hyper::HyperClient;
+    /// use hookwire::adapters::server::WebhookConfig;
+    /// use hookwire::webhook::Oidc;
+    ///
+    /// let push = Oidc::google(HyperClient::https()?, "https://hooks.example.com/pubsub");
+    /// let config = WebhookConfig::new_async(push);
+    /// # let _ = config;
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new_async(scheme: impl VerifyAsync + 'static) -> Self {
+        Self::with_scheme(Scheme::Async(Arc::new(scheme)))
+    }
+
+    fn with_scheme(scheme: Scheme) -> Self {
         WebhookConfig {
-            scheme: Arc::new(scheme),
+            scheme,
             limit: ReadLimits::default(),
             rejections: Rejections::new(),
             clock: None,
@@ -109,9 +210,11 @@ impl WebhookConfig {
     /// Whether providers' handshakes are answered (off unless set): Slack's
     /// `url_verification`, Zoom's `endpoint.url_validation`, Twitch's
     /// `webhook_callback_verification`, Discord's `PING` and Microsoft Graph's
-    /// `validationToken`, each by its scheme (see [`Verify::handshake`]). A handshake is
-    /// answered `200` by the adapter, only once it verified where the provider signs it, and
-    /// never reaches the handler.
+    /// `validationToken`, each by its scheme (see [`Verify::handshake`]), and SNS's
+    /// `SubscriptionConfirmation` where its scheme confirms subscriptions (see
+    /// [`VerifyAsync::handshake_async`]). A handshake is answered by the adapter (`200`, or
+    /// the status its [`Handshake`] says), only once it verified where the provider signs it,
+    /// and never reaches the handler.
     ///
     /// ```
     /// use hookwire::adapters::server::WebhookConfig;
@@ -129,13 +232,13 @@ impl WebhookConfig {
 
     /// Verifies a request whose body the adapter read, at `now`, as this configuration says.
     #[cfg(feature = "actix")]
-    pub(crate) fn check_read(
+    pub(crate) async fn check_read(
         &self,
         parts: http::request::Parts,
         body: Bytes,
         now: SystemTime,
     ) -> Result<VerifiedWebhook, Rejection> {
-        verify_read(&*self.scheme, parts, body, now, self.handshakes)
+        verify_read(self.scheme.as_ref(), parts, body, now, self.handshakes).await
     }
 
     /// Reads and verifies `request` at `now` as this configuration says, answering
@@ -149,7 +252,9 @@ impl WebhookConfig {
         B: Body,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        verify(&*self.scheme, request, self.limit, now, self.handshakes).await
+        let (parts, body) = request.into_parts();
+        let body = read_body(&parts.headers, body, self.limit).await?;
+        verify_read(self.scheme.as_ref(), parts, body, now, self.handshakes).await
     }
 
     /// How refused requests are reported and answered: at WARN, with a body that says only
@@ -214,7 +319,7 @@ impl WebhookConfig {
 impl fmt::Debug for WebhookConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebhookConfig")
-            .field("scheme", &self.scheme.name())
+            .field("scheme", &self.scheme.as_ref().name())
             .field("limit", &self.limit)
             .field("rejections", &self.rejections)
             .field("handshakes", &self.handshakes)
@@ -353,12 +458,12 @@ impl Rejection {
     /// message in flight at DEBUG (senders repeat themselves), a replay guard that cannot be
     /// consulted at ERROR. With [`Rejections::explain`], the body says why.
     pub fn respond(&self, rejections: Rejections) -> Response<Bytes> {
+        let handshake = matches!(self, Rejection::Handshake(_));
         #[cfg(feature = "tracing")]
         {
             let level = match self {
-                Rejection::Duplicate | Rejection::InFlight | Rejection::Handshake(_) => {
-                    Level::Debug
-                }
+                Rejection::Duplicate | Rejection::InFlight => Level::Debug,
+                Rejection::Handshake(answer) if answer.status().is_success() => Level::Debug,
                 Rejection::Unavailable(_) => Level::Error,
                 _ => rejections.current_level(),
             };
@@ -373,12 +478,12 @@ impl Rejection {
             );
         }
         #[cfg(feature = "metrics")]
-        if !matches!(self, Rejection::Handshake(_)) {
+        if !handshake {
             metrics::counter!(crate::observe::names::REJECTIONS, "reason" => self.reason())
                 .increment(1);
         }
         let mut response = self.to_response();
-        if rejections.explains() && !self.status().is_success() {
+        if rejections.explains() && !self.status().is_success() && !handshake {
             let text = format!("{}: {self}{}\n", self.status(), Explained(self));
             *response.body_mut() = Bytes::from(text);
         }
@@ -391,7 +496,8 @@ impl Rejection {
             Rejection::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Rejection::Body(_) => StatusCode::BAD_REQUEST,
             Rejection::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            Rejection::Duplicate | Rejection::Handshake(_) => StatusCode::OK,
+            Rejection::Duplicate => StatusCode::OK,
+            Rejection::Handshake(answer) => answer.status(),
             Rejection::InFlight => StatusCode::CONFLICT,
             Rejection::IdTooLong { .. } => StatusCode::BAD_REQUEST,
             Rejection::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -411,6 +517,7 @@ impl Rejection {
     pub fn to_response(&self) -> Response<Bytes> {
         if let Rejection::Handshake(answer) = self {
             let mut response = Response::new(Bytes::from(answer.body().to_owned()));
+            *response.status_mut() = answer.status();
             let headers = response.headers_mut();
             headers.insert(
                 CONTENT_TYPE,
@@ -522,47 +629,42 @@ where
     B: Body,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    verify(scheme, request, limits.into(), now, false).await
-}
-
-/// [`verify_request`], answering the scheme's handshakes where `handshakes` is set: a
-/// handshake comes back as [`Rejection::Handshake`].
-async fn verify<S, B>(
-    scheme: &S,
-    request: Request<B>,
-    limits: ReadLimits,
-    now: SystemTime,
-    handshakes: bool,
-) -> Result<VerifiedWebhook, Rejection>
-where
-    S: Verify + ?Sized,
-    B: Body,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
     let (parts, body) = request.into_parts();
-    let body = read_body(&parts.headers, body, limits).await?;
-    verify_read(scheme, parts, body, now, handshakes)
+    let body = read_body(&parts.headers, body, limits.into()).await?;
+    verify_read(SchemeRef::Sync(&scheme), parts, body, now, false).await
 }
 
-/// Verifies a request whose body was read (within its limits) by the caller: what every
+/// Verifies a request whose body was read (within its limits) by the caller, answering the
+/// scheme's handshakes where `handshakes` is set (as [`Rejection::Handshake`]): what every
 /// server adapter shares once it holds the body.
-pub(crate) fn verify_read<S>(
-    scheme: &S,
+async fn verify_read(
+    scheme: SchemeRef<'_>,
     parts: http::request::Parts,
     body: Bytes,
     now: SystemTime,
     handshakes: bool,
-) -> Result<VerifiedWebhook, Rejection>
-where
-    S: Verify + ?Sized,
-{
+) -> Result<VerifiedWebhook, Rejection> {
     let inbound = Inbound::from_parts(&parts, &body);
-    let result = scheme.verify_at(inbound, now);
-    if handshakes {
-        // An unsigned handshake (Microsoft Graph's) is answered before it counts as a refusal.
-        if let Some(answer) = scheme.handshake(inbound, result.is_ok()) {
-            return Err(Rejection::Handshake(answer));
+    // An unsigned handshake (Microsoft Graph's) is answered before it counts as a refusal.
+    let (result, answer) = match scheme {
+        SchemeRef::Sync(scheme) => {
+            let result = scheme.verify_at(inbound, now);
+            let answer = handshakes
+                .then(|| scheme.handshake(inbound, result.is_ok()))
+                .flatten();
+            (result, answer)
         }
+        SchemeRef::Async(scheme) => {
+            let result = scheme.verify_boxed(inbound, now).await;
+            let answer = match handshakes {
+                true => scheme.handshake_boxed(inbound, result.is_ok()).await,
+                false => None,
+            };
+            (result, answer)
+        }
+    };
+    if let Some(answer) = answer {
+        return Err(Rejection::Handshake(answer));
     }
     #[cfg(feature = "tracing")]
     crate::webhook::trace_verification(scheme.name(), &result, now);
@@ -581,7 +683,10 @@ where
         .increment(1);
     }
     let verified = result.map_err(|error| {
-        Rejection::Verify(diagnose(scheme, Inbound::from_parts(&parts, &body), error))
+        Rejection::Verify(match scheme {
+            SchemeRef::Sync(scheme) => diagnose(scheme, inbound, error),
+            SchemeRef::Async(_) => Diagnosis::from(error),
+        })
     })?;
     let (scheme, id, timestamp, key, verifiable_until) = (
         verified.scheme().to_owned(),

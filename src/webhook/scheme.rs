@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use http::{HeaderMap, Method, Uri};
+use http::{HeaderMap, Method, StatusCode, Uri};
 
 use super::{SignError, Verified, VerifyError};
 
@@ -227,6 +227,18 @@ pub trait VerifyAsync: Send + Sync {
         request: Inbound<'a>,
         now: SystemTime,
     ) -> impl Future<Output = Result<Verified<'a>, VerifyError>> + Send + 'a;
+
+    /// The answer to `request` where it is a handshake of this scheme's provider, as
+    /// [`Verify::handshake`] says, where answering may wait (confirming an SNS subscription
+    /// is a request to SNS): `None` (the default) where it is not one.
+    fn handshake_async<'a>(
+        &'a self,
+        request: Inbound<'a>,
+        verified: bool,
+    ) -> impl Future<Output = Option<Handshake>> + Send + 'a {
+        let _ = (request, verified);
+        std::future::ready(None)
+    }
 }
 
 impl<V: Verify + ?Sized> VerifyAsync for V {
@@ -240,6 +252,14 @@ impl<V: Verify + ?Sized> VerifyAsync for V {
         now: SystemTime,
     ) -> impl Future<Output = Result<Verified<'a>, VerifyError>> + Send + 'a {
         std::future::ready(self.verify_at(request, now))
+    }
+
+    fn handshake_async<'a>(
+        &'a self,
+        request: Inbound<'a>,
+        verified: bool,
+    ) -> impl Future<Output = Option<Handshake>> + Send + 'a {
+        std::future::ready(self.handshake(request, verified))
     }
 }
 
@@ -425,10 +445,11 @@ impl Verify for MultiVerifier {
     }
 }
 
-/// The answer to a provider's handshake: `200 OK` with this content type and body. See
-/// [`Verify::handshake`].
+/// The answer to a provider's handshake: its status (`200 OK`, unless the handshake could not
+/// be completed), content type and body. See [`Verify::handshake`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Handshake {
+    status: StatusCode,
     content_type: &'static str,
     body: String,
 }
@@ -437,6 +458,7 @@ impl Handshake {
     /// An answer in plain text (`text/plain; charset=utf-8`), such as an echoed challenge.
     pub fn text(body: impl Into<String>) -> Self {
         Handshake {
+            status: StatusCode::OK,
             content_type: "text/plain; charset=utf-8",
             body: body.into(),
         }
@@ -445,9 +467,25 @@ impl Handshake {
     /// An answer in JSON (`application/json`).
     pub fn json(body: impl Into<String>) -> Self {
         Handshake {
+            status: StatusCode::OK,
             content_type: "application/json",
             body: body.into(),
         }
+    }
+
+    /// A handshake that could not be completed right now (`503 Service Unavailable`, in plain
+    /// text), such as a subscription whose confirmation request failed: the provider sends it
+    /// again. `body` reaches the provider: it must reveal nothing.
+    pub fn unavailable(body: impl Into<String>) -> Self {
+        Handshake {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            ..Handshake::text(body)
+        }
+    }
+
+    /// The status of the answer.
+    pub fn status(&self) -> StatusCode {
+        self.status
     }
 
     /// The content type of the answer.

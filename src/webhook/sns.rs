@@ -20,7 +20,7 @@ use serde::Deserialize;
 use x509_cert::Certificate;
 use x509_cert::der::{DecodePem, Encode};
 
-use super::scheme::{Inbound, VerifyAsync};
+use super::scheme::{Handshake, Inbound, VerifyAsync};
 use super::{Verified, VerifyError};
 use crate::transport::HttpClient;
 
@@ -117,8 +117,10 @@ struct Key {
 /// any other is refused before a request is made, so that a message cannot name a certificate
 /// of its own. Certificates are fetched through any [`HttpClient`], cached for an hour, and
 /// fetched once however many requests wait. [`Verified::id`] reports the signed `MessageId`.
-/// `SubscriptionConfirmation` and `UnsubscribeConfirmation` messages verify too; confirming a
-/// subscription (a `GET` of its `SubscribeURL`) is the application's choice.
+/// `SubscriptionConfirmation` and `UnsubscribeConfirmation` messages verify too. Confirming a
+/// subscription (a `GET` of its `SubscribeURL`) is the application's choice: its handler can do
+/// it, or the server adapters do it with [`confirm_subscriptions`](Sns::confirm_subscriptions)
+/// and handshakes on.
 pub struct Sns {
     client: Arc<dyn HttpClient>,
     keys: RwLock<HashMap<String, Key>>,
@@ -127,6 +129,7 @@ pub struct Sns {
     /// Test builds only: one more host:port, over plain HTTP.
     test_host: Option<String>,
     topics: Vec<String>,
+    confirm: bool,
 }
 
 impl Sns {
@@ -139,7 +142,37 @@ impl Sns {
             fetches: AtomicU64::new(0),
             test_host: None,
             topics: Vec::new(),
+            confirm: false,
         }
+    }
+
+    /// Confirms subscriptions as a handshake (off unless set): a verified
+    /// `SubscriptionConfirmation` whose `SubscribeURL` is an `https` URL on SNS's own hosts
+    /// asking `Action=ConfirmSubscription` is confirmed with a `GET` of that URL through this
+    /// scheme's client, and answered `200` (`503` if SNS did not answer `200`, so that it is
+    /// sent again) without reaching the handler. Only where the server adapter answers
+    /// handshakes (`WebhookConfig::new_async(sns).handshakes(true)`). Keep
+    /// [`topic`](Sns::topic) set, so that only the topics you expect are subscribed to.
+    ///
+    /// ```
+    /// # #[cfg(all(feature = "hyper", feature = "rustls", feature = "tower"))]
+    /// # {
+    /// use hookwire::adapters::hyper::HyperClient;
+    /// use hookwire::adapters::server::WebhookConfig;
+    /// use hookwire::webhook::Sns;
+    ///
+    /// let sns = Sns::new(HyperClient::https()?)
+    ///     .topic("arn:aws:sns:us-east-1:123456789012:orders")
+    ///     .confirm_subscriptions();
+    /// let config = WebhookConfig::new_async(sns).handshakes(true);
+    /// # let _ = config;
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn confirm_subscriptions(mut self) -> Self {
+        self.confirm = true;
+        self
     }
 
     /// Accepts messages of this topic only (repeat for several): a message of another topic
@@ -168,15 +201,20 @@ impl Sns {
 
     /// Whether `url` is one SNS serves its certificates from.
     fn allowed(&self, url: &Uri) -> bool {
+        url.path().ends_with(".pem") && self.on_sns_host(url)
+    }
+
+    /// Whether `url` is on one of SNS's own hosts, over https with no port (or on the test
+    /// host, over http).
+    fn on_sns_host(&self, url: &Uri) -> bool {
         let Some(host) = url.host() else {
             return false;
         };
-        let pem = url.path().ends_with(".pem");
         if let Some(test_host) = &self.test_host {
             if url.scheme_str() == Some("http")
                 && url.authority().is_some_and(|a| a.as_str() == test_host)
             {
-                return pem;
+                return true;
             }
         }
         let region = host
@@ -185,7 +223,6 @@ impl Sns {
             .and_then(|rest| rest.strip_prefix("sns."));
         url.scheme_str() == Some("https")
             && url.port().is_none()
-            && pem
             && region.is_some_and(|region| {
                 region.len() >= 3
                     && region
@@ -316,12 +353,53 @@ impl VerifyAsync for Sns {
         .ok();
         Ok(Verified::new("sns", Some(message.message_id), sent))
     }
+
+    async fn handshake_async<'a>(
+        &'a self,
+        request: Inbound<'a>,
+        verified: bool,
+    ) -> Option<Handshake> {
+        if !(self.confirm && verified) {
+            return None;
+        }
+        let message: Message<'_> = serde_json::from_slice(request.body()).ok()?;
+        if message.kind != "SubscriptionConfirmation" {
+            return None;
+        }
+        let url = message
+            .subscribe_url?
+            .parse::<Uri>()
+            .ok()
+            .filter(|url| self.on_sns_host(url))
+            .filter(|url| {
+                url.query().is_some_and(|query| {
+                    query
+                        .split('&')
+                        .any(|pair| pair == "Action=ConfirmSubscription")
+                })
+            })?;
+        let confirmed = match Request::get(url).body(Bytes::new()) {
+            Ok(confirmation) => self
+                .client
+                .send(confirmation)
+                .await
+                .is_ok_and(|response| response.status() == StatusCode::OK),
+            Err(_) => false,
+        };
+        Some(match confirmed {
+            true => Handshake::text("subscription confirmed\n"),
+            false => Handshake::unavailable(
+                "the subscription could not be confirmed; send the confirmation again\n",
+            ),
+        })
+    }
 }
 
 impl fmt::Debug for Sns {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sns")
             .field("topics", &self.topics)
+            .field("confirm_subscriptions", &self.confirm)
             .field("certificate_fetches", &self.certificate_fetches())
             .finish()
     }
