@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::mac::{Algorithm, Encoding, KeyedMac};
 use super::scheme::{Inbound, Sign, Verify};
-use super::verify::{header_str, parse_timestamp, unix_seconds};
+use super::verify::{header_str, optional_header_str, parse_timestamp, unix_seconds};
 use super::{
     DEFAULT_TOLERANCE, Message, SecretError, SecretInput, SignError, Verified, VerifyError,
     check_timestamp,
@@ -79,6 +79,11 @@ pub struct HmacSchemeBuilder {
 }
 
 impl HmacScheme {
+    /// The header the signature is read from.
+    pub(crate) fn signature_header(&self) -> &HeaderName {
+        &self.signature_header
+    }
+
     /// A builder for a scheme that reads the signature from the header named
     /// `signature_header` (any case).
     pub fn builder(signature_header: &str) -> HmacSchemeBuilder {
@@ -284,8 +289,8 @@ impl Verify for HmacScheme {
             None => (None, ""),
         };
         let id = match &self.id_header {
-            Some(name) if headers.contains_key(name) => Some(header_str(headers, name)?),
-            _ => None,
+            Some(name) => optional_header_str(headers, name)?,
+            None => None,
         };
         let content: [&[u8]; 4] = match &self.timestamp {
             Some(timestamp) => [

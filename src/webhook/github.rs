@@ -134,17 +134,20 @@ impl Verify for GitHub {
         request: Inbound<'a>,
         now: SystemTime,
     ) -> Result<Verified<'a>, VerifyError> {
-        let headers = request.headers();
+        // The SHA-256 header is looked up once: only where it is missing is SHA-1 considered.
+        let result = self.sha256.verify_at(request, now);
+        if !matches!(&result, Err(VerifyError::MissingHeader(name)) if self.sha256.signature_header() == name)
+        {
+            return result;
+        }
         match &self.sha1 {
-            Some(sha1) if !self.sha256.detect(request) && sha1.detect(request) => {
-                sha1.verify_at(request, now)
-            }
-            _ if !self.sha256.detect(request) && headers.contains_key(X_HUB_SIGNATURE) => {
+            Some(sha1) if sha1.detect(request) => sha1.verify_at(request, now),
+            _ if request.headers().contains_key(X_HUB_SIGNATURE) => {
                 Err(VerifyError::NoSupportedSignature {
                     found: "the legacy SHA-1 `X-Hub-Signature`, which is refused unless `GitHub::allow_sha1` is called",
                 })
             }
-            _ => self.sha256.verify_at(request, now),
+            _ => result,
         }
     }
 }

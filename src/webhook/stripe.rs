@@ -126,13 +126,23 @@ impl Timestamped {
         Ok(self)
     }
 
-    /// The `key=value` items of the header.
+    /// The `key=value` items of the header, split and trimmed byte by byte (the separators
+    /// and `=` are ASCII, so every piece of the text is text).
     fn items<'h>(&self, header: &'h str) -> impl Iterator<Item = Option<(&'h str, &'h str)>> {
+        let separator = u8::try_from(self.layout.separator).unwrap_or(b',');
         header
-            .split(self.layout.separator)
-            .map(str::trim)
+            .as_bytes()
+            .split(move |&byte| byte == separator)
+            .map(<[u8]>::trim_ascii)
             .filter(|item| !item.is_empty())
-            .map(|item| item.split_once('='))
+            .map(|item| {
+                let mut halves = item.splitn(2, |&byte| byte == b'=');
+                let (key, value) = (halves.next()?, halves.next()?);
+                Some((
+                    std::str::from_utf8(key).ok()?,
+                    std::str::from_utf8(value).ok()?,
+                ))
+            })
     }
 
     fn verify_at<'a>(

@@ -24,7 +24,21 @@ pub(crate) fn header_str<'h>(
         .map_err(|_| VerifyError::InvalidHeader(name.clone()))
 }
 
-/// Parses an integer count of seconds since the Unix epoch.
+/// The value of header `name` as text, or `None` where the request has no such header.
+pub(crate) fn optional_header_str<'h>(
+    headers: &'h HeaderMap,
+    name: &HeaderName,
+) -> Result<Option<&'h str>, VerifyError> {
+    headers
+        .get(name)
+        .map(|value| {
+            value
+                .to_str()
+                .map_err(|_| VerifyError::InvalidHeader(name.clone()))
+        })
+        .transpose()
+}
+
 /// Parses an integer count of seconds since the Unix epoch, written canonically: `0`, or digits
 /// without a leading zero after an optional `-`. Senders sign the canonical number; a header
 /// such as `+1700000000` or `01700000000` is refused as malformed, before any signature is
