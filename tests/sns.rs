@@ -3,7 +3,8 @@
 //! notifications and a subscription confirmation verify; changed fields, another topic and
 //! certificate URLs off SNS's hosts are refused, the latter without a request; a hundred
 //! requests on a cold cache fetch the certificate once. Through hyper's `handle_with`, the
-//! adapter confirms a verified subscription with one request to SNS, and only on SNS's hosts.
+//! adapter confirms a verified subscription with one request to SNS, and only on SNS's hosts;
+//! actix-web's extractor does the same.
 //!
 //! The certificate and signatures were made independently of hookwire, with Python's
 //! `cryptography` package: a fresh 2048-bit RSA key in a self-signed certificate; each message's
@@ -400,5 +401,60 @@ async fn subscriptions_are_confirmed_by_the_adapter_once_verified_and_only_on_sn
             plain_handled.load(Ordering::SeqCst)
         ),
         (2, 1)
+    );
+}
+
+/// The same through actix-web's extractor (on a server of its own, on actix's runtime): a
+/// verified confirmation is confirmed and answered there, a tampered one refused, and a
+/// notification handed to the handler.
+#[cfg(feature = "actix")]
+#[tokio::test]
+async fn the_actix_extractor_confirms_subscriptions_and_hands_on_notifications() {
+    use actix_web::{App, HttpServer, web};
+    use hookwire::adapters::actix::Webhook;
+
+    async fn receive(Webhook(_webhook): Webhook, handled: web::Data<AtomicUsize>) -> String {
+        handled.fetch_add(1, Ordering::SeqCst);
+        "handled".to_owned()
+    }
+    let (host, confirmations, _) = sns_host().await;
+    let certificate = format!("http://{host}/SimpleNotificationService-signer.pem");
+    let subscribe = format!("http://{host}/?Action=ConfirmSubscription&Token=t0k3n");
+    let config = WebhookConfig::new_async(sns(&host).confirm_subscriptions()).handshakes(true);
+    let handled = web::Data::new(AtomicUsize::new(0));
+    let counter = handled.clone();
+    let (sender, address) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let config = web::Data::new(config);
+            let server = HttpServer::new(move || {
+                App::new()
+                    .app_data(config.clone())
+                    .app_data(counter.clone())
+                    .route("/sns", web::post().to(receive))
+            })
+            .workers(1)
+            .bind(("127.0.0.1", 0))
+            .expect("a loopback port");
+            sender.send(server.addrs()[0]).expect("the test waits");
+            server.run().await.expect("the server runs");
+        });
+    });
+    let url = format!("http://{}/sns", address.recv().unwrap());
+    let confirmation = signed("SubscriptionConfirmation", &subscribe, &certificate, "t0k3n");
+
+    let answer = post(&url, "SubscriptionConfirmation", confirmation.clone()).await;
+    assert_eq!(answer, (200, "subscription confirmed\n".to_owned()));
+    let tampered = confirmation.replace("t0k3n\",", "other\",");
+    assert_ne!(tampered, confirmation);
+    assert_eq!(post(&url, "SubscriptionConfirmation", tampered).await.0, 401);
+    let notification = signed("Notification", "", &certificate, "");
+    assert_eq!(
+        post(&url, "Notification", notification).await,
+        (200, "handled".to_owned())
+    );
+    assert_eq!(
+        (confirmations.load(Ordering::SeqCst), handled.load(Ordering::SeqCst)),
+        (1, 1)
     );
 }
