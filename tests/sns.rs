@@ -441,20 +441,31 @@ async fn the_actix_extractor_confirms_subscriptions_and_hands_on_notifications()
         });
     });
     let url = format!("http://{}/sns", address.recv().unwrap());
-    let confirmation = signed("SubscriptionConfirmation", &subscribe, &certificate, "t0k3n");
+    let confirmation = signed(
+        "SubscriptionConfirmation",
+        &subscribe,
+        &certificate,
+        "t0k3n",
+    );
 
     let answer = post(&url, "SubscriptionConfirmation", confirmation.clone()).await;
     assert_eq!(answer, (200, "subscription confirmed\n".to_owned()));
     let tampered = confirmation.replace("t0k3n\",", "other\",");
     assert_ne!(tampered, confirmation);
-    assert_eq!(post(&url, "SubscriptionConfirmation", tampered).await.0, 401);
+    assert_eq!(
+        post(&url, "SubscriptionConfirmation", tampered).await.0,
+        401
+    );
     let notification = signed("Notification", "", &certificate, "");
     assert_eq!(
         post(&url, "Notification", notification).await,
         (200, "handled".to_owned())
     );
     assert_eq!(
-        (confirmations.load(Ordering::SeqCst), handled.load(Ordering::SeqCst)),
+        (
+            confirmations.load(Ordering::SeqCst),
+            handled.load(Ordering::SeqCst)
+        ),
         (1, 1)
     );
 }
