@@ -1,6 +1,6 @@
-//! `hookwire`: sign and verify webhooks of every scheme hookwire speaks, listen and forward,
-//! send with hookwire's dispatcher, mock a receiver that fails on purpose, and inspect an
-//! outbox.
+//! `hookwire`: sign and verify webhooks of every scheme that signs the headers and body, listen
+//! and forward, send with hookwire's dispatcher, mock a receiver that fails on purpose, and
+//! inspect an outbox.
 
 mod mock;
 mod outbox;
@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand};
 use hookwire::http::HeaderMap;
 use hookwire::webhook::{Inbound, Message, diagnose, message_id};
 
-use schemes::{Scheme, SchemeName};
+use schemes::{Keyed, SchemeName};
 
 /// Exit codes, the same for every command.
 const EXIT_CODES: &str = "Exit codes:
@@ -204,7 +204,7 @@ fn sign(
     curl: Option<String>,
     json: bool,
 ) -> Result<bool, Failure> {
-    let scheme = Scheme::new(scheme, secret)?;
+    let scheme = Keyed::new(scheme, &[secret])?;
     let body = read_stdin()?;
     let id = id.unwrap_or_else(message_id);
     let at = timestamp.map_or_else(SystemTime::now, |s| UNIX_EPOCH + Duration::from_secs(s));

@@ -3,11 +3,12 @@
 use clap::ValueEnum;
 use hookwire::http::{HeaderMap, HeaderName, HeaderValue};
 use hookwire::webhook::{
-    GitHub, MultiVerifier, Secret, SecretError, Shopify, Sign, Slack, StandardWebhooks, Stripe,
-    Verify,
+    Bitbucket, Calendly, GitHub, Gitea, Intercom, MultiVerifier, Paddle, PagerDuty, Secret,
+    SecretError, Shopify, Sign, Slack, StandardWebhooks, Stripe, Twitch, Typeform, Verify, Zoom,
 };
 
-/// A signature scheme, as named on the command line.
+/// A signature scheme, as named on the command line: every scheme hookwire can both sign and
+/// verify from the headers and body alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SchemeName {
     /// Standard Webhooks (and Svix): `webhook-id`, `webhook-timestamp`, `webhook-signature`;
@@ -21,51 +22,98 @@ pub enum SchemeName {
     Slack,
     /// Shopify: `X-Shopify-Hmac-Sha256`; the app's secret, used as text.
     Shopify,
+    /// Zoom: `x-zm-signature` and `x-zm-request-timestamp`; the app's secret token.
+    Zoom,
+    /// Gitea and Forgejo: `X-Gitea-Signature`; the webhook's secret.
+    Gitea,
+    /// Bitbucket: `X-Hub-Signature` (`sha256=`); the webhook's secret.
+    Bitbucket,
+    /// Intercom: `X-Hub-Signature` (`sha1=`); the app's client secret.
+    Intercom,
+    /// Typeform: `Typeform-Signature` (`sha256=`, base64); the webhook's secret.
+    Typeform,
+    /// Calendly: `Calendly-Webhook-Signature` (`t=…,v1=…`); the signing key.
+    Calendly,
+    /// Paddle Billing: `Paddle-Signature` (`ts=…;h1=…`, 5 seconds); the endpoint's secret key.
+    Paddle,
+    /// PagerDuty v3: `X-PagerDuty-Signature` (`v1=…`); the subscription's secret.
+    Pagerduty,
+    /// Twitch EventSub: `Twitch-Eventsub-Message-*`; the subscription's secret.
+    Twitch,
 }
 
-/// A scheme with its secret: it verifies, and signs.
-pub enum Scheme {
-    StandardWebhooks(StandardWebhooks),
-    Stripe(Stripe),
-    Github(Box<GitHub>),
-    Slack(Slack),
-    Shopify(Shopify),
+/// What the command needs of a scheme: it verifies, and it signs.
+trait Scheme: Verify + Sign {
+    fn as_sign(&self) -> &dyn Sign;
+    fn into_verify(self: Box<Self>) -> Box<dyn Verify>;
 }
 
-impl Scheme {
-    /// `name` keyed with `secret`, given as the provider shows it.
-    pub fn new(name: SchemeName, secret: &str) -> Result<Self, SecretError> {
-        Ok(match name {
-            SchemeName::StandardWebhooks => {
-                Scheme::StandardWebhooks(StandardWebhooks::new(secret)?)
-            }
-            SchemeName::Stripe => Scheme::Stripe(Stripe::new(secret)?),
-            SchemeName::Github => Scheme::Github(Box::new(GitHub::new(secret)?)),
-            SchemeName::Slack => Scheme::Slack(Slack::new(secret)?),
-            SchemeName::Shopify => Scheme::Shopify(Shopify::new(secret)?),
-        })
+impl<S: Verify + Sign + 'static> Scheme for S {
+    fn as_sign(&self) -> &dyn Sign {
+        self
+    }
+    fn into_verify(self: Box<Self>) -> Box<dyn Verify> {
+        self
+    }
+}
+
+/// A scheme with its secrets, given as the provider shows them: it verifies, and signs with
+/// the first.
+pub struct Keyed(Box<dyn Scheme>);
+
+/// `new` with the first secret, then `with_secret` with each of the others.
+fn keyed<S: Scheme + 'static>(
+    secrets: &[&str],
+    new: impl Fn(&str) -> Result<S, SecretError>,
+    with_secret: impl Fn(S, &str) -> Result<S, SecretError>,
+) -> Result<Box<dyn Scheme>, SecretError> {
+    let (first, others) = secrets.split_first().ok_or(SecretError::Empty)?;
+    let scheme = others
+        .iter()
+        .try_fold(new(first)?, |scheme, secret| with_secret(scheme, secret))?;
+    Ok(Box::new(scheme))
+}
+
+macro_rules! keyed {
+    ($scheme:ident, $secrets:expr) => {
+        keyed(
+            $secrets,
+            |secret| $scheme::new(secret),
+            |scheme, secret| scheme.with_secret(secret),
+        )
+    };
+}
+
+impl Keyed {
+    /// `name` keyed with `secrets` (at least one), given as the provider shows them.
+    pub fn new(name: SchemeName, secrets: &[&str]) -> Result<Self, SecretError> {
+        let scheme = match name {
+            SchemeName::StandardWebhooks => keyed!(StandardWebhooks, secrets),
+            SchemeName::Stripe => keyed!(Stripe, secrets),
+            SchemeName::Github => keyed!(GitHub, secrets),
+            SchemeName::Slack => keyed!(Slack, secrets),
+            SchemeName::Shopify => keyed!(Shopify, secrets),
+            SchemeName::Zoom => keyed!(Zoom, secrets),
+            SchemeName::Gitea => keyed!(Gitea, secrets),
+            SchemeName::Bitbucket => keyed!(Bitbucket, secrets),
+            SchemeName::Intercom => keyed!(Intercom, secrets),
+            SchemeName::Typeform => keyed!(Typeform, secrets),
+            SchemeName::Calendly => keyed!(Calendly, secrets),
+            SchemeName::Paddle => keyed!(Paddle, secrets),
+            SchemeName::Pagerduty => keyed!(PagerDuty, secrets),
+            SchemeName::Twitch => keyed!(Twitch, secrets),
+        };
+        scheme.map(Keyed)
     }
 
     /// The scheme as a verifier.
     pub fn verifier(self) -> Box<dyn Verify> {
-        match self {
-            Scheme::StandardWebhooks(s) => Box::new(s),
-            Scheme::Stripe(s) => Box::new(s),
-            Scheme::Github(s) => s,
-            Scheme::Slack(s) => Box::new(s),
-            Scheme::Shopify(s) => Box::new(s),
-        }
+        self.0.into_verify()
     }
 
     /// The scheme as a signer.
     pub fn signer(&self) -> &dyn Sign {
-        match self {
-            Scheme::StandardWebhooks(s) => s,
-            Scheme::Stripe(s) => s,
-            Scheme::Github(s) => &**s,
-            Scheme::Slack(s) => s,
-            Scheme::Shopify(s) => s,
-        }
+        self.0.as_sign()
     }
 }
 
@@ -76,26 +124,9 @@ pub fn verifier(schemes: &[SchemeName], secrets: &[String]) -> Result<Box<dyn Ve
         return Err("give a scheme and its secret: --scheme <name> --secret <secret>".into());
     }
     let key_error = |error: SecretError| format!("the secret does not fit the scheme: {error}");
-    if schemes.len() == 1 {
-        let mut scheme = Scheme::new(schemes[0], &secrets[0]).map_err(key_error)?;
-        for more in &secrets[1..] {
-            scheme = match scheme {
-                Scheme::StandardWebhooks(s) => {
-                    Scheme::StandardWebhooks(s.with_secret(more.as_str()).map_err(key_error)?)
-                }
-                Scheme::Stripe(s) => {
-                    Scheme::Stripe(s.with_secret(more.as_str()).map_err(key_error)?)
-                }
-                Scheme::Github(s) => {
-                    Scheme::Github(Box::new(s.with_secret(more.as_str()).map_err(key_error)?))
-                }
-                Scheme::Slack(s) => Scheme::Slack(s.with_secret(more.as_str()).map_err(key_error)?),
-                Scheme::Shopify(s) => {
-                    Scheme::Shopify(s.with_secret(more.as_str()).map_err(key_error)?)
-                }
-            };
-        }
-        return Ok(scheme.verifier());
+    if let [scheme] = schemes {
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        return Ok(Keyed::new(*scheme, &secrets).map_err(key_error)?.verifier());
     }
     if schemes.len() != secrets.len() {
         return Err(format!(
@@ -107,7 +138,9 @@ pub fn verifier(schemes: &[SchemeName], secrets: &[String]) -> Result<Box<dyn Ve
     let mut multi = MultiVerifier::new();
     for (&name, secret) in schemes.iter().zip(secrets) {
         multi = multi.with(BoxedVerify(
-            Scheme::new(name, secret).map_err(key_error)?.verifier(),
+            Keyed::new(name, &[secret.as_str()])
+                .map_err(key_error)?
+                .verifier(),
         ));
     }
     Ok(Box::new(multi))

@@ -14,7 +14,22 @@ use hookwire::deliver::{Job, Outbox, Payload, SqliteOutbox, State};
 mod services;
 
 const BIN: &str = env!("CARGO_BIN_EXE_hookwire");
-const SCHEMES: [&str; 5] = ["standard-webhooks", "stripe", "github", "slack", "shopify"];
+const SCHEMES: [&str; 14] = [
+    "standard-webhooks",
+    "stripe",
+    "github",
+    "slack",
+    "shopify",
+    "zoom",
+    "gitea",
+    "bitbucket",
+    "intercom",
+    "typeform",
+    "calendly",
+    "paddle",
+    "pagerduty",
+    "twitch",
+];
 
 fn hookwire(args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(BIN)
