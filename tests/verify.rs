@@ -544,3 +544,31 @@ fn non_canonical_timestamps_are_refused_as_such_before_any_signature_is_checked(
         "{text}"
     );
 }
+
+/// Base64 candidates of every length from empty to far past a tag (valid base64 alphabet,
+/// with and without padding) are refused as not matching, and the real signature beside them
+/// still verifies: the decoder never writes past its buffer, whatever the length.
+#[test]
+fn base64_candidates_of_every_length_are_refused_without_panic() {
+    let good = SIG.strip_prefix("v1,").expect("a v1 signature");
+    let mut refused = 0;
+    for len in 0..=400 {
+        let mut candidate: String = "ABCD".chars().cycle().take(len).collect();
+        if len % 4 == 0 && len >= 4 {
+            candidate.replace_range(len - 1.., "=");
+        }
+        assert_eq!(
+            check("1614265330", &format!("v1,{candidate}")),
+            Err(VerifyError::NoMatchingSignature),
+            "length {len}"
+        );
+        refused += 1;
+        // The real signature after the junk one still verifies.
+        assert_eq!(
+            check("1614265330", &format!("v1,{candidate} v1,{good}")),
+            Ok(()),
+            "length {len}"
+        );
+    }
+    assert_eq!(refused, 401);
+}

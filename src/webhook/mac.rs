@@ -229,10 +229,19 @@ impl Tag {
     pub(crate) fn matches(&self, encoding: Encoding, encoded: &[u8]) -> bool {
         let mut decoded = [0u8; DECODE_BUF];
         let len = match encoding {
-            Encoding::Base64 => match STANDARD.decode_slice(encoded, &mut decoded) {
-                Ok(len) => len,
-                Err(_) => return false,
-            },
+            Encoding::Base64 => {
+                // Padded base64 of the tag has exactly this length; checking it first also
+                // keeps the decoder's output within the buffer.
+                if encoded.len() != self.len.div_ceil(3) * 4 {
+                    return false;
+                }
+                match base64_simd::STANDARD
+                    .decode(encoded, base64_simd::Out::from_slice(&mut decoded))
+                {
+                    Ok(out) => out.len(),
+                    Err(_) => return false,
+                }
+            }
             Encoding::Hex => {
                 if encoded.len() != 2 * self.len {
                     return false;
@@ -247,11 +256,16 @@ impl Tag {
             }
         };
         // Lengths are public (they follow from the algorithm); only the bytes are compared in
-        // constant time, as 64-bit words over the zero-padded buffers.
-        len == self.len
-            && decoded
-                .first_chunk::<MAX_TAG>()
-                .is_some_and(|candidate| bool::from(words(candidate).ct_eq(&words(&self.bytes))))
+        // constant time, as 64-bit words over the zero-padded buffers: the differences of all
+        // the words are folded into one, without a branch, and that one is compared.
+        let Some(candidate) = decoded.first_chunk::<MAX_TAG>() else {
+            return false;
+        };
+        let difference = words(candidate)
+            .iter()
+            .zip(words(&self.bytes))
+            .fold(0u64, |folded, (a, b)| folded | (a ^ b));
+        len == self.len && bool::from(difference.ct_eq(&0))
     }
 
     /// The tag written in `encoding`.

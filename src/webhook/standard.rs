@@ -52,9 +52,20 @@ pub const MAX_V1A_CANDIDATES: usize = 4;
 /// spaces are tolerated). Bytes, not text: the entries are ASCII, and a byte loop is cheaper
 /// than a character search on headers this short.
 pub(crate) fn entries(header: &[u8]) -> impl Iterator<Item = &[u8]> {
-    header
-        .split(|&byte| byte == b' ')
-        .filter(|entry| !entry.is_empty())
+    let mut rest = header;
+    std::iter::from_fn(move || {
+        loop {
+            let (entry, after) = match memchr::memchr(b' ', rest) {
+                Some(space) => (rest.get(..space)?, rest.get(space + 1..)?),
+                None if rest.is_empty() => return None,
+                None => (rest, &b""[..]),
+            };
+            rest = after;
+            if !entry.is_empty() {
+                return Some(entry);
+            }
+        }
+    })
 }
 
 /// The syntax [`VerifyError::MalformedSignature`] names.
@@ -232,11 +243,22 @@ impl StandardWebhooks {
         body: &[u8],
         now: SystemTime,
     ) -> Result<Verified<'a>, VerifyError> {
+        self.verify_bytes_at(id, timestamp.as_bytes(), signature.as_bytes(), body, now)
+    }
+
+    /// [`StandardWebhooks::verify_parts_at`] on the timestamp and signature as bytes.
+    fn verify_bytes_at<'a>(
+        &self,
+        id: &'a str,
+        timestamp: &[u8],
+        signature: &[u8],
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<Verified<'a>, VerifyError> {
         let sent = parse_timestamp(timestamp)?;
         check_timestamp(sent, now, self.tolerance)?;
-        let signature = signature.as_bytes();
         let verified = Verified::new(NAME, Some(id), Some(sent)).tolerance(self.tolerance);
-        let content: [&[u8]; 5] = [id.as_bytes(), b".", timestamp.as_bytes(), b".", body];
+        let content: [&[u8]; 5] = [id.as_bytes(), b".", timestamp, b".", body];
 
         // Hash the body only when there is a signature this verifier can check. The first entry
         // is the usual place; only then is the rest of the header searched.
@@ -326,8 +348,8 @@ impl Verify for StandardWebhooks {
         request: Inbound<'a>,
         now: SystemTime,
     ) -> Result<Verified<'a>, VerifyError> {
-        let [id, timestamp, signature] = find_headers(request.headers())?;
-        self.verify_parts_at(id, timestamp, signature, request.body(), now)
+        let (id, timestamp, signature) = find_headers(request.headers())?;
+        self.verify_bytes_at(id, timestamp, signature, request.body(), now)
     }
 }
 
@@ -390,43 +412,67 @@ impl std::fmt::Debug for StandardWebhooks {
 }
 
 /// The id, timestamp and signature headers, each by its Standard Webhooks name, else by its
-/// Svix name; the first value where a name repeats.
+/// Svix name; the first value where a name repeats. The id is text; the timestamp and the
+/// signature stay bytes, checked to be ASCII (all that `to_str` checks of a valid header value),
+/// since each is read byte by byte anyway.
 ///
 /// One pass over the headers, matching names by length and bytes, costs less than three hashed
 /// lookups (`HeaderMap::get` hashes the name byte by byte) for the dozen or so headers of a real
 /// request.
-fn find_headers(headers: &HeaderMap) -> Result<[&str; 3], VerifyError> {
-    // found[field] = (value under the standard name, value under the Svix name)
-    let mut found: [(Option<&HeaderValue>, Option<&HeaderValue>); 3] = [(None, None); 3];
+fn find_headers(headers: &HeaderMap) -> Result<(&str, &[u8], &[u8]), VerifyError> {
+    // By field (id, timestamp, signature): the value under the standard name, then under the
+    // Svix name.
+    let mut found: [Option<&HeaderValue>; 6] = [None; 6];
     for (name, value) in headers {
-        let (field, standard) = match name.as_str() {
-            "webhook-id" => (0, true),
-            "webhook-timestamp" => (1, true),
-            "webhook-signature" => (2, true),
-            "svix-id" => (0, false),
-            "svix-timestamp" => (1, false),
-            "svix-signature" => (2, false),
+        let slot = match name.as_str() {
+            "webhook-id" => 0,
+            "svix-id" => 1,
+            "webhook-timestamp" => 2,
+            "svix-timestamp" => 3,
+            "webhook-signature" => 4,
+            "svix-signature" => 5,
             _ => continue,
         };
-        if let Some((by_standard, by_svix)) = found.get_mut(field) {
-            let slot = if standard { by_standard } else { by_svix };
+        if let Some(slot) = found.get_mut(slot) {
             slot.get_or_insert(value);
         }
     }
-    let mut out = [""; 3];
-    for ((slot, (by_standard, by_svix)), [standard, svix]) in
-        out.iter_mut()
-            .zip(found)
-            .zip([&ID_NAMES, &TIMESTAMP_NAMES, &SIGNATURE_NAMES])
-    {
-        let (name, value) = match (by_standard, by_svix) {
-            (Some(value), _) => (standard, value),
-            (None, Some(value)) => (svix, value),
-            (None, None) => return Err(VerifyError::MissingHeader(standard.clone())),
-        };
-        *slot = value
-            .to_str()
-            .map_err(|_| VerifyError::InvalidHeader(name.clone()))?;
+    let [
+        id,
+        svix_id,
+        timestamp,
+        svix_timestamp,
+        signature,
+        svix_signature,
+    ] = found;
+    let (name, id) = pick(id, svix_id, &ID_NAMES)?;
+    let id = id
+        .to_str()
+        .map_err(|_| VerifyError::InvalidHeader(name.clone()))?;
+    let timestamp = ascii(pick(timestamp, svix_timestamp, &TIMESTAMP_NAMES)?)?;
+    let signature = ascii(pick(signature, svix_signature, &SIGNATURE_NAMES)?)?;
+    Ok((id, timestamp, signature))
+}
+
+/// The value under the standard name, else under the Svix name, with the name it was under.
+fn pick<'h>(
+    standard: Option<&'h HeaderValue>,
+    svix: Option<&'h HeaderValue>,
+    [standard_name, svix_name]: &'static [HeaderName; 2],
+) -> Result<(&'static HeaderName, &'h HeaderValue), VerifyError> {
+    match (standard, svix) {
+        (Some(value), _) => Ok((standard_name, value)),
+        (None, Some(value)) => Ok((svix_name, value)),
+        (None, None) => Err(VerifyError::MissingHeader(standard_name.clone())),
     }
-    Ok(out)
+}
+
+/// A header value's bytes, if they are ASCII.
+fn ascii<'h>((name, value): (&HeaderName, &'h HeaderValue)) -> Result<&'h [u8], VerifyError> {
+    let bytes = value.as_bytes();
+    if bytes.is_ascii() {
+        Ok(bytes)
+    } else {
+        Err(VerifyError::InvalidHeader(name.clone()))
+    }
 }

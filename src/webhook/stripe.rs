@@ -10,7 +10,7 @@ use http::{HeaderMap, HeaderName};
 use super::configurable::value;
 use super::mac::{Algorithm, Encoding, KeyedMac};
 use super::scheme::{Inbound, Sign, Verify};
-use super::verify::{header_str, parse_timestamp, unix_seconds};
+use super::verify::{header_ascii, parse_timestamp, unix_seconds};
 use super::{
     DEFAULT_TOLERANCE, Message, SecretError, SecretInput, SignError, Verified, VerifyError,
     check_timestamp,
@@ -127,21 +127,16 @@ impl Timestamped {
     }
 
     /// The `key=value` items of the header, split and trimmed byte by byte (the separators
-    /// and `=` are ASCII, so every piece of the text is text).
-    fn items<'h>(&self, header: &'h str) -> impl Iterator<Item = Option<(&'h str, &'h str)>> {
+    /// and `=` are ASCII, and so is the header); `None` for an item without `=`.
+    fn items<'h>(&self, header: &'h [u8]) -> impl Iterator<Item = Option<(&'h [u8], &'h [u8])>> {
         let separator = u8::try_from(self.layout.separator).unwrap_or(b',');
         header
-            .as_bytes()
             .split(move |&byte| byte == separator)
             .map(<[u8]>::trim_ascii)
             .filter(|item| !item.is_empty())
             .map(|item| {
                 let mut halves = item.splitn(2, |&byte| byte == b'=');
-                let (key, value) = (halves.next()?, halves.next()?);
-                Some((
-                    std::str::from_utf8(key).ok()?,
-                    std::str::from_utf8(value).ok()?,
-                ))
+                Some((halves.next()?, halves.next()?))
             })
     }
 
@@ -152,17 +147,19 @@ impl Timestamped {
     ) -> Result<Verified<'a>, VerifyError> {
         let layout = self.layout;
         let (headers, body) = (request.headers(), request.body());
-        let header = header_str(headers, &layout.header)?;
+        let header = header_ascii(headers, &layout.header)?;
+        let timestamp_key = layout.timestamp.map(str::as_bytes);
+        let signature_key = layout.signature.as_bytes();
         let mut timestamp = None;
         let mut signed = false;
         let mut others = false;
         for item in self.items(header) {
             match item {
-                Some((key, t)) if Some(key) == layout.timestamp => {
+                Some((key, t)) if Some(key) == timestamp_key => {
                     timestamp.get_or_insert(t);
                     others = true;
                 }
-                Some((key, _)) if key == layout.signature => signed = true,
+                Some((key, _)) if key == signature_key => signed = true,
                 // Unknown items, and items without `=`, are skipped, as the providers' own
                 // libraries skip them: a provider may add items to the header.
                 Some(_) => others = true,
@@ -192,7 +189,7 @@ impl Timestamped {
                 }
             });
         }
-        let content: [&[u8]; 3] = [timestamp.as_bytes(), layout.joiner, body];
+        let content: [&[u8]; 3] = [timestamp, layout.joiner, body];
         let id = match layout.id {
             Some(name) => headers.get(name).and_then(|id| id.to_str().ok()),
             None => None,
@@ -200,11 +197,11 @@ impl Timestamped {
         for (index, key) in self.keys.iter().enumerate() {
             let expected = key.tag(&content);
             let candidates = self.items(header).filter_map(|item| match item {
-                Some((key, signature)) if key == layout.signature => Some(signature),
+                Some((key, signature)) if key == signature_key => Some(signature),
                 _ => None,
             });
             for candidate in candidates {
-                if expected.matches(Encoding::Hex, candidate.as_bytes()) {
+                if expected.matches(Encoding::Hex, candidate) {
                     let verified = Verified::new(layout.name, id, sent).by_key(index);
                     return Ok(match sent {
                         Some(_) => verified.tolerance(self.tolerance),

@@ -12,7 +12,7 @@ use time::format_description::well_known::Rfc3339;
 use super::configurable::value;
 use super::mac::{Algorithm, Encoding, Keys, keyed};
 use super::scheme::{Handshake, Inbound, Sign, Verify};
-use super::verify::{header_str, unix_seconds};
+use super::verify::{header_ascii, header_str, unix_seconds};
 use super::{Message, SignError, Verified, VerifyError, check_timestamp};
 
 const ID: HeaderName = HeaderName::from_static("twitch-eventsub-message-id");
@@ -78,7 +78,7 @@ impl Verify for Twitch {
         now: SystemTime,
     ) -> Result<Verified<'a>, VerifyError> {
         let headers = request.headers();
-        let signature = header_str(headers, &SIGNATURE)?;
+        let signature = header_ascii(headers, &SIGNATURE)?;
         let id = header_str(headers, &ID)?;
         let timestamp = header_str(headers, &TIMESTAMP)?;
         let sent = OffsetDateTime::parse(timestamp, &Rfc3339)
@@ -86,14 +86,14 @@ impl Verify for Twitch {
             .unix_timestamp();
         check_timestamp(sent, now, self.tolerance)?;
         let hex = signature
-            .strip_prefix("sha256=")
+            .strip_prefix(b"sha256=")
             .ok_or(VerifyError::MalformedSignature {
                 expected: "`sha256=` and the hex HMAC-SHA256 of the id, the timestamp and the body",
             })?;
         let content = [id.as_bytes(), timestamp.as_bytes(), request.body()];
         let index = self
             .keys
-            .matching(&content, Encoding::Hex, hex.as_bytes())
+            .matching(&content, Encoding::Hex, hex)
             .ok_or(VerifyError::NoMatchingSignature)?;
         Ok(Verified::new("twitch", Some(id), Some(sent))
             .tolerance(self.tolerance)

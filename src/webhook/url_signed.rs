@@ -15,7 +15,7 @@ use http::{HeaderMap, HeaderName};
 use super::configurable::value;
 use super::mac::{self, Algorithm, Encoding, Keys, keyed};
 use super::scheme::{Inbound, Sign, Verify};
-use super::verify::{header_str, parse_timestamp, unix_seconds};
+use super::verify::{header_ascii, header_str, parse_timestamp, unix_seconds};
 use super::{
     DEFAULT_TOLERANCE, Message, SecretError, SecretInput, SignError, Verified, VerifyError,
     check_timestamp,
@@ -527,7 +527,7 @@ impl HubSpot {
         now: SystemTime,
     ) -> Result<Verified<'a>, VerifyError> {
         let headers = request.headers();
-        let signature = header_str(headers, &HUBSPOT_V3)?;
+        let signature = header_ascii(headers, &HUBSPOT_V3)?;
         let millis = header_str(headers, &HUBSPOT_TIMESTAMP)?;
         let sent = parse_timestamp(millis)?.div_euclid(1000);
         check_timestamp(sent, now, self.tolerance)?;
@@ -541,7 +541,7 @@ impl HubSpot {
             millis.as_bytes(),
         ];
         self.keys
-            .matching(&content, Encoding::Base64, signature.as_bytes())
+            .matching(&content, Encoding::Base64, signature)
             .map(|index| {
                 Verified::new("hubspot", None, Some(sent))
                     .tolerance(self.tolerance)

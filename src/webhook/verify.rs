@@ -24,6 +24,27 @@ pub(crate) fn header_str<'h>(
         .map_err(|_| VerifyError::InvalidHeader(name.clone()))
 }
 
+/// A header's value as bytes, checked to be ASCII: what [`header_str`] checks of a valid header
+/// value, for schemes that read the value byte by byte anyway.
+///
+/// # Errors
+///
+/// [`VerifyError::MissingHeader`] or [`VerifyError::InvalidHeader`] (not ASCII).
+pub(crate) fn header_ascii<'h>(
+    headers: &'h HeaderMap,
+    name: &HeaderName,
+) -> Result<&'h [u8], VerifyError> {
+    let bytes = headers
+        .get(name)
+        .ok_or_else(|| VerifyError::MissingHeader(name.clone()))?
+        .as_bytes();
+    if bytes.is_ascii() {
+        Ok(bytes)
+    } else {
+        Err(VerifyError::InvalidHeader(name.clone()))
+    }
+}
+
 /// The value of header `name` as text, or `None` where the request has no such header.
 pub(crate) fn optional_header_str<'h>(
     headers: &'h HeaderMap,
@@ -43,21 +64,87 @@ pub(crate) fn optional_header_str<'h>(
 /// without a leading zero after an optional `-`. Senders sign the canonical number; a header
 /// such as `+1700000000` or `01700000000` is refused as malformed, before any signature is
 /// checked, rather than failing later as a signature that does not match.
-pub(crate) fn parse_timestamp(timestamp: &str) -> Result<i64, VerifyError> {
-    let seconds = timestamp
-        .parse::<i64>()
-        .map_err(|_| VerifyError::MalformedTimestamp)?;
-    let digits = timestamp.strip_prefix('-').unwrap_or(timestamp);
-    let canonical = match digits.as_bytes() {
-        [b'0'] => digits.len() == timestamp.len(),
-        [first, ..] => *first != b'0' && *first != b'+',
-        [] => false,
+#[inline]
+pub(crate) fn parse_timestamp(timestamp: impl AsRef<[u8]>) -> Result<i64, VerifyError> {
+    let timestamp = timestamp.as_ref();
+    // What `i64::from_str` accepts (one optional sign, then at least one digit, in range) is
+    // well-formed; of that, only the canonical form passes.
+    let (sign, digits) = match timestamp {
+        [sign @ (b'+' | b'-'), rest @ ..] => (Some(*sign), rest),
+        _ => (None, timestamp),
     };
-    if canonical {
-        Ok(seconds)
-    } else {
-        Err(VerifyError::NonCanonicalTimestamp)
+    if digits.is_empty() {
+        return Err(VerifyError::MalformedTimestamp);
     }
+    let negative = sign == Some(b'-');
+    let seconds = if digits.len() <= 18 {
+        // Eighteen digits cannot overflow, so no step is checked; the two halves are read
+        // independently, which halves the chain of dependent steps.
+        let (high, low) = digits.split_at(digits.len() / 2);
+        let scale = POWERS_OF_TEN
+            .get(low.len())
+            .ok_or(VerifyError::MalformedTimestamp)?;
+        let magnitude = short_digits(high)? * scale + short_digits(low)?;
+        if negative { -magnitude } else { magnitude }
+    } else {
+        checked_digits(digits, negative)?
+    };
+    let leading_zero = digits.first() == Some(&b'0') && (digits.len() > 1 || negative);
+    if sign == Some(b'+') || leading_zero {
+        Err(VerifyError::NonCanonicalTimestamp)
+    } else {
+        Ok(seconds)
+    }
+}
+
+/// 10 to the power of the index, for up to 9 digits: the low half of 18.
+const POWERS_OF_TEN: [i64; 10] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+    1_000_000_000,
+];
+
+/// The value of at most 9 digits (empty is 0).
+fn short_digits(digits: &[u8]) -> Result<i64, VerifyError> {
+    let mut value: i64 = 0;
+    for &byte in digits {
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 {
+            return Err(VerifyError::MalformedTimestamp);
+        }
+        value = value * 10 + i64::from(digit);
+    }
+    Ok(value)
+}
+
+/// The value of a run of digits too long to be sure it fits, with every step checked.
+fn checked_digits(digits: &[u8], negative: bool) -> Result<i64, VerifyError> {
+    let mut seconds: i64 = 0;
+    for &byte in digits {
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 {
+            return Err(VerifyError::MalformedTimestamp);
+        }
+        // Negative numbers are accumulated downwards, so that `i64::MIN` parses.
+        seconds = seconds
+            .checked_mul(10)
+            .and_then(|tens| {
+                if negative {
+                    tens.checked_sub(i64::from(digit))
+                } else {
+                    tens.checked_add(i64::from(digit))
+                }
+            })
+            .ok_or(VerifyError::MalformedTimestamp)?;
+    }
+    Ok(seconds)
 }
 
 /// Checks that `sent` (seconds since the Unix epoch) lies within `tolerance` of `now`, either
@@ -337,6 +424,74 @@ pub(crate) fn trace_verification(
                 tolerance_seconds = tolerance,
                 "webhook rejected"
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::{VerifyError, parse_timestamp};
+
+    /// The rule as first written: what `i64::from_str` accepts, then the canonical form.
+    fn by_the_standard_library(timestamp: &str) -> Result<i64, VerifyError> {
+        let seconds = timestamp
+            .parse::<i64>()
+            .map_err(|_| VerifyError::MalformedTimestamp)?;
+        let digits = timestamp.strip_prefix('-').unwrap_or(timestamp);
+        let canonical = match digits.as_bytes() {
+            [b'0'] => digits.len() == timestamp.len(),
+            [first, ..] => *first != b'0' && *first != b'+',
+            [] => false,
+        };
+        if canonical {
+            Ok(seconds)
+        } else {
+            Err(VerifyError::NonCanonicalTimestamp)
+        }
+    }
+
+    #[test]
+    fn timestamps_at_the_edges_parse_as_the_standard_library_reads_them() {
+        for text in [
+            "0",
+            "-0",
+            "+0",
+            "00",
+            "01",
+            "-01",
+            "1700000000",
+            "+1700000000",
+            "-1700000000",
+            "",
+            "-",
+            "+",
+            "+-1",
+            "--1",
+            "1 ",
+            " 1",
+            "1e9",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "99999999999999999999",
+        ] {
+            assert_eq!(
+                parse_timestamp(text),
+                by_the_standard_library(text),
+                "{text:?}"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_parses_as_the_standard_library_reads_it(
+            text in "[-+]{0,2}[0-9]{0,21}[ a+-]?[0-9]{0,3}|\\PC{0,24}",
+        ) {
+            prop_assert_eq!(parse_timestamp(&text), by_the_standard_library(&text));
         }
     }
 }
