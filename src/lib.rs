@@ -18,7 +18,8 @@
 //!   `ed25519` feature), Stripe, GitHub, Slack, Shopify, Twilio, Square, HubSpot, Twitch,
 //!   PagerDuty, Linear, Mailgun, Zoom, Paddle, Calendly and more (Discord with `ed25519`,
 //!   SendGrid with `p256`; the [`webhook`] docs hold the table) and a configurable HMAC scheme;
-//!   a [`MultiVerifier`](webhook::MultiVerifier) for endpoints several providers call; a
+//!   a [`MultiVerifier`](webhook::MultiVerifier) for endpoints several providers call (and
+//!   [`MultiVerifierAsync`](webhook::MultiVerifierAsync) where SNS or OIDC is among them); a
 //!   [`ReplayGuard`](webhook::ReplayGuard). Constant-time, and no heap allocation while
 //!   verifying (but for the URL that Twilio and HubSpot sign).
 //! - [`event`]: one envelope, [`Event<T>`](event::Event), compatible with CloudEvents 1.0:

@@ -53,7 +53,8 @@
 //! [`ReplayGuard`] on the id it reports.
 //!
 //! A [`MultiVerifier`] serves one endpoint for several providers, picking the scheme by the
-//! headers present (or, for Mailgun, by the signed fields in the body).
+//! headers present (or, for Mailgun, by the signed fields in the body); with a scheme that
+//! fetches its keys (SNS, OIDC) among them, [`MultiVerifierAsync`] does.
 //!
 //! Every scheme is built the same way: `Scheme::new(secret)` with the secret exactly as its
 //! provider shows it (Standard Webhooks' `whsec_<base64>`, the other providers' plain text), or
@@ -88,7 +89,7 @@ mod replay;
 mod replay_postgres;
 #[cfg(feature = "redis")]
 mod replay_redis;
-mod scheme;
+pub(crate) mod scheme;
 mod secret;
 #[cfg(feature = "p256")]
 mod sendgrid;
@@ -121,7 +122,9 @@ pub use replay_postgres::PostgresReplayGuard;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use replay_redis::RedisReplayGuard;
-pub use scheme::{Handshake, Inbound, Message, MultiVerifier, Sign, Verify, VerifyAsync};
+pub use scheme::{
+    Handshake, Inbound, Message, MultiVerifier, MultiVerifierAsync, Sign, Verify, VerifyAsync,
+};
 pub use secret::{KeyError, Secret, SecretError, SecretInput};
 #[cfg(feature = "p256")]
 pub use sendgrid::SendGrid;

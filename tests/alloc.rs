@@ -531,6 +531,50 @@ mod schemes {
         assert_eq!(count, 0);
     }
 
+    /// A `MultiVerifierAsync` calls a synchronous scheme as it is: its future is ready at the
+    /// first poll and allocates nothing; a scheme added with `with_async` costs exactly its one
+    /// boxed future.
+    #[test]
+    fn multi_verifier_async_calls_synchronous_schemes_without_allocating() {
+        use hookwire::webhook::VerifyAsync;
+        use std::task::{Context, Poll, Waker};
+
+        let body = b"{}";
+        let slack = Slack::new("secret").unwrap();
+        let github = GitHub::new("x").unwrap();
+        let (to_slack, to_github) = (signed(&slack, body), signed(&github, body));
+        let multi = MultiVerifier::new()
+            .with(Stripe::new("whsec_x").unwrap())
+            .with_async(github)
+            .with(slack);
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        // Polls the verification once: `None` if it is not ready, else whether `scheme`
+        // verified it.
+        let poll = |headers: &HeaderMap, scheme: &str| {
+            let mut future = std::pin::pin!(multi.verify_async(Inbound::new(headers, body), now));
+            match future
+                .as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+            {
+                Poll::Ready(result) => Some(result.map(|verified| verified.scheme() == scheme)),
+                Poll::Pending => None,
+            }
+        };
+        assert_eq!(
+            allocations(|| poll(&to_slack, "slack")),
+            (0, Some(Ok(true)))
+        );
+        assert_eq!(
+            allocations(|| poll(&to_github, "github")),
+            (1, Some(Ok(true))),
+            "one boxed future"
+        );
+        assert_eq!(
+            allocations(|| poll(&HeaderMap::new(), "")),
+            (0, Some(Err(VerifyError::NoScheme)))
+        );
+    }
+
     #[cfg(feature = "ed25519")]
     #[test]
     fn v1a_verifies_without_allocating() {

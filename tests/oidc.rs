@@ -21,7 +21,9 @@ use common::loopback::serve_for_the_test;
 use hookwire::adapters::hyper::HyperClient;
 use hookwire::http::{HeaderMap, Response};
 use hookwire::transport::AddressPolicy;
-use hookwire::webhook::{Inbound, Oidc, OidcError, VerifyAsync, VerifyError};
+use hookwire::webhook::{
+    GitHub, Inbound, Message, MultiVerifierAsync, Oidc, OidcError, Sign, VerifyAsync, VerifyError,
+};
 use http_body_util::Full;
 
 const SET_A: &str = "{\"keys\":[{\"kty\":\"RSA\",\"alg\":\"RS256\",\"use\":\"sig\",\"kid\":\"k1\",\"n\":\"wpVEdjXDdk58-Nz7F1OPPCW5ABnw1cVZHxKk7F0oxHIcpCP-IGwP9AKzRHR5DprqqRkAZobwp_mQGIWnPuY19XQKtVYDftcBuv6tJSviVFykrdYyinYkWHVGAjo8azSZB11QQXI7R4tsAig_Ko_-Qq8iFFwkp4jnp6x3TkZra0-pIfRihC1HTp6mJjFpwOKXdOEPLVB7fZWWqg9r5e2NGnV8eBzxIr4aqRQNMZF7IsJg2h_M1Q8HvxkVjq9YVF5oCxa_JVlQmkjTY9r474DtO4Fg2neJ9tj99eExRCvQLX_XvT_8OUDOq3cbGh74zJx0mU4BWRXYwPYtE5wmzTtD1Q\",\"e\":\"AQAB\"}]}";
@@ -103,6 +105,62 @@ async fn verify(oidc: &Oidc, token: &str, now: u64) -> Result<Option<i64>, Verif
     oidc.verify_async(Inbound::new(&headers, b"{}"), at(now))
         .await
         .map(|verified| verified.timestamp())
+}
+
+/// A push endpoint that Pub/Sub and GitHub both call: the OIDC scheme recognizes a bearer
+/// token and nothing else, so a `MultiVerifierAsync` sends each request to its own scheme,
+/// whatever the order they were added in; a request neither recognizes is `NoScheme`, and only
+/// the OIDC request fetches keys.
+#[tokio::test]
+async fn a_multi_verifier_sends_bearer_tokens_to_oidc_and_signed_bodies_to_their_scheme() {
+    let server = key_server().await;
+    let github = GitHub::new("github hook secret").unwrap();
+    let signed = github.sign(&Message::new("delivery-1", b"{}")).unwrap();
+    let mut basic = HeaderMap::new();
+    basic.insert("authorization", "Basic dXNlcjpwYXNz".parse().unwrap());
+
+    assert!(google(&server).recognizes(Inbound::new(&bearer(TOKEN_K1), b"{}")));
+    assert!(!google(&server).recognizes(Inbound::new(&basic, b"{}")));
+    assert!(!google(&server).recognizes(Inbound::new(&signed, b"{}")));
+
+    let both_orders = [
+        MultiVerifierAsync::new()
+            .with_async(google(&server))
+            .with(GitHub::new("github hook secret").unwrap()),
+        MultiVerifierAsync::new()
+            .with(GitHub::new("github hook secret").unwrap())
+            .with_async(google(&server)),
+    ];
+    let pushed = bearer(TOKEN_K1);
+    for verifier in &both_orders {
+        let push = verifier
+            .verify_async(Inbound::new(&pushed, b"{}"), at(1_700_000_100))
+            .await
+            .unwrap();
+        assert_eq!(push.scheme(), "google-oidc");
+        let hook = verifier
+            .verify_async(Inbound::new(&signed, b"{}"), at(1_700_000_100))
+            .await
+            .unwrap();
+        assert_eq!(hook.scheme(), "github");
+        assert_eq!(
+            verifier
+                .verify_async(Inbound::new(&basic, b"{}"), at(1_700_000_100))
+                .await
+                .unwrap_err(),
+            VerifyError::NoScheme
+        );
+        // A tampered body is GitHub's to refuse, not a reason to try the next scheme.
+        assert_eq!(
+            verifier
+                .verify_async(Inbound::new(&signed, b"{ }"), at(1_700_000_100))
+                .await
+                .unwrap_err(),
+            VerifyError::NoMatchingSignature
+        );
+    }
+    // Each verifier fetched the key set once, for its one push.
+    assert_eq!(server.requests.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

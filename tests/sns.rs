@@ -4,7 +4,8 @@
 //! certificate URLs off SNS's hosts are refused, the latter without a request; a hundred
 //! requests on a cold cache fetch the certificate once. Through hyper's `handle_with`, the
 //! adapter confirms a verified subscription with one request to SNS, and only on SNS's hosts;
-//! actix-web's extractor does the same.
+//! actix-web's extractor does the same; a `MultiVerifierAsync` serves SNS beside Stripe on one
+//! endpoint.
 //!
 //! The certificate and signatures were made independently of hookwire, with Python's
 //! `cryptography` package: a fresh 2048-bit RSA key in a self-signed certificate; each message's
@@ -25,7 +26,9 @@ use hookwire::adapters::hyper::{HyperClient, handle_with};
 use hookwire::adapters::server::WebhookConfig;
 use hookwire::http::{HeaderMap, Response};
 use hookwire::transport::{AddressPolicy, HttpClient};
-use hookwire::webhook::{Inbound, Sns, VerifyAsync, VerifyError};
+use hookwire::webhook::{
+    Inbound, Message, MultiVerifier, Sign, Sns, Stripe, VerifyAsync, VerifyError,
+};
 use http_body_util::Full;
 
 const CERT: &str = r##"-----BEGIN CERTIFICATE-----
@@ -402,6 +405,93 @@ async fn subscriptions_are_confirmed_by_the_adapter_once_verified_and_only_on_sn
         ),
         (2, 1)
     );
+}
+
+/// One endpoint that SNS and Stripe both call: a `MultiVerifierAsync` behind hyper's
+/// `handle_with` verifies each request with its provider's scheme (the handler sees which),
+/// confirms SNS's subscription through SNS's own handshake, and refuses what neither signs.
+#[tokio::test]
+async fn one_endpoint_serves_sns_beside_stripe_through_a_multi_verifier() {
+    const STRIPE_SECRET: &str = "whsec_stripe_endpoint_secret";
+    let (host, confirmations, _) = sns_host().await;
+    let certificate = format!("http://{host}/SimpleNotificationService-signer.pem");
+    let subscribe = format!(
+        "http://{host}/?Action=ConfirmSubscription&TopicArn=arn:aws:sns:us-east-1:123456789012:orders&Token=t0k3n"
+    );
+    let verifier = MultiVerifier::new()
+        .with(Stripe::new(STRIPE_SECRET).unwrap())
+        .with_async(
+            sns(&host)
+                .topic("arn:aws:sns:us-east-1:123456789012:orders")
+                .confirm_subscriptions(),
+        );
+    assert_eq!(format!("{verifier:?}"), r#"["stripe", "sns"]"#);
+    let config = Arc::new(WebhookConfig::new_async(verifier).handshakes(true));
+    let schemes: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let seen = schemes.clone();
+    let address = serve_for_the_test(move |request| {
+        let (config, seen) = (config.clone(), seen.clone());
+        async move {
+            handle_with(&config, request, |webhook| async move {
+                let scheme = webhook.verified().scheme().to_owned();
+                seen.lock().unwrap().push(scheme);
+                Response::new(Bytes::from_static(b"handled"))
+            })
+            .await
+        }
+    })
+    .await;
+    let url = format!("http://{address}/hooks");
+    let send = |headers: HeaderMap, body: String| {
+        let url = url.clone();
+        async move {
+            let mut request = hookwire::http::Request::post(&url)
+                .body(Bytes::from(body))
+                .unwrap();
+            request.headers_mut().extend(headers);
+            let response = HyperClient::new().send(request).await.unwrap();
+            let text = String::from_utf8(response.body().to_vec()).unwrap();
+            (response.status().as_u16(), text)
+        }
+    };
+    let sns_headers = |kind: &str| {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-amz-sns-message-type", kind.parse().unwrap());
+        headers
+    };
+
+    // Stripe's request is verified by Stripe's scheme, SNS's by SNS's.
+    let order = r#"{"id":"evt_1","type":"payment_intent.succeeded"}"#;
+    let stripe_headers = Stripe::new(STRIPE_SECRET)
+        .unwrap()
+        .sign(&Message::new("", order.as_bytes()))
+        .unwrap();
+    let answer = send(stripe_headers.clone(), order.to_owned()).await;
+    assert_eq!(answer, (200, "handled".to_owned()));
+    let notification = signed("Notification", "", &certificate, "");
+    let answer = send(sns_headers("Notification"), notification).await;
+    assert_eq!(answer, (200, "handled".to_owned()));
+    assert_eq!(*schemes.lock().unwrap(), ["stripe", "sns"]);
+
+    // SNS's subscription is confirmed by the SNS scheme's handshake, once, without the handler.
+    let confirmation = signed(
+        "SubscriptionConfirmation",
+        &subscribe,
+        &certificate,
+        "t0k3n",
+    );
+    let answer = send(sns_headers("SubscriptionConfirmation"), confirmation).await;
+    assert_eq!(answer, (200, "subscription confirmed\n".to_owned()));
+    assert_eq!(confirmations.load(Ordering::SeqCst), 1);
+
+    // A changed Stripe body is refused by Stripe's scheme; a request neither provider signs is
+    // refused as one no scheme recognizes; neither reaches the handler.
+    let (status, _) = send(stripe_headers, order.replace("evt_1", "evt_2")).await;
+    assert_eq!(status, 401);
+    let (status, _) = send(HeaderMap::new(), order.to_owned()).await;
+    assert_eq!(status, 400);
+    assert_eq!(*schemes.lock().unwrap(), ["stripe", "sns"]);
+    assert_eq!(confirmations.load(Ordering::SeqCst), 1);
 }
 
 /// The same through actix-web's extractor (on a server of its own, on actix's runtime): a

@@ -4,7 +4,6 @@
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -21,6 +20,7 @@ use crate::clock::Clock;
 use crate::observe::Level;
 pub use crate::observe::Rejections;
 use crate::transport::BodyLimit;
+use crate::webhook::scheme::DynVerifyAsync;
 use crate::webhook::{
     Claim, Diagnosis, Handshake, Inbound, MAX_ID_LEN, ReplayError, ReplayGuard, ReplayKey,
     Verified, Verify, VerifyAsync, VerifyError, diagnose,
@@ -79,46 +79,6 @@ impl ReadLimits {
     /// The deadline for reading the whole body.
     pub fn timeout(&self) -> Duration {
         self.read_timeout
-    }
-}
-
-/// A future on the heap, for schemes that wait.
-type Waiting<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// [`VerifyAsync`] in a form that can stand behind a pointer: each future on the heap.
-trait DynVerifyAsync: Send + Sync {
-    fn boxed_name(&self) -> &str;
-    fn verify_boxed<'a>(
-        &'a self,
-        request: Inbound<'a>,
-        now: SystemTime,
-    ) -> Waiting<'a, Result<Verified<'a>, VerifyError>>;
-    fn handshake_boxed<'a>(
-        &'a self,
-        request: Inbound<'a>,
-        verified: bool,
-    ) -> Waiting<'a, Option<Handshake>>;
-}
-
-impl<V: VerifyAsync> DynVerifyAsync for V {
-    fn boxed_name(&self) -> &str {
-        self.scheme_name()
-    }
-
-    fn verify_boxed<'a>(
-        &'a self,
-        request: Inbound<'a>,
-        now: SystemTime,
-    ) -> Waiting<'a, Result<Verified<'a>, VerifyError>> {
-        Box::pin(self.verify_async(request, now))
-    }
-
-    fn handshake_boxed<'a>(
-        &'a self,
-        request: Inbound<'a>,
-        verified: bool,
-    ) -> Waiting<'a, Option<Handshake>> {
-        Box::pin(self.handshake_async(request, verified))
     }
 }
 

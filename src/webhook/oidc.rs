@@ -412,6 +412,14 @@ impl VerifyAsync for Oidc {
         self.name
     }
 
+    /// Whether the request carries `Authorization: Bearer`.
+    fn recognizes(&self, request: Inbound<'_>) -> bool {
+        request
+            .headers()
+            .get(AUTHORIZATION)
+            .is_some_and(|value| value.as_bytes().starts_with(b"Bearer "))
+    }
+
     async fn verify_async<'a>(
         &'a self,
         request: Inbound<'a>,

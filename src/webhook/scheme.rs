@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -216,6 +217,10 @@ pub trait VerifyAsync: Send + Sync {
     /// A short, stable name, such as `"oidc"`.
     fn scheme_name(&self) -> &str;
 
+    /// Whether `request` carries this scheme's signature, as [`Verify::detect`] says: how a
+    /// [`MultiVerifierAsync`] picks a scheme. Looks, never waits.
+    fn recognizes(&self, request: Inbound<'_>) -> bool;
+
     /// Verifies `request` at `now`, fetching keys where the scheme needs them.
     ///
     /// # Errors
@@ -246,6 +251,10 @@ impl<V: Verify + ?Sized> VerifyAsync for V {
         self.name()
     }
 
+    fn recognizes(&self, request: Inbound<'_>) -> bool {
+        self.detect(request)
+    }
+
     fn verify_async<'a>(
         &'a self,
         request: Inbound<'a>,
@@ -260,6 +269,51 @@ impl<V: Verify + ?Sized> VerifyAsync for V {
         verified: bool,
     ) -> impl Future<Output = Option<Handshake>> + Send + 'a {
         std::future::ready(self.handshake(request, verified))
+    }
+}
+
+/// A future on the heap, for schemes that wait.
+pub(crate) type Waiting<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// [`VerifyAsync`] in a form that can stand behind a pointer: each future on the heap.
+pub(crate) trait DynVerifyAsync: Send + Sync {
+    fn boxed_name(&self) -> &str;
+    fn boxed_recognizes(&self, request: Inbound<'_>) -> bool;
+    fn verify_boxed<'a>(
+        &'a self,
+        request: Inbound<'a>,
+        now: SystemTime,
+    ) -> Waiting<'a, Result<Verified<'a>, VerifyError>>;
+    fn handshake_boxed<'a>(
+        &'a self,
+        request: Inbound<'a>,
+        verified: bool,
+    ) -> Waiting<'a, Option<Handshake>>;
+}
+
+impl<V: VerifyAsync> DynVerifyAsync for V {
+    fn boxed_name(&self) -> &str {
+        self.scheme_name()
+    }
+
+    fn boxed_recognizes(&self, request: Inbound<'_>) -> bool {
+        self.recognizes(request)
+    }
+
+    fn verify_boxed<'a>(
+        &'a self,
+        request: Inbound<'a>,
+        now: SystemTime,
+    ) -> Waiting<'a, Result<Verified<'a>, VerifyError>> {
+        Box::pin(self.verify_async(request, now))
+    }
+
+    fn handshake_boxed<'a>(
+        &'a self,
+        request: Inbound<'a>,
+        verified: bool,
+    ) -> Waiting<'a, Option<Handshake>> {
+        Box::pin(self.handshake_async(request, verified))
     }
 }
 
@@ -404,6 +458,144 @@ impl MultiVerifier {
     pub fn with(mut self, scheme: impl Verify + 'static) -> Self {
         self.schemes.push(Box::new(scheme));
         self
+    }
+
+    /// Adds a scheme that waits (one that fetches its keys, such as [`Oidc`](super::Oidc) or
+    /// [`Sns`](super::Sns)): the result is a [`MultiVerifierAsync`] that holds the schemes
+    /// added so far, then this one.
+    #[must_use]
+    pub fn with_async(self, scheme: impl VerifyAsync + 'static) -> MultiVerifierAsync {
+        MultiVerifierAsync {
+            schemes: self.schemes.into_iter().map(Entry::Sync).collect(),
+        }
+        .with_async(scheme)
+    }
+}
+
+/// A [`MultiVerifier`] that also holds schemes that wait ([`VerifyAsync`]: [`Oidc`](super::Oidc),
+/// [`Sns`](super::Sns), or a scheme of your own), for an endpoint that such a provider calls
+/// beside others. It picks the first scheme that [recognizes](VerifyAsync::recognizes) the
+/// request and verifies with it; a synchronous scheme is called as it is, and only a scheme that
+/// waits puts its future on the heap. Serve it through `WebhookConfig::new_async`.
+///
+/// ```
+/// use std::time::SystemTime;
+/// use hookwire::webhook::{GitHub, Inbound, Message, MultiVerifier, Sign, Stripe, VerifyAsync, VerifyError};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let stripe = Stripe::new("whsec_stripe_endpoint_secret")?;
+/// let github = GitHub::new("github hook secret")?;
+/// let sent = github.sign(&Message::new("delivery-1", b"{}"))?;
+///
+/// // With the `sns` or `oidc` feature, `.with_async(Sns::new(client))` or
+/// // `.with_async(Oidc::google(client, audience))` adds a scheme that fetches its keys.
+/// let verifier = MultiVerifier::new().with(stripe).with_async(github);
+/// let now = SystemTime::now();
+/// assert_eq!(verifier.verify_async(Inbound::new(&sent, b"{}"), now).await?.scheme(), "github");
+/// assert_eq!(
+///     verifier.verify_async(Inbound::new(&Default::default(), b"{}"), now).await.unwrap_err(),
+///     VerifyError::NoScheme
+/// );
+/// # Ok(()) }
+/// ```
+#[derive(Default)]
+pub struct MultiVerifierAsync {
+    schemes: Vec<Entry>,
+}
+
+/// A scheme of a [`MultiVerifierAsync`].
+enum Entry {
+    Sync(Box<dyn Verify>),
+    Async(Box<dyn DynVerifyAsync>),
+}
+
+impl Entry {
+    fn name(&self) -> &str {
+        match self {
+            Entry::Sync(scheme) => scheme.name(),
+            Entry::Async(scheme) => scheme.boxed_name(),
+        }
+    }
+
+    fn recognizes(&self, request: Inbound<'_>) -> bool {
+        match self {
+            Entry::Sync(scheme) => scheme.detect(request),
+            Entry::Async(scheme) => scheme.boxed_recognizes(request),
+        }
+    }
+}
+
+impl MultiVerifierAsync {
+    /// A verifier with no schemes yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a synchronous scheme, called as it is; schemes are tried in the order they were
+    /// added.
+    #[must_use]
+    pub fn with(mut self, scheme: impl Verify + 'static) -> Self {
+        self.schemes.push(Entry::Sync(Box::new(scheme)));
+        self
+    }
+
+    /// Adds a scheme that waits; schemes are tried in the order they were added.
+    #[must_use]
+    pub fn with_async(mut self, scheme: impl VerifyAsync + 'static) -> Self {
+        self.schemes.push(Entry::Async(Box::new(scheme)));
+        self
+    }
+
+    fn pick(&self, request: Inbound<'_>) -> Option<&Entry> {
+        self.schemes
+            .iter()
+            .find(|scheme| scheme.recognizes(request))
+    }
+}
+
+impl VerifyAsync for MultiVerifierAsync {
+    /// `"multi"`; a verified message reports the name of the scheme that verified it.
+    fn scheme_name(&self) -> &str {
+        "multi"
+    }
+
+    /// Whether any of the schemes recognizes the request.
+    fn recognizes(&self, request: Inbound<'_>) -> bool {
+        self.pick(request).is_some()
+    }
+
+    /// Verifies with the first scheme that recognizes the request: [`VerifyError::NoScheme`]
+    /// when none does, otherwise what that scheme reports.
+    async fn verify_async<'a>(
+        &'a self,
+        request: Inbound<'a>,
+        now: SystemTime,
+    ) -> Result<Verified<'a>, VerifyError> {
+        match self.pick(request).ok_or(VerifyError::NoScheme)? {
+            Entry::Sync(scheme) => scheme.verify_at(request, now),
+            Entry::Async(scheme) => scheme.verify_boxed(request, now).await,
+        }
+    }
+
+    /// The handshake answer of the scheme that [`verify_async`](VerifyAsync::verify_async)
+    /// picks.
+    async fn handshake_async<'a>(
+        &'a self,
+        request: Inbound<'a>,
+        verified: bool,
+    ) -> Option<Handshake> {
+        match self.pick(request)? {
+            Entry::Sync(scheme) => scheme.handshake(request, verified),
+            Entry::Async(scheme) => scheme.handshake_boxed(request, verified).await,
+        }
+    }
+}
+
+impl fmt::Debug for MultiVerifierAsync {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.schemes.iter().map(Entry::name))
+            .finish()
     }
 }
 

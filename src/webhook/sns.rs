@@ -299,6 +299,11 @@ impl VerifyAsync for Sns {
         "sns"
     }
 
+    /// Whether the request carries SNS's `x-amz-sns-message-type` header.
+    fn recognizes(&self, request: Inbound<'_>) -> bool {
+        request.headers().contains_key(MESSAGE_TYPE)
+    }
+
     async fn verify_async<'a>(
         &'a self,
         request: Inbound<'a>,
