@@ -9,7 +9,9 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::mac::{Algorithm, Encoding, KeyedMac};
 use super::scheme::{Inbound, Sign, Verify};
-use super::verify::{header_str, optional_header_str, parse_timestamp, unix_seconds};
+use super::verify::{
+    header_str, optional_header_str, parse_timestamp, strip_short_prefix, unix_seconds,
+};
 use super::{
     DEFAULT_TOLERANCE, Message, SecretError, SecretInput, SignError, Verified, VerifyError,
     check_timestamp,
@@ -276,9 +278,8 @@ impl Verify for HmacScheme {
         let signature = headers
             .get(&self.signature_header)
             .ok_or_else(|| VerifyError::MissingHeader(self.signature_header.clone()))?
-            .as_bytes()
-            .strip_prefix(self.prefix.as_bytes())
-            .ok_or(malformed)?;
+            .as_bytes();
+        let signature = strip_short_prefix(signature, self.prefix.as_bytes()).ok_or(malformed)?;
         let (sent, timestamp_text) = match &self.timestamp {
             Some(timestamp) => {
                 let text = header_str(headers, &timestamp.header)?;

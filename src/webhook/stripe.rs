@@ -10,7 +10,7 @@ use http::{HeaderMap, HeaderName};
 use super::configurable::value;
 use super::mac::{Algorithm, Encoding, KeyedMac};
 use super::scheme::{Inbound, Sign, Verify};
-use super::verify::{header_ascii, parse_timestamp, unix_seconds};
+use super::verify::{header_ascii, parse_timestamp, same_bytes, unix_seconds};
 use super::{
     DEFAULT_TOLERANCE, Message, SecretError, SecretInput, SignError, Verified, VerifyError,
     check_timestamp,
@@ -126,18 +126,32 @@ impl Timestamped {
         Ok(self)
     }
 
-    /// The `key=value` items of the header, split and trimmed byte by byte (the separators
-    /// and `=` are ASCII, and so is the header); `None` for an item without `=`.
+    /// The `key=value` items of the header, split at each separator and at the first `=`
+    /// (found with `memchr`; both are ASCII, and so is the header), trimmed, empty items
+    /// skipped; `None` for an item without `=`.
     fn items<'h>(&self, header: &'h [u8]) -> impl Iterator<Item = Option<(&'h [u8], &'h [u8])>> {
         let separator = u8::try_from(self.layout.separator).unwrap_or(b',');
-        header
-            .split(move |&byte| byte == separator)
-            .map(<[u8]>::trim_ascii)
-            .filter(|item| !item.is_empty())
-            .map(|item| {
-                let mut halves = item.splitn(2, |&byte| byte == b'=');
-                Some((halves.next()?, halves.next()?))
-            })
+        let mut rest = header;
+        std::iter::from_fn(move || {
+            loop {
+                if rest.is_empty() {
+                    return None;
+                }
+                let (item, after) = match memchr::memchr(separator, rest) {
+                    Some(end) => (rest.get(..end)?, rest.get(end + 1..)?),
+                    None => (rest, &b""[..]),
+                };
+                rest = after;
+                let item = item.trim_ascii();
+                if !item.is_empty() {
+                    return Some(
+                        memchr::memchr(b'=', item).and_then(|equals| {
+                            Some((item.get(..equals)?, item.get(equals + 1..)?))
+                        }),
+                    );
+                }
+            }
+        })
     }
 
     fn verify_at<'a>(
@@ -155,11 +169,11 @@ impl Timestamped {
         let mut others = false;
         for item in self.items(header) {
             match item {
-                Some((key, t)) if Some(key) == timestamp_key => {
+                Some((key, t)) if timestamp_key.is_some_and(|name| same_bytes(key, name)) => {
                     timestamp.get_or_insert(t);
                     others = true;
                 }
-                Some((key, _)) if key == signature_key => signed = true,
+                Some((key, _)) if same_bytes(key, signature_key) => signed = true,
                 // Unknown items, and items without `=`, are skipped, as the providers' own
                 // libraries skip them: a provider may add items to the header.
                 Some(_) => others = true,
@@ -197,7 +211,7 @@ impl Timestamped {
         for (index, key) in self.keys.iter().enumerate() {
             let expected = key.tag(&content);
             let candidates = self.items(header).filter_map(|item| match item {
-                Some((key, signature)) if key == signature_key => Some(signature),
+                Some((key, signature)) if same_bytes(key, signature_key) => Some(signature),
                 _ => None,
             });
             for candidate in candidates {

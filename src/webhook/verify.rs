@@ -45,6 +45,20 @@ pub(crate) fn header_ascii<'h>(
     }
 }
 
+/// Whether two short byte strings (a prefix, an item's key) are equal, compared in line: for a
+/// few bytes, a call to `memcmp` costs more than the comparison.
+#[inline]
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// `value` without a short `prefix`, compared as [`same_bytes`] compares.
+#[inline]
+pub(crate) fn strip_short_prefix<'v>(value: &'v [u8], prefix: &[u8]) -> Option<&'v [u8]> {
+    let (head, tail) = value.split_at_checked(prefix.len())?;
+    same_bytes(head, prefix).then_some(tail)
+}
+
 /// The value of header `name` as text, or `None` where the request has no such header.
 pub(crate) fn optional_header_str<'h>(
     headers: &'h HeaderMap,
