@@ -890,3 +890,70 @@ fn scheme_debug_output_shows_no_secret() {
     let text = format!("{error} {error:?}");
     assert!(!text.contains(&signature[7..]), "{text}");
 }
+
+/// Schemes that read several headers in one pass (Twitch, and the configurable scheme under
+/// Slack and Shopify) read each header's first value, as a lookup would, whatever else the
+/// request carries around them: a second value never stands in for a bad first one, and a
+/// missing header is named.
+#[test]
+fn headers_read_in_one_pass_take_the_first_of_repeated_values() {
+    let now = at(1_700_000_000);
+    let body = br#"{"event":"x"}"#;
+    let schemes: Vec<(Box<dyn Both>, &str)> = vec![
+        (
+            Box::new(hookwire::webhook::Twitch::new("twitch secret").unwrap()),
+            "twitch-eventsub-message-signature",
+        ),
+        (
+            Box::new(Slack::new("slack secret").unwrap()),
+            "x-slack-signature",
+        ),
+        (
+            Box::new(Shopify::new("shopify secret").unwrap()),
+            "x-shopify-hmac-sha256",
+        ),
+    ];
+    let mut checked = 0;
+    for (scheme, signature) in &schemes {
+        let signed = scheme
+            .sign(&Message::new("delivery-1", body).at(now))
+            .unwrap();
+        let good = signed[*signature].clone();
+        let bad = HeaderValue::from_static("sha256=00");
+        // Unrelated headers around the signed ones.
+        let mut first_good = headers(&[("user-agent", "sender/1.0"), ("x-request-id", "r-1")]);
+        first_good.extend(signed.clone());
+        first_good.append(*signature, bad.clone());
+        assert!(
+            scheme
+                .verify_at(Inbound::new(&first_good, body), now)
+                .is_ok(),
+            "{signature}: the first value verifies"
+        );
+        let mut first_bad = signed.clone();
+        first_bad.insert(*signature, bad);
+        first_bad.append(*signature, good);
+        assert!(
+            scheme
+                .verify_at(Inbound::new(&first_bad, body), now)
+                .is_err(),
+            "{signature}: a second value does not stand in for the first"
+        );
+        for name in signed.keys() {
+            let mut missing = signed.clone();
+            missing.remove(name);
+            if let Err(VerifyError::MissingHeader(missing_name)) =
+                scheme.verify_at(Inbound::new(&missing, body), now)
+            {
+                assert_eq!(&missing_name, name);
+                checked += 1;
+            }
+        }
+    }
+    // Twitch's signature, id and timestamp, Slack's signature and timestamp, Shopify's signature.
+    assert_eq!(checked, 6);
+}
+
+/// A scheme that both verifies and signs.
+trait Both: Verify + Sign {}
+impl<T: Verify + Sign> Both for T {}

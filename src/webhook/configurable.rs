@@ -10,7 +10,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use super::mac::{Algorithm, Encoding, KeyedMac};
 use super::scheme::{Inbound, Sign, Verify};
 use super::verify::{
-    header_str, optional_header_str, parse_timestamp, strip_short_prefix, unix_seconds,
+    find_headers, found_optional_str, found_str, parse_timestamp, strip_short_prefix, unix_seconds,
 };
 use super::{
     DEFAULT_TOLERANCE, Message, SecretError, SecretInput, SignError, Verified, VerifyError,
@@ -275,14 +275,24 @@ impl Verify for HmacScheme {
         let malformed = VerifyError::MalformedSignature {
             expected: self.expected,
         };
-        let signature = headers
-            .get(&self.signature_header)
+        // The signature, timestamp and id headers in one pass; a header the scheme does not
+        // have is looked for under the signature's name again, and not used.
+        let timestamp_header = self.timestamp.as_ref().map(|timestamp| &timestamp.header);
+        let [signature, timestamp_value, id] = find_headers(
+            headers,
+            [
+                &self.signature_header,
+                timestamp_header.unwrap_or(&self.signature_header),
+                self.id_header.as_ref().unwrap_or(&self.signature_header),
+            ],
+        );
+        let signature = signature
             .ok_or_else(|| VerifyError::MissingHeader(self.signature_header.clone()))?
             .as_bytes();
         let signature = strip_short_prefix(signature, self.prefix.as_bytes()).ok_or(malformed)?;
-        let (sent, timestamp_text) = match &self.timestamp {
-            Some(timestamp) => {
-                let text = header_str(headers, &timestamp.header)?;
+        let (sent, timestamp_text) = match timestamp_header {
+            Some(name) => {
+                let text = found_str(timestamp_value, name)?;
                 let sent = parse_timestamp(text)?;
                 check_timestamp(sent, now, self.tolerance)?;
                 (Some(sent), text)
@@ -290,7 +300,7 @@ impl Verify for HmacScheme {
             None => (None, ""),
         };
         let id = match &self.id_header {
-            Some(name) => optional_header_str(headers, name)?,
+            Some(name) => found_optional_str(id, name)?,
             None => None,
         };
         let content: [&[u8]; 4] = match &self.timestamp {

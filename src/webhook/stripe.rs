@@ -10,7 +10,9 @@ use http::{HeaderMap, HeaderName};
 use super::configurable::value;
 use super::mac::{Algorithm, Encoding, KeyedMac};
 use super::scheme::{Inbound, Sign, Verify};
-use super::verify::{header_ascii, parse_timestamp, same_bytes, unix_seconds};
+use super::verify::{
+    find_headers, found_ascii, header_ascii, parse_timestamp, same_bytes, unix_seconds,
+};
 use super::{
     DEFAULT_TOLERANCE, Message, SecretError, SecretInput, SignError, Verified, VerifyError,
     check_timestamp,
@@ -161,7 +163,14 @@ impl Timestamped {
     ) -> Result<Verified<'a>, VerifyError> {
         let layout = self.layout;
         let (headers, body) = (request.headers(), request.body());
-        let header = header_ascii(headers, &layout.header)?;
+        // The signature header, and the id header where the layout has one, in one pass.
+        let (header, id) = match layout.id {
+            Some(id_name) => {
+                let [header, id] = find_headers(headers, [&layout.header, id_name]);
+                (found_ascii(header, &layout.header)?, id)
+            }
+            None => (header_ascii(headers, &layout.header)?, None),
+        };
         let timestamp_key = layout.timestamp.map(str::as_bytes);
         let signature_key = layout.signature.as_bytes();
         let mut timestamp = None;
@@ -204,10 +213,7 @@ impl Timestamped {
             });
         }
         let content: [&[u8]; 3] = [timestamp, layout.joiner, body];
-        let id = match layout.id {
-            Some(name) => headers.get(name).and_then(|id| id.to_str().ok()),
-            None => None,
-        };
+        let id = id.and_then(|id| id.to_str().ok());
         for (index, key) in self.keys.iter().enumerate() {
             let expected = key.tag(&content);
             let candidates = self.items(header).filter_map(|item| match item {

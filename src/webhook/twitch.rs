@@ -12,7 +12,7 @@ use time::format_description::well_known::Rfc3339;
 use super::configurable::value;
 use super::mac::{Algorithm, Encoding, Keys, keyed};
 use super::scheme::{Handshake, Inbound, Sign, Verify};
-use super::verify::{header_ascii, header_str, unix_seconds};
+use super::verify::{find_headers, found_ascii, found_str, unix_seconds};
 use super::{Message, SignError, Verified, VerifyError, check_timestamp};
 
 const ID: HeaderName = HeaderName::from_static("twitch-eventsub-message-id");
@@ -78,9 +78,10 @@ impl Verify for Twitch {
         now: SystemTime,
     ) -> Result<Verified<'a>, VerifyError> {
         let headers = request.headers();
-        let signature = header_ascii(headers, &SIGNATURE)?;
-        let id = header_str(headers, &ID)?;
-        let timestamp = header_str(headers, &TIMESTAMP)?;
+        let [signature, id, timestamp] = find_headers(headers, [&SIGNATURE, &ID, &TIMESTAMP]);
+        let signature = found_ascii(signature, &SIGNATURE)?;
+        let id = found_str(id, &ID)?;
+        let timestamp = found_str(timestamp, &TIMESTAMP)?;
         let sent = OffsetDateTime::parse(timestamp, &Rfc3339)
             .map_err(|_| VerifyError::MalformedTimestamp)?
             .unix_timestamp();
