@@ -21,7 +21,7 @@
 //!   a [`MultiVerifier`](webhook::MultiVerifier) for endpoints several providers call (and
 //!   [`MultiVerifierAsync`](webhook::MultiVerifierAsync) where SNS or OIDC is among them); a
 //!   [`ReplayGuard`](webhook::ReplayGuard). Constant-time, and no heap allocation while
-//!   verifying (but for the URL that Twilio and HubSpot sign).
+//!   verifying (but for the URL that Twilio signs, and a HubSpot URL with escapes).
 //! - [`event`]: one envelope, [`Event<T>`](event::Event), compatible with CloudEvents 1.0:
 //!   the JSON format, the HTTP binding (binary, structured and batch modes), the Standard
 //!   Webhooks payload form, typed data, dispatch by type without parsing the data twice.

@@ -63,8 +63,9 @@
 //! signs with a `SigningKey` and verifies with a `PublicKey`.
 //!
 //! Every verification compares in constant time, checks the timestamp where the scheme has one,
-//! never panics on what arrived, and allocates nothing on the heap (Twilio and HubSpot
-//! rebuild the URL they sign, and Twilio sorts the form parameters, on the heap). [`message_id`] makes unique,
+//! never panics on what arrived, and allocates nothing on the heap (Twilio rebuilds the URL it
+//! signs and sorts the form parameters, and HubSpot decodes a URL that holds escapes, on the
+//! heap). [`message_id`] makes unique,
 //! time-sortable ids for new messages, and a [`ReplayGuard`] has each message handled once (claimed before the handler runs, committed when it succeeded, released when it failed).
 //!
 //! Verify the body exactly as it arrived, before parsing it: a body that was parsed and

@@ -575,6 +575,40 @@ mod schemes {
         );
     }
 
+    /// HubSpot v3 feeds the request URL's pieces to the MAC one by one: nothing is allocated,
+    /// unless the URL holds an escape HubSpot decodes before signing (the joined URL and its
+    /// decoded form, 2 allocations).
+    #[test]
+    fn hubspot_verifies_without_allocating_unless_the_url_needs_decoding() {
+        use hookwire::http::{Method, Uri};
+        use hookwire::webhook::{HubSpot, Sign};
+
+        let hubspot = HubSpot::new("hubspot secret").unwrap();
+        let at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let body = b"[{\"eventId\":1}]";
+        for (url, expected) in [
+            ("https://example.com/hooks/hubspot?portal=62515", 0),
+            (
+                "https://example.com/hooks/hubspot?portal=62515&next=%2Fhome",
+                2,
+            ),
+        ] {
+            let headers = hubspot
+                .sign(&Message::new("", body).at(at).to("POST", url))
+                .unwrap();
+            let uri: Uri = url.parse().unwrap();
+            let (count, result) = allocations(|| {
+                hubspot
+                    .verify_at(
+                        Inbound::from_components(&Method::POST, &uri, &headers, body),
+                        at,
+                    )
+                    .map(|verified| verified.scheme() == "hubspot")
+            });
+            assert_eq!((count, result), (expected, Ok(true)), "{url}");
+        }
+    }
+
     #[cfg(feature = "ed25519")]
     #[test]
     fn v1a_verifies_without_allocating() {

@@ -24,15 +24,25 @@ use super::{
 /// The full URL a request was sent to (see the module's documentation).
 fn request_url<'a>(
     request: Inbound<'a>,
-    origin: Option<&str>,
+    origin: Option<&'a str>,
 ) -> Result<Cow<'a, str>, VerifyError> {
+    Ok(Cow::Owned(url_pieces(request, origin)?.concat()))
+}
+
+/// The pieces the request's URL is written from, in order, not yet joined: the configured
+/// origin, or the request's scheme and authority (else `https` and the `Host` header), then the
+/// path and query. A scheme that feeds them to the MAC one by one builds no string.
+fn url_pieces<'a>(
+    request: Inbound<'a>,
+    origin: Option<&'a str>,
+) -> Result<[&'a str; 4], VerifyError> {
     let uri = request.uri().ok_or(VerifyError::UnknownUrl)?;
     let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
     if let Some(origin) = origin {
-        return Ok(Cow::Owned(format!("{origin}{path}")));
+        return Ok([origin, "", "", path]);
     }
     if let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) {
-        return Ok(Cow::Owned(format!("{scheme}://{authority}{path}")));
+        return Ok([scheme, "://", authority.as_str(), path]);
     }
     let host = request
         .headers()
@@ -40,7 +50,7 @@ fn request_url<'a>(
         .and_then(|host| host.to_str().ok())
         .filter(|host| !host.is_empty())
         .ok_or(VerifyError::UnknownUrl)?;
-    Ok(Cow::Owned(format!("https://{host}{path}")))
+    Ok(["https", "://", host, path])
 }
 
 /// An origin (`https://host[:port]`) as configured: its trailing `/` dropped.
@@ -532,11 +542,21 @@ impl HubSpot {
         let sent = parse_timestamp(millis)?.div_euclid(1000);
         check_timestamp(sent, now, self.tolerance)?;
         let method = method(request)?;
-        let url = request_url(request, self.origin.as_deref())?;
-        let url = hubspot_decoded(&url);
+        // The URL's pieces go to the MAC as they are, unless one holds an escape to decode.
+        let pieces = url_pieces(request, self.origin.as_deref())?;
+        let decoded;
+        let url: [&[u8]; 4] = if pieces.iter().any(|piece| piece.contains('%')) {
+            decoded = hubspot_decoded(&pieces.concat()).into_owned();
+            [decoded.as_bytes(), b"", b"", b""]
+        } else {
+            pieces.map(str::as_bytes)
+        };
         let content = [
             method.as_bytes(),
-            url.as_bytes(),
+            url[0],
+            url[1],
+            url[2],
+            url[3],
             request.body(),
             millis.as_bytes(),
         ];
