@@ -1081,6 +1081,14 @@ fn hubspot_v3_signs_method_url_body_and_time_and_legacy_versions_are_opt_in() {
         verify(&legacy, &both, 1_700_000_000),
         Err(VerifyError::NoMatchingSignature)
     );
+    // A v3 signature without its timestamp names the missing header.
+    both.headers_mut().remove("x-hubspot-request-timestamp");
+    assert_eq!(
+        verify(&legacy, &both, 1_700_000_000),
+        Err(VerifyError::MissingHeader(
+            hookwire::http::HeaderName::from_static("x-hubspot-request-timestamp")
+        ))
+    );
 }
 
 #[cfg(feature = "ed25519")]
