@@ -8,7 +8,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::mac::{Algorithm, Encoding, KeyedMac};
 use super::scheme::{Inbound, Sign, Verify};
-use super::verify::{check_timestamp, parse_timestamp, unix_seconds};
+use super::verify::{check_timestamp, found_ascii, found_str, parse_timestamp, unix_seconds};
 use super::{
     DEFAULT_TOLERANCE, Message, Secret, SecretError, SecretInput, SignError, Verified, VerifyError,
 };
@@ -445,34 +445,24 @@ fn find_headers(headers: &HeaderMap) -> Result<(&str, &[u8], &[u8]), VerifyError
         signature,
         svix_signature,
     ] = found;
-    let (name, id) = pick(id, svix_id, &ID_NAMES)?;
-    let id = id
-        .to_str()
-        .map_err(|_| VerifyError::InvalidHeader(name.clone()))?;
-    let timestamp = ascii(pick(timestamp, svix_timestamp, &TIMESTAMP_NAMES)?)?;
-    let signature = ascii(pick(signature, svix_signature, &SIGNATURE_NAMES)?)?;
+    let (name, id) = pick(id, svix_id, &ID_NAMES);
+    let id = found_str(id, name)?;
+    let (name, timestamp) = pick(timestamp, svix_timestamp, &TIMESTAMP_NAMES);
+    let timestamp = found_ascii(timestamp, name)?;
+    let (name, signature) = pick(signature, svix_signature, &SIGNATURE_NAMES);
+    let signature = found_ascii(signature, name)?;
     Ok((id, timestamp, signature))
 }
 
 /// The value under the standard name, else under the Svix name, with the name it was under.
+/// When neither is there, the standard name: a missing header is reported by that name.
 fn pick<'h>(
     standard: Option<&'h HeaderValue>,
     svix: Option<&'h HeaderValue>,
     [standard_name, svix_name]: &'static [HeaderName; 2],
-) -> Result<(&'static HeaderName, &'h HeaderValue), VerifyError> {
+) -> (&'static HeaderName, Option<&'h HeaderValue>) {
     match (standard, svix) {
-        (Some(value), _) => Ok((standard_name, value)),
-        (None, Some(value)) => Ok((svix_name, value)),
-        (None, None) => Err(VerifyError::MissingHeader(standard_name.clone())),
-    }
-}
-
-/// A header value's bytes, if they are ASCII.
-fn ascii<'h>((name, value): (&HeaderName, &'h HeaderValue)) -> Result<&'h [u8], VerifyError> {
-    let bytes = value.as_bytes();
-    if bytes.is_ascii() {
-        Ok(bytes)
-    } else {
-        Err(VerifyError::InvalidHeader(name.clone()))
+        (None, Some(value)) => (svix_name, Some(value)),
+        (standard, _) => (standard_name, standard),
     }
 }

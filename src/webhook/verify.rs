@@ -79,6 +79,7 @@ pub(crate) fn found_str<'h>(
 /// # Errors
 ///
 /// [`VerifyError::MissingHeader`] or [`VerifyError::InvalidHeader`] (not ASCII).
+#[inline(always)]
 pub(crate) fn found_ascii<'h>(
     value: Option<&'h HeaderValue>,
     name: &HeaderName,
