@@ -1,9 +1,11 @@
 //! AWS SNS messages through `Sns` (a `VerifyAsync` scheme), with the certificate served by a
 //! closure (no network): no panic on any body, and a message that verifies fails once any byte
-//! of its signed `Message` changes.
+//! of its signed `Message` changes. The same body through the subscription handshake (as if
+//! verified): no panic, and a confirmation is requested only from an SNS host, over HTTPS,
+//! with `Action=ConfirmSubscription`, and only for a `SubscriptionConfirmation`.
 #![no_main]
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -39,6 +41,64 @@ static SNS: LazyLock<Sns> = LazyLock::new(|| {
     Sns::new(certificates)
 });
 
+/// The message type, the one field the property reads.
+#[derive(serde::Deserialize)]
+struct Kind<'a> {
+    #[serde(rename = "Type")]
+    kind: &'a str,
+}
+
+/// The addresses the confirming scheme requested, in order.
+static REQUESTED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+static CONFIRMING: LazyLock<Sns> = LazyLock::new(|| {
+    let client = |request: Request<Bytes>| async move {
+        if let Ok(mut requested) = REQUESTED.lock() {
+            requested.push(request.uri().to_string());
+        }
+        Ok::<_, TransportError>(Response::new(Bytes::new()))
+    };
+    Sns::new(client).confirm_subscriptions()
+});
+
+/// Runs the handshake on `body` as a verified request; checks what it asked SNS for.
+fn handshake(body: &[u8]) {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "x-amz-sns-message-type",
+        "SubscriptionConfirmation".parse().unwrap(),
+    );
+    let answer =
+        futures_executor::block_on(CONFIRMING.handshake_async(Inbound::new(&headers, body), true));
+    let requested = std::mem::take(&mut *REQUESTED.lock().unwrap());
+    assert!(requested.len() <= 1, "{requested:?}");
+    if let Some(url) = requested.first() {
+        assert!(
+            answer.is_some(),
+            "a confirmation was requested without an answer"
+        );
+        let uri: hookwire::http::Uri = url.parse().expect("the requested address parses");
+        let host = uri.host().unwrap_or_default();
+        assert_eq!(uri.scheme_str(), Some("https"), "{url}");
+        assert!(uri.port().is_none(), "{url}");
+        assert!(
+            host.starts_with("sns.")
+                && (host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn")),
+            "{url}"
+        );
+        assert!(
+            uri.query().is_some_and(|q| q
+                .split('&')
+                .any(|pair| pair == "Action=ConfirmSubscription")),
+            "{url}"
+        );
+        // Read the way the scheme reads it: serde_json skips the fields it ignores without
+        // checking their UTF-8.
+        let message: Kind<'_> = serde_json::from_slice(body).expect("a confirmed body is JSON");
+        assert_eq!(message.kind, "SubscriptionConfirmation");
+    }
+}
+
 fn verifies(body: &[u8]) -> bool {
     let mut headers = HeaderMap::new();
     headers.insert("x-amz-sns-message-type", "Notification".parse().unwrap());
@@ -47,6 +107,7 @@ fn verifies(body: &[u8]) -> bool {
 }
 
 fuzz_target!(|data: &[u8]| {
+    handshake(data);
     if verifies(data) {
         // The signed message text starts after `"Message":"`.
         let Some(at) = data.windows(11).position(|w| w == b"\"Message\":\"") else {
