@@ -7,6 +7,7 @@
 //! verification, and the worst case of a header stuffed with junk `v1a` entries.
 //!
 //! After `cargo bench --bench schemes --all-features`, read the ratios to `raw_*` from one run.
+//! The CPU model is printed first.
 
 use std::hint::black_box;
 use std::time::{Duration, UNIX_EPOCH};
@@ -20,6 +21,8 @@ use hookwire::webhook::{
     Slack, Square, Stripe, Twitch,
 };
 use sha2::Sha256;
+
+mod machine;
 
 const SECRET: &str = "whsec_benchmark_signing_secret_0123456789";
 const SIZE: usize = 4 * 1024;
@@ -113,6 +116,7 @@ fn bench_request(
 }
 
 fn schemes(c: &mut Criterion) {
+    eprintln!("CPU: {}", machine::cpu_model());
     let body = vec![b'{'; SIZE];
     let key = SECRET.as_bytes();
     let ts = SENT.to_string();

@@ -20,6 +20,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use hookwire::webhook::{Inbound, Message, Secret, Sign, StandardWebhooks, Verify};
 use sha2::Sha256;
 
+mod machine;
+
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
 const SIZES: [(usize, &str); 4] = [
@@ -29,21 +31,8 @@ const SIZES: [(usize, &str); 4] = [
     (1024 * 1024, "1MiB"),
 ];
 
-/// The CPU model, from `/proc/cpuinfo` where there is one.
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|line| line.starts_with("model name"))
-                .and_then(|line| line.split_once(':'))
-                .map(|(_, model)| model.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".to_owned())
-}
-
 fn verify(c: &mut Criterion) {
-    eprintln!("CPU: {}", cpu_model());
+    eprintln!("CPU: {}", machine::cpu_model());
     let secret = Secret::parse(SECRET).expect("the bench secret parses");
     let key = secret.expose_bytes().to_vec();
     let verifier = StandardWebhooks::new(&secret).expect("a key");
