@@ -502,6 +502,21 @@ fn webhook_names_win_over_svix_names_and_the_first_repeated_value_wins() {
             .id(),
         Some(ID)
     );
+
+    // All three Svix names before the standard ones: the scan may stop early only once the
+    // standard names are found, not once any three are.
+    let mut map = HeaderMap::new();
+    map.insert("svix-id", HeaderValue::from_static("msg_other"));
+    map.insert("svix-timestamp", HeaderValue::from_static("1614265330"));
+    map.insert("svix-signature", HeaderValue::from_static("v1,AAAA"));
+    map.extend(headers());
+    assert_eq!(
+        verifier()
+            .verify_at(Inbound::new(&map, BODY), at(TS))
+            .unwrap()
+            .id(),
+        Some(ID)
+    );
 }
 
 #[test]

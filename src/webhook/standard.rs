@@ -418,7 +418,7 @@ impl std::fmt::Debug for StandardWebhooks {
 ///
 /// One pass over the headers, matching names by length and bytes, costs less than three hashed
 /// lookups (`HeaderMap::get` hashes the name byte by byte) for the dozen or so headers of a real
-/// request.
+/// request; it stops once the three standard names are found.
 fn find_headers(headers: &HeaderMap) -> Result<(&str, &[u8], &[u8]), VerifyError> {
     // By field (id, timestamp, signature): the value under the standard name, then under the
     // Svix name.
@@ -435,6 +435,11 @@ fn find_headers(headers: &HeaderMap) -> Result<(&str, &[u8], &[u8]), VerifyError
         };
         if let Some(slot) = found.get_mut(slot) {
             slot.get_or_insert(value);
+        }
+        // The Svix names count only where a standard one is missing: once the three standard
+        // names are found, the rest of the headers cannot change the answer.
+        if let [Some(_), _, Some(_), _, Some(_), _] = found {
+            break;
         }
     }
     let [
