@@ -10,8 +10,8 @@ use super::scheme::{Handshake, Inbound, Verify};
 use super::verify::{header_str, parse_timestamp};
 use super::{DEFAULT_TOLERANCE, KeyError, PublicKey, Verified, VerifyError, check_timestamp};
 
-const SIGNATURE: HeaderName = HeaderName::from_static("x-signature-ed25519");
-const TIMESTAMP: HeaderName = HeaderName::from_static("x-signature-timestamp");
+static SIGNATURE: HeaderName = HeaderName::from_static("x-signature-ed25519");
+static TIMESTAMP: HeaderName = HeaderName::from_static("x-signature-timestamp");
 
 /// Discord's interaction signatures, as documented in "Receiving and responding to
 /// interactions": `X-Signature-Ed25519` holds the hex ed25519 signature of
@@ -91,7 +91,7 @@ impl Verify for Discord {
     }
 
     fn detect(&self, request: Inbound<'_>) -> bool {
-        request.headers().contains_key(SIGNATURE)
+        request.headers().contains_key(&SIGNATURE)
     }
 
     fn verify_at<'a>(

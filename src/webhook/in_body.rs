@@ -20,8 +20,8 @@ use super::{
     check_timestamp,
 };
 
-const LINEAR_SIGNATURE: HeaderName = HeaderName::from_static("linear-signature");
-const LINEAR_DELIVERY: HeaderName = HeaderName::from_static("linear-delivery");
+static LINEAR_SIGNATURE: HeaderName = HeaderName::from_static("linear-signature");
+static LINEAR_DELIVERY: HeaderName = HeaderName::from_static("linear-delivery");
 
 /// Linear's window: its SDK refuses a `webhookTimestamp` more than a minute from now.
 const LINEAR_WINDOW: Duration = Duration::from_secs(60);
@@ -79,7 +79,7 @@ impl Verify for Linear {
     }
 
     fn detect(&self, request: Inbound<'_>) -> bool {
-        request.headers().contains_key(LINEAR_SIGNATURE)
+        request.headers().contains_key(&LINEAR_SIGNATURE)
     }
 
     /// Verifies the signature, then reads the signed `webhookTimestamp` from the body.
@@ -102,7 +102,9 @@ impl Verify for Linear {
             .webhook_timestamp;
         let sent = millis.div_euclid(1000);
         check_timestamp(sent, now, self.tolerance)?;
-        let id = headers.get(LINEAR_DELIVERY).and_then(|id| id.to_str().ok());
+        let id = headers
+            .get(&LINEAR_DELIVERY)
+            .and_then(|id| id.to_str().ok());
         Ok(Verified::new("linear", id, Some(sent))
             .tolerance(self.tolerance)
             .by_key(key))
@@ -119,10 +121,10 @@ impl Sign for Linear {
             .tag(&[message.body()])
             .encode(Encoding::Hex);
         let mut headers = HeaderMap::new();
-        headers.insert(LINEAR_SIGNATURE, value(&LINEAR_SIGNATURE, &tag)?);
+        headers.insert(LINEAR_SIGNATURE.clone(), value(&LINEAR_SIGNATURE, &tag)?);
         if !message.id().is_empty() {
             headers.insert(
-                LINEAR_DELIVERY,
+                LINEAR_DELIVERY.clone(),
                 value(&LINEAR_DELIVERY, message.id()).map_err(|_| SignError::InvalidId)?,
             );
         }

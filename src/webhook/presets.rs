@@ -327,8 +327,8 @@ pub struct GitLab {
     tokens: Vec<Secret>,
 }
 
-const GITLAB_TOKEN: HeaderName = HeaderName::from_static("x-gitlab-token");
-const GITLAB_ID: HeaderName = HeaderName::from_static("x-gitlab-event-uuid");
+static GITLAB_TOKEN: HeaderName = HeaderName::from_static("x-gitlab-token");
+static GITLAB_ID: HeaderName = HeaderName::from_static("x-gitlab-event-uuid");
 
 impl GitLab {
     /// The scheme, with the secret token set on the webhook: its text, used byte for byte, or
@@ -363,7 +363,7 @@ impl Verify for GitLab {
     }
 
     fn detect(&self, request: Inbound<'_>) -> bool {
-        request.headers().contains_key(GITLAB_TOKEN)
+        request.headers().contains_key(&GITLAB_TOKEN)
     }
 
     fn verify_at<'a>(
@@ -385,7 +385,9 @@ impl Verify for GitLab {
                 found.or(equal.then_some(index))
             });
         let index = matched.ok_or(VerifyError::NoMatchingSignature)?;
-        let id = headers.get(GITLAB_ID).and_then(|value| value.to_str().ok());
+        let id = headers
+            .get(&GITLAB_ID)
+            .and_then(|value| value.to_str().ok());
         Ok(Verified::new("gitlab", id, None).by_key(index))
     }
 }
@@ -396,11 +398,11 @@ impl Sign for GitLab {
     fn sign(&self, message: &Message<'_>) -> Result<HeaderMap, SignError> {
         let mut headers = HeaderMap::new();
         let token = HeaderValue::from_bytes(self.tokens[0].expose_bytes())
-            .map_err(|_| SignError::InvalidHeaderValue(GITLAB_TOKEN))?;
-        headers.insert(GITLAB_TOKEN, token);
+            .map_err(|_| SignError::InvalidHeaderValue(GITLAB_TOKEN.clone()))?;
+        headers.insert(GITLAB_TOKEN.clone(), token);
         if !message.id().is_empty() {
             let id = HeaderValue::from_str(message.id()).map_err(|_| SignError::InvalidId)?;
-            headers.insert(GITLAB_ID, id);
+            headers.insert(GITLAB_ID.clone(), id);
         }
         Ok(headers)
     }

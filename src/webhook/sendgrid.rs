@@ -14,8 +14,8 @@ use super::scheme::{Inbound, Verify};
 use super::verify::{header_str, parse_timestamp};
 use super::{DEFAULT_TOLERANCE, KeyError, Verified, VerifyError, check_timestamp};
 
-const SIGNATURE: HeaderName = HeaderName::from_static("x-twilio-email-event-webhook-signature");
-const TIMESTAMP: HeaderName = HeaderName::from_static("x-twilio-email-event-webhook-timestamp");
+static SIGNATURE: HeaderName = HeaderName::from_static("x-twilio-email-event-webhook-signature");
+static TIMESTAMP: HeaderName = HeaderName::from_static("x-twilio-email-event-webhook-timestamp");
 
 /// The form of the key SendGrid shows.
 const KEY_FORM: &str = "base64 of a DER P-256 public key (SubjectPublicKeyInfo), as SendGrid's Event Webhook settings show it";
@@ -113,7 +113,7 @@ impl Verify for SendGrid {
     }
 
     fn detect(&self, request: Inbound<'_>) -> bool {
-        request.headers().contains_key(SIGNATURE)
+        request.headers().contains_key(&SIGNATURE)
     }
 
     fn verify_at<'a>(

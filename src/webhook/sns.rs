@@ -24,7 +24,7 @@ use super::scheme::{Handshake, Inbound, VerifyAsync};
 use super::{Verified, VerifyError};
 use crate::transport::HttpClient;
 
-const MESSAGE_TYPE: HeaderName = HeaderName::from_static("x-amz-sns-message-type");
+static MESSAGE_TYPE: HeaderName = HeaderName::from_static("x-amz-sns-message-type");
 /// How long a certificate is kept.
 const CERTIFICATE_LIFETIME: Duration = Duration::from_secs(60 * 60);
 /// The largest certificate read.
@@ -301,7 +301,7 @@ impl VerifyAsync for Sns {
 
     /// Whether the request carries SNS's `x-amz-sns-message-type` header.
     fn recognizes(&self, request: Inbound<'_>) -> bool {
-        request.headers().contains_key(MESSAGE_TYPE)
+        request.headers().contains_key(&MESSAGE_TYPE)
     }
 
     async fn verify_async<'a>(
@@ -309,8 +309,8 @@ impl VerifyAsync for Sns {
         request: Inbound<'a>,
         now: SystemTime,
     ) -> Result<Verified<'a>, VerifyError> {
-        if !request.headers().contains_key(MESSAGE_TYPE) {
-            return Err(VerifyError::MissingHeader(MESSAGE_TYPE));
+        if !request.headers().contains_key(&MESSAGE_TYPE) {
+            return Err(VerifyError::MissingHeader(MESSAGE_TYPE.clone()));
         }
         let message: Message<'a> =
             serde_json::from_slice(request.body()).map_err(|_| VerifyError::MalformedBody {

@@ -15,9 +15,11 @@ use super::scheme::{Handshake, Inbound, Sign, Verify};
 use super::verify::{find_headers, found_ascii, found_str, unix_seconds};
 use super::{Message, SignError, Verified, VerifyError, check_timestamp};
 
-const ID: HeaderName = HeaderName::from_static("twitch-eventsub-message-id");
-const TIMESTAMP: HeaderName = HeaderName::from_static("twitch-eventsub-message-timestamp");
-const SIGNATURE: HeaderName = HeaderName::from_static("twitch-eventsub-message-signature");
+// Statics rather than consts: each use of a `&CONST` of a type with a destructor builds a
+// temporary `HeaderName` and drops it through a function pointer.
+static ID: HeaderName = HeaderName::from_static("twitch-eventsub-message-id");
+static TIMESTAMP: HeaderName = HeaderName::from_static("twitch-eventsub-message-timestamp");
+static SIGNATURE: HeaderName = HeaderName::from_static("twitch-eventsub-message-signature");
 /// `notification`, `webhook_callback_verification` or `revocation`.
 pub(crate) const MESSAGE_TYPE: HeaderName = HeaderName::from_static("twitch-eventsub-message-type");
 
@@ -69,7 +71,7 @@ impl Verify for Twitch {
     }
 
     fn detect(&self, request: Inbound<'_>) -> bool {
-        request.headers().contains_key(SIGNATURE)
+        request.headers().contains_key(&SIGNATURE)
     }
 
     fn verify_at<'a>(
@@ -136,10 +138,10 @@ impl Sign for Twitch {
             message.body(),
         ]);
         let mut headers = HeaderMap::new();
-        headers.insert(ID, id);
-        headers.insert(TIMESTAMP, value(&TIMESTAMP, &timestamp)?);
+        headers.insert(ID.clone(), id);
+        headers.insert(TIMESTAMP.clone(), value(&TIMESTAMP, &timestamp)?);
         headers.insert(
-            SIGNATURE,
+            SIGNATURE.clone(),
             value(&SIGNATURE, &format!("sha256={}", tag.encode(Encoding::Hex)))?,
         );
         headers.insert(MESSAGE_TYPE, HeaderValue::from_static("notification"));

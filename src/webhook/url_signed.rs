@@ -78,8 +78,9 @@ fn one_header(name: &HeaderName, text: &str) -> Result<HeaderMap, SignError> {
 /// A form parameter's name and value, decoded.
 type Param<'b> = (Cow<'b, str>, Cow<'b, str>);
 
-const TWILIO_SIGNATURE: HeaderName = HeaderName::from_static("x-twilio-signature");
-const TWILIO_IDEMPOTENCY: HeaderName = HeaderName::from_static("i-twilio-idempotency-token");
+// Statics rather than consts, as in twitch.rs: a `&CONST` builds and drops a temporary.
+static TWILIO_SIGNATURE: HeaderName = HeaderName::from_static("x-twilio-signature");
+static TWILIO_IDEMPOTENCY: HeaderName = HeaderName::from_static("i-twilio-idempotency-token");
 
 /// Twilio's request signatures, as its helper libraries check them.
 ///
@@ -224,7 +225,7 @@ impl Verify for Twilio {
     }
 
     fn detect(&self, request: Inbound<'_>) -> bool {
-        request.headers().contains_key(TWILIO_SIGNATURE)
+        request.headers().contains_key(&TWILIO_SIGNATURE)
     }
 
     /// Verifies `X-Twilio-Signature` over the URL and the form parameters; Twilio signs no
@@ -239,7 +240,7 @@ impl Verify for Twilio {
         let url = request_url(request, self.origin.as_deref())?;
         let params = Self::content(&url, request.body(), is_form(headers))?;
         let id = headers
-            .get(TWILIO_IDEMPOTENCY)
+            .get(&TWILIO_IDEMPOTENCY)
             .and_then(|id| id.to_str().ok());
         with_and_without_port(&url)
             .iter()
@@ -272,7 +273,7 @@ impl Sign for Twilio {
         )?;
         if !message.id().is_empty() {
             headers.insert(
-                TWILIO_IDEMPOTENCY,
+                TWILIO_IDEMPOTENCY.clone(),
                 value(&TWILIO_IDEMPOTENCY, message.id()).map_err(|_| SignError::InvalidId)?,
             );
         }
@@ -289,7 +290,7 @@ impl fmt::Debug for Twilio {
     }
 }
 
-const SQUARE_SIGNATURE: HeaderName = HeaderName::from_static("x-square-hmacsha256-signature");
+static SQUARE_SIGNATURE: HeaderName = HeaderName::from_static("x-square-hmacsha256-signature");
 
 /// Square's webhook signatures, as its SDKs' `WebhooksHelper` checks them.
 ///
@@ -353,7 +354,7 @@ impl Verify for Square {
     }
 
     fn detect(&self, request: Inbound<'_>) -> bool {
-        request.headers().contains_key(SQUARE_SIGNATURE)
+        request.headers().contains_key(&SQUARE_SIGNATURE)
     }
 
     /// Verifies the signature over the notification URL and the body; Square signs no
@@ -392,10 +393,10 @@ impl fmt::Debug for Square {
     }
 }
 
-const HUBSPOT_V3: HeaderName = HeaderName::from_static("x-hubspot-signature-v3");
-const HUBSPOT_TIMESTAMP: HeaderName = HeaderName::from_static("x-hubspot-request-timestamp");
-const HUBSPOT_LEGACY: HeaderName = HeaderName::from_static("x-hubspot-signature");
-const HUBSPOT_VERSION: HeaderName = HeaderName::from_static("x-hubspot-signature-version");
+static HUBSPOT_V3: HeaderName = HeaderName::from_static("x-hubspot-signature-v3");
+static HUBSPOT_TIMESTAMP: HeaderName = HeaderName::from_static("x-hubspot-request-timestamp");
+static HUBSPOT_LEGACY: HeaderName = HeaderName::from_static("x-hubspot-signature");
+static HUBSPOT_VERSION: HeaderName = HeaderName::from_static("x-hubspot-signature-version");
 
 /// The characters HubSpot decodes in the URL it signs with v3 ("Validating requests": `%3A`,
 /// `%2F`, `%3F`, `%40`, `%21`, `%24`, `%27`, `%28`, `%29`, `%2A`, `%2C`, `%3B`).
@@ -577,11 +578,11 @@ impl HubSpot {
     fn verify_legacy<'a>(&'a self, request: Inbound<'a>) -> Result<Verified<'a>, VerifyError> {
         let headers = request.headers();
         let signature = header_str(headers, &HUBSPOT_LEGACY)?;
-        let version = match headers.get(HUBSPOT_VERSION) {
+        let version = match headers.get(&HUBSPOT_VERSION) {
             None => "v1",
             Some(version) => version
                 .to_str()
-                .map_err(|_| VerifyError::InvalidHeader(HUBSPOT_VERSION))?,
+                .map_err(|_| VerifyError::InvalidHeader(HUBSPOT_VERSION.clone()))?,
         };
         let v2 = match version {
             "v1" => false,
@@ -625,7 +626,7 @@ impl Verify for HubSpot {
 
     fn detect(&self, request: Inbound<'_>) -> bool {
         let headers = request.headers();
-        headers.contains_key(HUBSPOT_V3) || headers.contains_key(HUBSPOT_LEGACY)
+        headers.contains_key(&HUBSPOT_V3) || headers.contains_key(&HUBSPOT_LEGACY)
     }
 
     fn verify_at<'a>(
@@ -638,13 +639,13 @@ impl Verify for HubSpot {
         let [signature, millis] = find_headers(headers, [&HUBSPOT_V3, &HUBSPOT_TIMESTAMP]);
         match self.legacy {
             _ if signature.is_some() => self.verify_v3(request, now, signature, millis),
-            true if headers.contains_key(HUBSPOT_LEGACY) => self.verify_legacy(request),
-            false if headers.contains_key(HUBSPOT_LEGACY) => {
+            true if headers.contains_key(&HUBSPOT_LEGACY) => self.verify_legacy(request),
+            false if headers.contains_key(&HUBSPOT_LEGACY) => {
                 Err(VerifyError::NoSupportedSignature {
                     found: "only a v1 or v2 `X-HubSpot-Signature`, which signs no timestamp and is refused unless `HubSpot::allow_legacy` is called",
                 })
             }
-            _ => Err(VerifyError::MissingHeader(HUBSPOT_V3)),
+            _ => Err(VerifyError::MissingHeader(HUBSPOT_V3.clone())),
         }
     }
 }
@@ -666,7 +667,10 @@ impl Sign for HubSpot {
             millis.as_bytes(),
         ]);
         let mut headers = one_header(&HUBSPOT_V3, &tag.encode(Encoding::Base64))?;
-        headers.insert(HUBSPOT_TIMESTAMP, value(&HUBSPOT_TIMESTAMP, &millis)?);
+        headers.insert(
+            HUBSPOT_TIMESTAMP.clone(),
+            value(&HUBSPOT_TIMESTAMP, &millis)?,
+        );
         Ok(headers)
     }
 }
