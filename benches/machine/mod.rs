@@ -1,5 +1,5 @@
 //! What the verification benches print beside their results: the CPU they ran on. Ratios to
-//! raw HMAC depend on it (SHA instructions, and how costly a mispredicted branch is).
+//! raw HMAC depend on it (SHA instructions, vector width, the core's generation).
 
 /// The CPU model, from `/proc/cpuinfo` where there is one, with its family and model numbers
 /// (a virtual machine's name may not tell the generation) and whether it has SHA instructions
